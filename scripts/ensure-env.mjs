@@ -1,0 +1,53 @@
+// Installs what the project needs when it is missing: npm packages (npm ci)
+// and the Debian packages of the development TPM. Used by `npm test` and
+// `npm run quickstart` so that both work on a fresh clone.
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+
+const DEBIAN_PACKAGES = ["swtpm", "swtpm-tools", "tpm2-tools"];
+const REQUIRED_COMMANDS = ["swtpm", "swtpm_setup", "tpm2_checkquote"];
+
+function run(cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, { stdio: "inherit", ...opts });
+  if (r.status !== 0) {
+    console.error(`\n${cmd} ${args.join(" ")} failed (exit ${r.status ?? r.signal})`);
+    process.exit(r.status ?? 1);
+  }
+}
+
+function has(command) {
+  return spawnSync("sh", ["-c", `command -v ${command}`], { stdio: "ignore" }).status === 0;
+}
+
+export function ensureDebianPackages() {
+  const missing = REQUIRED_COMMANDS.filter((c) => !has(c));
+  if (missing.length === 0) return;
+  if (process.getuid?.() !== 0) {
+    console.error(`Missing ${missing.join(", ")}. Install the development TPM first:\n`);
+    console.error(`  sudo apt-get install -y ${DEBIAN_PACKAGES.join(" ")}\n`);
+    process.exit(1);
+  }
+  console.error(`Installing ${DEBIAN_PACKAGES.join(" ")} (apt-get)…`);
+  run("apt-get", ["update", "-qq"]);
+  run("apt-get", ["install", "-y", "-qq", ...DEBIAN_PACKAGES], {
+    env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
+  });
+}
+
+export function ensureNodeModules() {
+  if (existsSync("node_modules/.package-lock.json") && existsSync("node_modules/typescript")) return;
+  console.error("Installing npm packages (npm ci)…");
+  run("npm", ["ci", "--no-audit", "--no-fund"]);
+}
+
+export function build() {
+  run("npx", ["--no-install", "tsc", "-b"]);
+}
+
+export function ensureAll() {
+  ensureNodeModules();
+  ensureDebianPackages();
+  build();
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) ensureAll();
