@@ -110,7 +110,9 @@ export class ByteReader {
   /** A copy of the next `n` bytes. */
   bytes(n: number, field: string): Uint8Array {
     this.need(n, field);
-    const out = this.data.slice(this.offset, this.offset + n);
+    // Uint8Array.prototype.slice copies even when `data` is a Node Buffer, whose
+    // own slice() would alias the caller's memory.
+    const out = Uint8Array.prototype.slice.call(this.data, this.offset, this.offset + n);
     this.offset += n;
     return out;
   }
