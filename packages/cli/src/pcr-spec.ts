@@ -9,8 +9,15 @@ export type PcrSpec = ReadonlyArray<{ readonly bank: HashAlg; readonly pcrs: rea
 /**
  * Parse a PCR selection in tpm2-tools' syntax, extended with ranges:
  * `sha256:0,1,2+sha1:all` or `sha256:0-7,10`. PCRs 0–23 (PC Client).
+ * Banks come back in the order the TPM client marshals them (sha1, sha256,
+ * sha384, sha512) whatever order they were written in, so that the PCR values
+ * file and the quote's selection always agree.
  */
 export function parsePcrSpec(text: string): PcrSpec {
+  return parseBanks(text).sort((a, b) => BANKS.indexOf(a.bank) - BANKS.indexOf(b.bank));
+}
+
+function parseBanks(text: string): { bank: HashAlg; pcrs: number[] }[] {
   const bad = (why: string): never => {
     throw new CliError("bad-argument", `--pcrs ${why} (expected e.g. sha256:0-23 or sha1:0,1+sha256:all)`);
   };

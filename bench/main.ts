@@ -1,0 +1,16 @@
+/**
+ * `npm run bench`: every benchmark, each printing ratios measured side by side
+ * in one run. Timings never fail anything; they are for the closing notes.
+ * Pass names to run a subset: `npm run bench -- eventlog`.
+ */
+import { benchEventlogReplay } from "./eventlog-replay.js";
+
+const suites: Record<string, () => Promise<void>> = {
+  eventlog: benchEventlogReplay,
+};
+
+const wanted = process.argv.slice(2);
+console.log(`# Veritee benchmarks — node ${process.version}, ${new Date().toISOString()}`);
+for (const [name, run] of Object.entries(suites)) {
+  if (wanted.length === 0 || wanted.includes(name)) await run();
+}
