@@ -4,8 +4,10 @@
  * Pass names to run a subset: `npm run bench -- eventlog`.
  */
 import { benchEventlogReplay } from "./eventlog-replay.js";
+import { benchQuote } from "./quote.js";
 
 const suites: Record<string, () => Promise<void>> = {
+  quote: benchQuote,
   eventlog: benchEventlogReplay,
 };
 
