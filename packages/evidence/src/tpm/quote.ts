@@ -5,6 +5,7 @@
  */
 import {
   bytesEqual,
+  concatBytes,
   digestSize,
   type HashAlg,
   hash,
@@ -308,15 +309,7 @@ export async function verifyQuote(input: VerifyQuoteInput): Promise<VerifiedQuot
  */
 function checkPcrValues(quote: QuoteAttest, hashAlg: HashAlg, values: PcrValues): Uint8Array {
   const selection = quote.attested.pcrSelect;
-  const parts = selectedValues(selection, values);
-  let total = 0;
-  for (const p of parts) total += p.length;
-  const all = new Uint8Array(total);
-  let offset = 0;
-  for (const p of parts) {
-    all.set(p, offset);
-    offset += p.length;
-  }
+  const all = concatBytes(...selectedValues(selection, values));
   const expected = quote.attested.pcrDigest;
   if (expected.length !== digestSize(hashAlg) || !bytesEqual(hash(hashAlg, all), expected)) {
     throw new VerificationError("pcr-digest-mismatch", "PCR values do not match the quoted PCR digest");
