@@ -4,10 +4,14 @@
  * Pass names to run a subset: `npm run bench -- eventlog`.
  */
 import { benchEventlogReplay } from "./eventlog-replay.js";
+import { benchHttpOverhead } from "./http-overhead.js";
 import { benchQuote } from "./quote.js";
+import { benchServer } from "./server.js";
 
 const suites: Record<string, () => Promise<void>> = {
   quote: benchQuote,
+  server: benchServer,
+  http: benchHttpOverhead,
   eventlog: benchEventlogReplay,
 };
 

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from "commander";
 import { registerEventlog } from "./commands/eventlog.js";
+import { registerServe } from "./commands/serve.js";
 import { registerTpmAttest } from "./commands/tpm-attest.js";
 import { registerTpmSim } from "./commands/tpm-sim.js";
 import { registerVerifyQuote } from "./commands/tpm-verify-quote.js";
@@ -19,6 +20,7 @@ export function buildProgram(): Command {
   registerVerifyQuote(tpm);
 
   registerEventlog(program);
+  registerServe(program);
 
   // Every subcommand inherits exitOverride so that errors come back to main().
   const inherit = (cmd: Command): void => {

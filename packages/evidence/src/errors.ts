@@ -32,7 +32,14 @@ export type VerificationCode =
   | "cert-unknown-critical-extension"
   // credential activation
   | "credential-mismatch"
-  | "name-mismatch";
+  | "name-mismatch"
+  // Veritee launch log and attestation document
+  | "launch-log-mismatch"
+  | "launch-log-unsealed"
+  | "launch-log-incomplete"
+  | "key-set-mismatch"
+  | "ek-certificate-missing"
+  | "ek-attributes";
 
 /** Evidence that decoded but failed a cryptographic or consistency check. */
 export class VerificationError extends VeriteeError<VerificationCode> {

@@ -35,6 +35,8 @@ export {
   type VerifyGceAttestationOptions,
   verifyGceAttestation,
 } from "./gce/verify.js";
+// Veritee launch log, key set, attestation document; verification and AK challenge (./launch)
+export * from "./launch/index.js";
 // TPM 2.0 structures and quote verification (./tpm)
 export { AkPublic, akPublicFromDecoded, decodeAkPublic } from "./tpm/ak.js";
 export {

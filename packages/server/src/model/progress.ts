@@ -2,10 +2,12 @@
  * A progress bar on stderr for long work (model downloads, hashing large
  * models): redrawn in place on a terminal, a line every 10% otherwise (logs).
  */
-export function progressBar(label: string, stream: NodeJS.WriteStream = process.stderr) {
+export function progressBar(label: string, stream: NodeJS.WriteStream = process.stderr, minBytes = 64 << 20) {
   let lastTenth = -1;
   let lastDraw = 0;
   return (done: number, total: number | undefined): void => {
+    // Small files finish before a bar would help; unknown sizes still show.
+    if (total !== undefined && total < minBytes) return;
     const mib = (n: number) => (n / (1 << 20)).toFixed(1);
     if (stream.isTTY) {
       const now = Date.now();

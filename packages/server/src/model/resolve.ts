@@ -31,7 +31,7 @@ export class ModelError extends VeriteeError<ModelErrorCode> {
 export interface ResolvedModel {
   /** Absolute path of the GGUF file. */
   readonly path: string;
-  /** SHA-256 of the file, lower-case hex (computed, and equal to the pin when one was given). */
+  /** SHA-256 of the file, lower-case hex (equal to the pin when one was given; "" when not hashed, see `hashUnpinnedLocal`). */
   readonly sha256: string;
   /** Where it came from: the path or the URL, for logs and the configuration. */
   readonly source: string;
@@ -50,6 +50,12 @@ export interface ResolveModelOptions {
   /** Base URL of the Hugging Face hub, or a mirror of it (default https://huggingface.co). */
   readonly hubEndpoint?: string;
   readonly onProgress?: ProgressCallback;
+  /**
+   * Hash a local model with no pin (default true). The server passes false
+   * because its measured launch hashes the model anyway, after loading it:
+   * one pass over a multi-gigabyte file instead of two. The digest is then "".
+   */
+  readonly hashUnpinnedLocal?: boolean;
   /** The fetch to use (injectable for tests and proxies). */
   readonly fetch?: typeof fetch;
 }
@@ -125,7 +131,7 @@ function normalizePin(pin: string | undefined): string | undefined {
 export async function resolveModel(reference: string, options: ResolveModelOptions = {}): Promise<ResolvedModel> {
   const pin = normalizePin(options.sha256);
   const url = modelUrl(reference, options.hubEndpoint);
-  if (url === undefined) return resolveLocal(reference, pin, options.onProgress);
+  if (url === undefined) return resolveLocal(reference, pin, options.onProgress, options.hashUnpinnedLocal ?? true);
   if (pin === undefined && !options.allowUnpinned) {
     throw new ModelError(
       "unpinned",
@@ -142,10 +148,17 @@ export async function resolveModel(reference: string, options: ResolveModelOptio
   return download(url, cacheDir, pin, options);
 }
 
-async function resolveLocal(file: string, pin: string | undefined, onProgress?: ProgressCallback) {
+async function resolveLocal(
+  file: string,
+  pin: string | undefined,
+  onProgress: ProgressCallback | undefined,
+  hash: boolean,
+) {
   const absolute = path.resolve(file);
   if (!existsSync(absolute)) throw new ModelError("not-found", `no model file at ${absolute}`);
   await checkGguf(absolute);
+  if (pin === undefined && !hash)
+    return { path: absolute, sha256: "", source: absolute, bytes: (await stat(absolute)).size };
   const sha256 = await sha256File(absolute, onProgress);
   if (pin !== undefined && sha256 !== pin) {
     throw new ModelError("digest-mismatch", `model SHA-256 is ${sha256}, the pinned one is ${pin}`);

@@ -1,0 +1,76 @@
+/** Veritee's launch log, key set and attestation document: decode, verify, credential challenge (./launch). */
+export { base64Decode, base64Encode } from "./base64.js";
+export { ATTESTATION_LABEL, attestationExtraData, NONCE_LENGTH } from "./binding.js";
+export { AkChallenge, challengeAk, confirmAkResidency } from "./challenge.js";
+export {
+  type ActivationRequest,
+  ATTESTATION_DOCUMENT_LIMITS,
+  ATTESTATION_DOCUMENT_VERSION,
+  type AttestationDocument,
+  type AttestationDocumentJson,
+  activationRequestToJson,
+  activationResponseToJson,
+  attestationDocumentToJson,
+  type DocumentPcrValue,
+  decodeActivationRequest,
+  decodeActivationResponse,
+  decodeAttestationDocument,
+  encodeAttestationDocument,
+} from "./document.js";
+export {
+  canonicalJson,
+  canonicalJsonBytes,
+  type JsonObject,
+  type JsonValue,
+  MAX_JSON_DEPTH,
+  parseJsonBytes,
+} from "./json.js";
+export {
+  decodeKeySet,
+  encodeHpkeKeyConfig,
+  encodeKeySet,
+  HPKE_AEAD_AES_128_GCM,
+  HPKE_AEAD_CHACHA20_POLY1305,
+  HPKE_KDF_HKDF_SHA256,
+  HPKE_KEM_X25519_SHA256,
+  type HpkeCipherSuite,
+  type HpkeKeyConfig,
+  KEY_SET_LABEL,
+  type KeySet,
+  type KeySetJson,
+  keySetDigest,
+  keySetToJson,
+} from "./key-set.js";
+export {
+  createLaunchEvent,
+  DEFAULT_LAUNCH_PCR,
+  decodeLaunchLog,
+  encodeLaunchLog,
+  LAUNCH_EVENT_TYPES,
+  LAUNCH_LOG_LIMITS,
+  LAUNCH_LOG_VERSION,
+  LAUNCH_PCR_RANGE,
+  LAUNCH_SEPARATOR,
+  type LaunchEvent,
+  type LaunchEventData,
+  type LaunchEventType,
+  type LaunchLog,
+  type LaunchLogJson,
+  launchEventDigest,
+  launchLogToJson,
+  replayLaunchLog,
+} from "./log.js";
+export {
+  checkLaunchLogStructure,
+  type LaunchLogSummary,
+  VerifiedLaunchLog,
+  type VerifyLaunchLogOptions,
+  verifyLaunchLog,
+} from "./verify.js";
+export {
+  type AkResidency,
+  DEFAULT_BOOT_PCRS,
+  VerifiedAttestation,
+  type VerifyAttestationOptions,
+  verifyAttestationDocument,
+} from "./verify-document.js";

@@ -1,0 +1,26 @@
+import { VeriteeError } from "@veritee/core";
+
+/**
+ * Why an attestation request failed:
+ * - `bad-nonce`: the nonce is not 16–64 bytes (400);
+ * - `bad-request`: a malformed activation request (400);
+ * - `credential-rejected`: the TPM refused the credential: it was not made
+ *   for this TPM's EK and this AK's Name (400);
+ * - `tpm-failed`: the TPM could not be reached or failed (503);
+ * - `pcr-mismatch`: the application PCR does not hold the launch log's replay (at start: refuse to serve);
+ * - `bad-argument`: the attester was created with inconsistent inputs;
+ * - `closed`: the attester was closed (503).
+ */
+export type AttestationErrorCode =
+  | "bad-nonce"
+  | "bad-request"
+  | "credential-rejected"
+  | "tpm-failed"
+  | "pcr-mismatch"
+  | "bad-argument"
+  | "closed";
+
+/** An attestation failure. Messages carry no request data. */
+export class AttestationError extends VeriteeError<AttestationErrorCode> {
+  readonly kind = "attestation" as const;
+}

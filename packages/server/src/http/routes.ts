@@ -1,0 +1,144 @@
+/**
+ * The built-in routes: the OpenAI endpoints (models, chat completions, legacy
+ * completions, embeddings) and the operational ones (`/healthz`, `/metrics`).
+ */
+import type {
+  ChatMessage,
+  ChatRequest,
+  CompletionRequest,
+  Engine,
+  GenerationParams,
+  ModelInfo,
+} from "../engine/types.js";
+import { EngineError } from "../engine/types.js";
+import { fromEngineError, HttpError, modelNotFound } from "./errors.js";
+import { serveGeneration } from "./generation.js";
+import type { Metrics } from "./metrics.js";
+import { parseChatCompletion, parseCompletion, parseEmbedding } from "./requests.js";
+import type { Route, RouteContext } from "./router.js";
+import { embeddingList, modelList, modelObject } from "./wire.js";
+
+const METRICS_HEADERS = {
+  "content-type": "text/plain; version=0.0.4; charset=utf-8",
+  "cache-control": "no-store",
+  "x-content-type-options": "nosniff",
+} as const;
+
+/**
+ * Engine requests whose AbortSignal is created only if the engine reads it (an
+ * AbortController costs more than the rest of a small request's handling).
+ * Classes, not object literals with a getter: V8 builds those slowly.
+ */
+class LazyChatRequest implements ChatRequest {
+  readonly #ctx: RouteContext;
+  constructor(
+    ctx: RouteContext,
+    readonly model: string,
+    readonly messages: readonly ChatMessage[],
+    readonly params: GenerationParams,
+  ) {
+    this.#ctx = ctx;
+  }
+
+  get signal(): AbortSignal {
+    return this.#ctx.signal;
+  }
+}
+
+class LazyCompletionRequest implements CompletionRequest {
+  readonly #ctx: RouteContext;
+  constructor(
+    ctx: RouteContext,
+    readonly model: string,
+    readonly prompt: string,
+    readonly params: GenerationParams,
+  ) {
+    this.#ctx = ctx;
+  }
+
+  get signal(): AbortSignal {
+    return this.#ctx.signal;
+  }
+}
+
+/** The model a request names, from the engine's own list (404 otherwise). */
+export function findModel(engine: Engine, id: string): ModelInfo {
+  for (const model of engine.models()) if (model.id === id) return model;
+  throw modelNotFound();
+}
+
+/** The routes every handler serves. */
+export function builtinRoutes(engine: Engine, metrics: Metrics): Route[] {
+  return [
+    {
+      method: "GET",
+      path: "/healthz",
+      handler: (_req, _res, ctx) => ctx.sendJson(200, { status: "ok" }),
+    },
+    {
+      method: "GET",
+      path: "/metrics",
+      handler: (_req, res) => {
+        const body = metrics.render();
+        res.writeHead(200, { ...METRICS_HEADERS, "content-length": Buffer.byteLength(body) });
+        res.end(body);
+      },
+    },
+    {
+      method: "GET",
+      path: "/v1/models",
+      handler: (_req, _res, ctx) => ctx.sendJson(200, modelList(engine.models())),
+    },
+    {
+      method: "GET",
+      path: "/v1/models/{id}",
+      handler: (_req, _res, ctx) => ctx.sendJson(200, modelObject(findModel(engine, ctx.params.id!))),
+    },
+    {
+      method: "POST",
+      path: "/v1/chat/completions",
+      limited: true,
+      handler: async (_req, _res, ctx) => {
+        const input = parseChatCompletion(await ctx.readJson());
+        const model = findModel(engine, input.model);
+        await serveGeneration(ctx, metrics, "chat", model, input, (params) =>
+          engine.chat(new LazyChatRequest(ctx, model.id, input.messages, params)),
+        );
+      },
+    },
+    {
+      method: "POST",
+      path: "/v1/completions",
+      limited: true,
+      handler: async (_req, _res, ctx) => {
+        const input = parseCompletion(await ctx.readJson());
+        const model = findModel(engine, input.model);
+        await serveGeneration(ctx, metrics, "text", model, input, (params) =>
+          engine.complete(new LazyCompletionRequest(ctx, model.id, input.prompt, params)),
+        );
+      },
+    },
+    {
+      method: "POST",
+      path: "/v1/embeddings",
+      limited: true,
+      handler: async (_req, _res, ctx) => {
+        const input = parseEmbedding(await ctx.readJson());
+        const model = findModel(engine, input.model);
+        ctx.note({ model: model.id });
+        let result: Awaited<ReturnType<Engine["embed"]>>;
+        try {
+          result = await engine.embed({ model: model.id, input: input.input, signal: ctx.signal });
+        } catch (err) {
+          throw err instanceof EngineError ? fromEngineError(err, "input") : err;
+        }
+        if (result.vectors.length !== input.input.length) {
+          throw new HttpError("internal", "The server had an error while processing the request.");
+        }
+        ctx.note({ promptTokens: result.promptTokens });
+        metrics.embedding(model.id, input.input.length, result.promptTokens);
+        ctx.sendJson(200, embeddingList(model.id, result.vectors, input.encodingFormat, result.promptTokens));
+      },
+    },
+  ];
+}

@@ -1,0 +1,40 @@
+/** Measured launch: measurements, ephemeral keys, the launch log, extending it into the application PCR. */
+export {
+  type EmbeddedEngineConfig,
+  measuredConfiguration,
+  SECRET_CONFIG_FIELDS,
+  type ServerConfig,
+  type ServerLimits,
+  type TpmConfig,
+  type UpstreamEngineConfig,
+} from "./config.js";
+export { LaunchError, type LaunchErrorCode } from "./errors.js";
+export { buildLaunchLog, extendLaunchLog, readAppPcr } from "./event-log.js";
+export { DEFAULT_HPKE_CIPHER_SUITES, dropKeys, generateServerKeys, ServerKeys } from "./keys.js";
+export {
+  assertApplicationPcrFresh,
+  type MeasuredLaunch,
+  type MeasuredLaunchOptions,
+  runMeasuredLaunch,
+} from "./launch.js";
+export {
+  CODE_BUNDLE_PACKAGES,
+  type CodeBundleMeasurement,
+  type ConfigurationMeasurement,
+  type EngineBinaryMeasurement,
+  engineBinaryInputs,
+  type FileMeasurement,
+  type LaunchInputs,
+  type LaunchMeasurements,
+  type MeasureProgress,
+  type MeasureProgressCallback,
+  type ModelMeasurement,
+  measureCodeBundle,
+  measureConfiguration,
+  measureEngineBinaries,
+  measureFile,
+  measureLaunch,
+  measureModel,
+  measureRuntime,
+  type RuntimeMeasurement,
+} from "./measure.js";

@@ -1,0 +1,298 @@
+/**
+ * The launch measurements: pure functions of files and configuration, so
+ * anyone can recompute them from a release bundle on any machine, without a
+ * TPM (`veritee measure` will). Every digest is SHA-256, lower-case hex.
+ *
+ * Code bundle manifest: one line per file,
+ *
+ *     <repo-relative POSIX path> TAB <sha256 hex> LF
+ *
+ * sorted by the UTF-8 bytes of the path, for every `.js` file under
+ * `packages/{core,tpm,evidence,server,cli}/dist/src/` (source maps and
+ * declaration files excluded), each of those packages' `package.json`, and the
+ * root `package-lock.json`. The code-bundle digest is SHA-256 of the
+ * manifest's UTF-8 bytes.
+ */
+import { createHash } from "node:crypto";
+import { type Dirent, constants as fsConstants } from "node:fs";
+import { open, readdir } from "node:fs/promises";
+import path from "node:path";
+import { canonicalJson } from "@veritee/evidence";
+import type { ServerConfig } from "./config.js";
+import { measuredConfiguration } from "./config.js";
+import { LaunchError } from "./errors.js";
+
+/** The workspace packages whose runtime code the code bundle covers (testkit is test-only). */
+export const CODE_BUNDLE_PACKAGES: readonly string[] = Object.freeze(["core", "tpm", "evidence", "server", "cli"]);
+
+/** Progress of a long measurement (hashing a model of several GB). */
+export interface MeasureProgress {
+  /** What is being measured, e.g. "model stories260K". */
+  readonly what: string;
+  readonly done: number;
+  readonly total: number;
+}
+
+/** A progress callback; called after each chunk, and once at the end. */
+export type MeasureProgressCallback = (progress: MeasureProgress) => void;
+
+/** The code-bundle measurement. */
+export interface CodeBundleMeasurement {
+  /** SHA-256 of the manifest. */
+  readonly digest: string;
+  /** The manifest itself (see the module comment). */
+  readonly manifest: string;
+  /** Number of files it lists. */
+  readonly files: number;
+}
+
+/** The configuration measurement. */
+export interface ConfigurationMeasurement {
+  /** SHA-256 of `canonical`. */
+  readonly digest: string;
+  /** The configuration without secrets, as published in the launch log. */
+  readonly config: ReturnType<typeof measuredConfiguration>;
+  /** Its RFC 8785 canonical JSON. */
+  readonly canonical: string;
+}
+
+/** A measured file. */
+export interface FileMeasurement {
+  readonly digest: string;
+  readonly size: number;
+}
+
+/** A measured model file. */
+export interface ModelMeasurement extends FileMeasurement {
+  /** The model id clients name. */
+  readonly id: string;
+}
+
+/** A measured native engine file. */
+export interface EngineBinaryMeasurement extends FileMeasurement {
+  /** A stable name, the same on every machine (e.g. "@node-llama-cpp/linux-x64/bins/linux-x64/llama-addon.node"). */
+  readonly name: string;
+}
+
+/** The measured JavaScript runtime. */
+export interface RuntimeMeasurement extends FileMeasurement {
+  readonly name: "node";
+  /** `process.version`, e.g. "v20.20.2". */
+  readonly version: string;
+}
+
+/** Everything a launch measures except the key set. */
+export interface LaunchMeasurements {
+  readonly codeBundle: CodeBundleMeasurement;
+  readonly configuration: ConfigurationMeasurement;
+  readonly runtime: RuntimeMeasurement;
+  readonly engineBinaries: readonly EngineBinaryMeasurement[];
+  readonly models: readonly ModelMeasurement[];
+}
+
+/** What {@link measureLaunch} measures. */
+export interface LaunchInputs {
+  /** The repository or release root holding `packages/<name>/dist/src` and `package-lock.json`. */
+  readonly codeRoot: string;
+  readonly config: ServerConfig;
+  /** Model files served, by model id (none for an upstream engine). */
+  readonly models: readonly { readonly id: string; readonly path: string }[];
+  /** Native engine files (the llama.cpp addon and its libraries), each with a stable name. */
+  readonly engineBinaries: readonly { readonly name: string; readonly path: string }[];
+  /** The runtime executable and version (default: `process.execPath`, `process.version`). */
+  readonly runtime?: { readonly path: string; readonly version: string };
+  readonly onProgress?: MeasureProgressCallback;
+}
+
+const CHUNK = 1 << 20;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: a tab or newline in a path would forge manifest lines
+const UNSAFE_NAME = /[\u0000-\u001f\u007f\\]/;
+
+/**
+ * SHA-256 of a file, streamed in 1 MiB chunks, with its size. The size is
+ * taken from the open file, and the file must still have it at the end, so a
+ * file that changes while it is hashed is an error rather than a digest of
+ * neither version.
+ *
+ * @throws LaunchError `measurement-failed` when the file cannot be read or changed size.
+ */
+export async function measureFile(
+  file: string,
+  options: { readonly what?: string; readonly onProgress?: MeasureProgressCallback } = {},
+): Promise<FileMeasurement> {
+  const what = options.what ?? path.basename(file);
+  let handle: Awaited<ReturnType<typeof open>>;
+  try {
+    handle = await open(file, fsConstants.O_RDONLY);
+  } catch (cause) {
+    throw new LaunchError("measurement-failed", `cannot open ${what}`, { cause });
+  }
+  try {
+    const stat = await handle.stat();
+    if (!stat.isFile()) throw new LaunchError("measurement-failed", `${what} is not a regular file`);
+    const total = stat.size;
+    const h = createHash("sha256");
+    const buffer = Buffer.allocUnsafe(CHUNK);
+    let done = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, 0, CHUNK, done);
+      if (bytesRead === 0) break;
+      h.update(buffer.subarray(0, bytesRead));
+      done += bytesRead;
+      options.onProgress?.({ what, done, total });
+    }
+    if (done !== total || (await handle.stat()).size !== total) {
+      throw new LaunchError("measurement-failed", `${what} changed while it was measured`);
+    }
+    if (total === 0) options.onProgress?.({ what, done, total });
+    return { digest: h.digest("hex"), size: total };
+  } catch (error) {
+    if (error instanceof LaunchError) throw error;
+    throw new LaunchError("measurement-failed", `cannot read ${what}`, { cause: error });
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Compare strings by their UTF-8 bytes (the manifest's documented order). */
+function compareUtf8(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
+}
+
+/** Every `.js` file under `dir`, as absolute paths; symbolic links are refused. */
+async function listJs(dir: string, root: string): Promise<string[]> {
+  let entries: Dirent[];
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch (cause) {
+    throw new LaunchError("measurement-failed", `cannot list ${toPosix(path.relative(root, dir))}`, { cause });
+  }
+  const out: string[] = [];
+  for (const entry of entries) {
+    const full = path.join(dir, entry.name);
+    if (entry.isSymbolicLink()) {
+      // A link could point anywhere, and its target could change after measuring.
+      throw new LaunchError("measurement-failed", `${toPosix(path.relative(root, full))} is a symbolic link`);
+    }
+    if (entry.isDirectory()) out.push(...(await listJs(full, root)));
+    else if (entry.isFile() && entry.name.endsWith(".js")) out.push(full);
+  }
+  return out;
+}
+
+function toPosix(p: string): string {
+  return p.split(path.sep).join("/");
+}
+
+/**
+ * Measure the server's runtime code under `root` (the repository or an
+ * unpacked release): the manifest and its digest (format in the module
+ * comment). Build from a clean tree: every `.js` file present is measured,
+ * stale ones included, because every one of them could be loaded.
+ *
+ * @throws LaunchError `measurement-failed` when a package's `dist/src` is
+ *   missing (not built), a file is unreadable, an entry is a symbolic link, or
+ *   a path holds a control character or backslash.
+ * @example
+ * const { digest, manifest } = await measureCodeBundle(process.cwd());
+ */
+export async function measureCodeBundle(root: string): Promise<CodeBundleMeasurement> {
+  const absRoot = path.resolve(root);
+  const files: string[] = [path.join(absRoot, "package-lock.json")];
+  for (const pkg of CODE_BUNDLE_PACKAGES) {
+    files.push(path.join(absRoot, "packages", pkg, "package.json"));
+    files.push(...(await listJs(path.join(absRoot, "packages", pkg, "dist", "src"), absRoot)));
+  }
+  const lines: { rel: string; digest: string }[] = [];
+  for (const file of files) {
+    const rel = toPosix(path.relative(absRoot, file));
+    if (UNSAFE_NAME.test(rel))
+      throw new LaunchError("measurement-failed", "a code path holds a control character or a backslash");
+    const { digest } = await measureFile(file, { what: rel });
+    lines.push({ rel, digest });
+  }
+  lines.sort((a, b) => compareUtf8(a.rel, b.rel));
+  const manifest = lines.map((l) => `${l.rel}\t${l.digest}\n`).join("");
+  return {
+    digest: createHash("sha256").update(manifest, "utf8").digest("hex"),
+    manifest,
+    files: lines.length,
+  };
+}
+
+/**
+ * Measure the configuration: SHA-256 of the RFC 8785 canonical JSON of the
+ * configuration without its secret fields (see `SECRET_CONFIG_FIELDS`).
+ *
+ * @throws LaunchError `bad-config` (see `measuredConfiguration`).
+ */
+export function measureConfiguration(config: ServerConfig): ConfigurationMeasurement {
+  const measured = measuredConfiguration(config);
+  const canonical = canonicalJson(measured);
+  return { digest: createHash("sha256").update(canonical, "utf8").digest("hex"), config: measured, canonical };
+}
+
+/** Measure a model file (streamed, with progress). */
+export async function measureModel(
+  model: { readonly id: string; readonly path: string },
+  onProgress?: MeasureProgressCallback,
+): Promise<ModelMeasurement> {
+  const file = await measureFile(model.path, { what: `model ${model.id}`, ...(onProgress ? { onProgress } : {}) });
+  return { id: model.id, ...file };
+}
+
+/**
+ * Name native engine files by their path relative to `root` (POSIX
+ * separators), e.g. `@node-llama-cpp/linux-x64/bins/linux-x64/llama-addon.node`
+ * relative to `node_modules`: the same on every machine, whatever the install
+ * location, so reference values can be published.
+ *
+ * @throws LaunchError `measurement-failed` for a path outside `root`.
+ */
+export function engineBinaryInputs(
+  paths: readonly string[],
+  root: string,
+): { readonly name: string; readonly path: string }[] {
+  const absRoot = path.resolve(root);
+  return paths.map((p) => {
+    const rel = path.relative(absRoot, path.resolve(p));
+    if (rel === "" || rel.startsWith("..") || path.isAbsolute(rel)) {
+      throw new LaunchError("measurement-failed", "an engine file lies outside the directory its name is relative to");
+    }
+    return { name: toPosix(rel), path: path.resolve(p) };
+  });
+}
+
+/** Measure native engine files; each keeps its stable name. */
+export async function measureEngineBinaries(
+  files: readonly { readonly name: string; readonly path: string }[],
+): Promise<EngineBinaryMeasurement[]> {
+  const out: EngineBinaryMeasurement[] = [];
+  for (const f of files) out.push({ name: f.name, ...(await measureFile(f.path, { what: f.name })) });
+  return out;
+}
+
+/** Measure the Node.js runtime executable (default: this process's). */
+export async function measureRuntime(
+  runtime: { readonly path: string; readonly version: string } = {
+    path: process.execPath,
+    version: process.version,
+  },
+): Promise<RuntimeMeasurement> {
+  return { name: "node", version: runtime.version, ...(await measureFile(runtime.path, { what: "runtime" })) };
+}
+
+/**
+ * Measure everything a launch records, except the key set (generated after).
+ *
+ * @throws LaunchError `measurement-failed` or `bad-config`.
+ */
+export async function measureLaunch(inputs: LaunchInputs): Promise<LaunchMeasurements> {
+  const configuration = measureConfiguration(inputs.config);
+  const codeBundle = await measureCodeBundle(inputs.codeRoot);
+  const runtime = await measureRuntime(inputs.runtime);
+  const engineBinaries = await measureEngineBinaries(inputs.engineBinaries);
+  const models: ModelMeasurement[] = [];
+  for (const m of inputs.models) models.push(await measureModel(m, inputs.onProgress));
+  return { codeBundle, configuration, runtime, engineBinaries, models };
+}

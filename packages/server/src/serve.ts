@@ -1,0 +1,358 @@
+/**
+ * `veritee serve`: the attested inference server, composed. The order is the
+ * measured-launch order of docs/ATTESTATION.md:
+ *
+ *  1. the TPM (a fresh development swtpm, or the platform's), and a check that
+ *     the application PCR is still zero — one launch per boot;
+ *  2. the engine, loaded before measuring so that the native files measured
+ *     are the ones this process actually mapped;
+ *  3. measurements (code bundle, configuration, runtime, engine binaries,
+ *     model), the in-memory key set, the launch log extended into the
+ *     application PCR and sealed with a separator;
+ *  4. the attester (EK, AK) and the HTTP server with the attestation routes.
+ *
+ * Any failure on the way stops the server: it never serves unmeasured.
+ */
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import os from "node:os";
+import path from "node:path";
+import { toHex } from "@veritee/core";
+import { provisionSwtpm, type SwtpmInstance, startSwtpm, TpmClient, type TransportSpec } from "@veritee/tpm";
+import { type Attester, createAttester } from "./attestation/attester.js";
+import { handleActivateRequest, handleAttestationRequest } from "./attestation/http.js";
+import { createEmbeddedEngine } from "./engine/embedded.js";
+import { engineBinaryPaths } from "./engine/native.js";
+import type { Engine } from "./engine/types.js";
+import { createUpstreamEngine } from "./engine/upstream.js";
+import { HttpError } from "./http/errors.js";
+import { createHttpHandler, type HttpLimits } from "./http/handler.js";
+import type { Logger } from "./http/logger.js";
+import type { Route } from "./http/router.js";
+import { type RunningHttpServer, startHttpServer } from "./http/server.js";
+import type { ServerConfig, TpmConfig } from "./launch/config.js";
+import { assertApplicationPcrFresh, type MeasuredLaunch, runMeasuredLaunch } from "./launch/launch.js";
+import { engineBinaryInputs, type LaunchMeasurements, measureLaunch, measureModel } from "./launch/measure.js";
+import { ModelError, type ProgressCallback, resolveModel } from "./model/resolve.js";
+
+/** What to serve and where. */
+export interface ServeOptions {
+  /** Interface to bind (default 127.0.0.1). */
+  readonly host?: string;
+  /** Port (default 8080; 0 picks a free one). */
+  readonly port?: number;
+  readonly engine:
+    | {
+        readonly kind: "embedded";
+        /** A GGUF path, `hf:OWNER/REPO/FILE.gguf` or an https URL. */
+        readonly model: string;
+        readonly modelSha256?: string;
+        readonly allowUnpinnedModel?: boolean;
+        readonly contextSize?: number;
+        readonly parallelSequences?: number;
+        readonly threads?: number;
+      }
+    | {
+        readonly kind: "upstream";
+        readonly url: string;
+        readonly apiKey?: string;
+        /** The model id to serve (default: the upstream's list). */
+        readonly model?: string;
+        /** The served model's digest when known (published in the configuration measurement). */
+        readonly modelSha256?: string;
+      };
+  /** The development swtpm (started fresh, in a temp dir unless given), or a TPM address. */
+  readonly tpm:
+    | { readonly kind: "dev"; readonly stateDir?: string }
+    | { readonly kind: "address"; readonly spec: TransportSpec };
+  /** The release root holding packages/<name>/dist/src and package-lock.json (the code bundle). */
+  readonly codeRoot: string;
+  readonly limits?: HttpLimits;
+  readonly logger?: Logger;
+  /** Progress of long start-up work (downloading and hashing models). */
+  readonly onProgress?: (what: string) => ProgressCallback;
+}
+
+/** The reference values a client policy needs, as the server measured them. */
+export interface ReferenceValues {
+  /** True for a development TPM: any policy built from these values is a development policy. */
+  readonly development: boolean;
+  readonly appPcr: number;
+  /** SHA-256 boot PCRs 0–7 as read at start (all zero on swtpm: no measured boot). */
+  readonly bootPcrs: Readonly<Record<string, string>>;
+  readonly launch: {
+    readonly codeBundle: string;
+    readonly configuration: string;
+    readonly runtime: string;
+    readonly engineBinaries: Readonly<Record<string, string>>;
+    readonly models: Readonly<Record<string, string>>;
+  };
+  /** The expected value of the application PCR (the launch log's replay; the key set makes it unique per launch). */
+  readonly appPcrValue: string;
+  /** PEM of the EK certificate's CA (development: the swtpm local CA root and issuer). */
+  readonly ekRootsPem: readonly string[];
+}
+
+/** A running attested server. */
+export interface RunningVeriteeServer {
+  readonly url: string;
+  readonly engine: Engine;
+  readonly launch: MeasuredLaunch;
+  readonly measurements: LaunchMeasurements;
+  readonly attester: Attester;
+  readonly referenceValues: ReferenceValues;
+  /** Graceful shutdown: drain requests, close the engine, drop keys, release the TPM. Idempotent. */
+  close(): Promise<void>;
+}
+
+const APP_PCR = 15;
+const BOOT_PCRS = [0, 1, 2, 3, 4, 5, 6, 7];
+
+/** Start the attested server. Everything started is released again if a later step fails. */
+export async function startVeriteeServer(options: ServeOptions): Promise<RunningVeriteeServer> {
+  const cleanups: (() => Promise<void>)[] = [];
+  const cleanup = async () => {
+    for (const fn of cleanups.reverse()) await fn().catch(() => undefined);
+    cleanups.length = 0;
+  };
+  try {
+    // 1. The TPM.
+    let spec: TransportSpec;
+    let sim: SwtpmInstance | undefined;
+    let ekRootsPem: string[] = [];
+    let ekIntermediates: Uint8Array[] = [];
+    if (options.tpm.kind === "dev") {
+      const stateDir = options.tpm.stateDir ?? (await mkdtemp(path.join(os.tmpdir(), "veritee-dev-tpm-")));
+      if (options.tpm.stateDir === undefined) cleanups.push(() => rm(stateDir, { recursive: true, force: true }));
+      const state = await provisionSwtpm({ stateDir });
+      sim = await startSwtpm({ stateDir });
+      const started = sim;
+      cleanups.push(() => started.stop());
+      spec = { kind: "tcp", host: sim.host, port: sim.port };
+      const [root, issuer] = await Promise.all([
+        readFile(state.rootCaCertPath, "utf8"),
+        readFile(state.issuerCertPath, "utf8"),
+      ]);
+      ekRootsPem = [root];
+      ekIntermediates = [pemToDer(issuer)];
+    } else {
+      spec = options.tpm.spec;
+    }
+    const tpm = await TpmClient.connect(spec);
+    cleanups.push(() => tpm.close());
+    await tpm.startup("clear");
+    await assertApplicationPcrFresh(tpm, APP_PCR);
+
+    // 2. The engine.
+    const opened = await openEngine(options, sim !== undefined, spec);
+    const { engine, models } = opened;
+    let config = opened.config;
+    cleanups.push(() => engine.close());
+
+    // 3. Measurements, keys, launch log → application PCR.
+    const binaries = engine.kind === "embedded" ? await engineBinaryPaths() : [];
+    // The model is hashed once, after loading; the configuration records that digest.
+    const modelMeasurements = await Promise.all(
+      models.map((m) =>
+        measureModel(
+          m,
+          options.onProgress ? (p) => options.onProgress?.(`measuring ${p.what}`)(p.done, p.total) : undefined,
+        ),
+      ),
+    );
+    if (config.engine.kind === "embedded") {
+      const measured = modelMeasurements[0]!.digest;
+      if (config.engine.modelSha256 !== "" && config.engine.modelSha256 !== measured) {
+        throw new ModelError("digest-mismatch", "the model file changed while the server was starting");
+      }
+      config = { ...config, engine: { ...config.engine, modelSha256: measured } };
+    }
+    const measured = await measureLaunch({
+      codeRoot: options.codeRoot,
+      config,
+      models: [],
+      engineBinaries: engineBinaryInputs(binaries, path.join(options.codeRoot, "node_modules")),
+      ...(options.onProgress
+        ? { onProgress: (p) => options.onProgress?.(`measuring ${p.what}`)(p.done, p.total) }
+        : {}),
+    });
+    const measurements: LaunchMeasurements = { ...measured, models: modelMeasurements };
+    const launch = await runMeasuredLaunch({ tpm, measurements, appPcr: APP_PCR });
+    cleanups.push(async () => launch.keys.dropKeys());
+
+    // 4. Attester and HTTP.
+    const attester = await createAttester({
+      tpm,
+      keySet: launch.keys.keySet,
+      launchLog: launch.launchLog,
+      appPcr: APP_PCR,
+      bootPcrs: BOOT_PCRS,
+      ekIntermediates,
+      bootEventLog: sim ? "none" : "system",
+    });
+    cleanups.push(() => attester.close());
+    const bootValues = (await tpm.pcrRead({ sha256: BOOT_PCRS })).get("sha256")!;
+
+    const http = createHttpHandler({
+      engine,
+      extraRoutes: attestationRoutes(attester),
+      ...(options.limits ? { limits: options.limits } : {}),
+      ...(options.logger ? { logger: options.logger } : {}),
+    });
+    const running: RunningHttpServer = await startHttpServer(http, {
+      host: options.host ?? "127.0.0.1",
+      port: options.port ?? 8080,
+    });
+    cleanups.push(() => running.close());
+
+    const referenceValues: ReferenceValues = {
+      development: sim !== undefined,
+      appPcr: APP_PCR,
+      bootPcrs: Object.fromEntries([...bootValues].map(([i, v]) => [String(i), toHex(v)])),
+      launch: {
+        codeBundle: measurements.codeBundle.digest,
+        configuration: measurements.configuration.digest,
+        runtime: measurements.runtime.digest,
+        engineBinaries: Object.fromEntries(measurements.engineBinaries.map((b) => [b.name, b.digest])),
+        models: Object.fromEntries(measurements.models.map((m) => [m.id, m.digest])),
+      },
+      appPcrValue: toHex(launch.pcrValue),
+      ekRootsPem,
+    };
+    let closing: Promise<void> | undefined;
+    return {
+      url: running.url,
+      engine,
+      launch,
+      measurements,
+      attester,
+      referenceValues,
+      close: () => {
+        closing ??= cleanup();
+        return closing;
+      },
+    };
+  } catch (error) {
+    await cleanup();
+    throw error;
+  }
+}
+
+async function openEngine(options: ServeOptions, development: boolean, spec: TransportSpec) {
+  const tpmConfig: TpmConfig = development
+    ? { kind: "swtpm-dev", stateDir: "ephemeral" }
+    : spec.kind === "device"
+      ? { kind: "device", path: spec.path ?? "/dev/tpmrm0" }
+      : spec.kind === "tcp"
+        ? { kind: "tcp", host: spec.host ?? "127.0.0.1", port: spec.port }
+        : { kind: "device", path: spec.path };
+  const limits = {
+    maxRequestBytes: options.limits?.maxBodyBytes ?? 1 << 20,
+    maxConcurrentRequests: options.limits?.maxConcurrentRequests ?? 64,
+    maxQueuedRequests: 64,
+    requestTimeoutMs: options.limits?.requestTimeoutMs ?? 120_000,
+    maxTokens: 0,
+  };
+  const common = {
+    host: options.host ?? "127.0.0.1",
+    port: options.port ?? 8080,
+    limits,
+    tpm: tpmConfig,
+    appPcr: APP_PCR,
+  };
+  if (options.engine.kind === "embedded") {
+    const e = options.engine;
+    const model = await resolveModel(e.model, {
+      ...(e.modelSha256 ? { sha256: e.modelSha256 } : {}),
+      ...(e.allowUnpinnedModel ? { allowUnpinned: true } : {}),
+      hashUnpinnedLocal: false,
+      ...(options.onProgress ? { onProgress: options.onProgress("model") } : {}),
+    });
+    const engine = await createEmbeddedEngine({
+      modelPath: model.path,
+      ...(e.contextSize ? { contextSize: e.contextSize } : {}),
+      ...(e.parallelSequences ? { parallelSequences: e.parallelSequences } : {}),
+      ...(e.threads ? { threads: e.threads } : {}),
+    });
+    const s = engine.settings;
+    const config: ServerConfig = {
+      ...common,
+      engine: {
+        kind: "embedded",
+        modelId: s.modelId,
+        modelPath: path.basename(model.path),
+        modelSha256: model.sha256,
+        contextSize: s.contextSize,
+        threads: s.threads,
+        gpu: "none",
+      },
+    };
+    return { engine: engine as Engine, config, models: [{ id: s.modelId, path: model.path }] };
+  }
+  const u = options.engine;
+  const engine = await createUpstreamEngine({
+    baseURL: u.url,
+    ...(u.apiKey ? { apiKey: u.apiKey } : {}),
+    ...(u.model ? { models: [u.model] } : {}),
+  });
+  const config: ServerConfig = {
+    ...common,
+    engine: {
+      kind: "upstream",
+      modelId: engine.models()[0]!.id,
+      modelSha256: u.modelSha256 ?? null,
+      url: u.url,
+      ...(u.apiKey ? { apiKey: u.apiKey } : {}),
+    },
+  };
+  return { engine: engine as Engine, config, models: [] };
+}
+
+/** Simple token bucket: credential activation costs a TPM operation per call. */
+function rateLimiter(perSecond: number, burst: number): () => boolean {
+  let tokens = burst;
+  let last = Date.now();
+  return () => {
+    const now = Date.now();
+    tokens = Math.min(burst, tokens + ((now - last) / 1000) * perSecond);
+    last = now;
+    if (tokens < 1) return false;
+    tokens -= 1;
+    return true;
+  };
+}
+
+function sendRaw(res: ServerResponse, r: { status: number; headers: Readonly<Record<string, string>>; body: string }) {
+  res.writeHead(r.status, { ...r.headers, "content-length": Buffer.byteLength(r.body) });
+  res.end(r.body);
+}
+
+/** GET /v1/attestation?nonce=HEX and POST /v1/attestation/activate (docs/ATTESTATION.md). */
+function attestationRoutes(attester: Attester): Route[] {
+  const activationAllowed = rateLimiter(10, 20);
+  return [
+    {
+      method: "GET",
+      path: "/v1/attestation",
+      limited: true,
+      handler: async (_req: IncomingMessage, res, ctx) => {
+        sendRaw(res, await handleAttestationRequest(attester, new URLSearchParams(ctx.query)));
+      },
+    },
+    {
+      method: "POST",
+      path: "/v1/attestation/activate",
+      limited: true,
+      handler: async (_req: IncomingMessage, res, ctx) => {
+        if (!activationAllowed())
+          throw new HttpError("too-many-requests", "too many credential activations", { retryAfterSeconds: 1 });
+        sendRaw(res, await handleActivateRequest(attester, await ctx.readJson()));
+      },
+    },
+  ];
+}
+
+function pemToDer(pem: string): Uint8Array {
+  const body = pem.replace(/-----(BEGIN|END) [A-Z ]+-----/g, "").replace(/\s+/g, "");
+  return new Uint8Array(Buffer.from(body, "base64"));
+}
