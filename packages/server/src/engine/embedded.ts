@@ -15,17 +15,14 @@
 import { randomInt } from "node:crypto";
 import os from "node:os";
 import path from "node:path";
-import {
-  type ChatHistoryItem,
-  getLlama,
-  type Llama,
-  type LlamaContextSequence,
-  type LlamaEmbeddingContext,
+import type {
+  ChatHistoryItem,
+  Llama,
+  LlamaContextSequence,
+  LlamaEmbeddingContext,
   LlamaLogLevel,
-  type LlamaModel,
-  resolveChatWrapper,
-  SpecialTokensText,
-  type Token,
+  LlamaModel,
+  Token,
 } from "node-llama-cpp";
 import { type ChatPrompt, defaultChatTemplate } from "./chat-template.js";
 import { abortedError, createGeneration, type GenerationSink } from "./generation.js";
@@ -143,13 +140,28 @@ const BUSY_RETRY_AFTER_SECONDS = 1;
 const MAX_EMBEDDING_INPUTS = 2048;
 
 const LOG_RANK: Record<EngineLogLevel, number> = { disabled: 0, error: 1, warn: 2, info: 3, debug: 4 };
-const TO_LLAMA_LEVEL: Record<EngineLogLevel, LlamaLogLevel> = {
-  disabled: LlamaLogLevel.disabled,
-  error: LlamaLogLevel.error,
-  warn: LlamaLogLevel.warn,
-  info: LlamaLogLevel.info,
-  debug: LlamaLogLevel.debug,
-};
+// LlamaLogLevel is a string enum whose values are these names.
+const TO_LLAMA_LEVEL = {
+  disabled: "disabled",
+  error: "error",
+  warn: "warn",
+  info: "info",
+  debug: "debug",
+} as Record<EngineLogLevel, LlamaLogLevel>;
+
+type NodeLlamaCpp = typeof import("node-llama-cpp");
+let nodeLlamaCpp: NodeLlamaCpp | undefined;
+
+/**
+ * node-llama-cpp is loaded on first use, not at import: a process that never
+ * runs the embedded engine (an upstream server, the CLI's other commands)
+ * should not pay for loading its ~100 modules — about a second of start-up,
+ * and a measurably slower HTTP path once loaded (bench/http-overhead.ts).
+ */
+async function loadNodeLlamaCpp(): Promise<NodeLlamaCpp> {
+  nodeLlamaCpp ??= await import("node-llama-cpp");
+  return nodeLlamaCpp;
+}
 
 /** A chat or completion prompt, ready to evaluate. */
 interface PreparedPrompt {
@@ -200,6 +212,7 @@ export async function createEmbeddedEngine(options: EmbeddedEngineOptions): Prom
   const gpu = options.gpu ?? false;
   if (options.modelId !== undefined && options.modelId.length === 0) throw new RangeError("modelId must not be empty");
 
+  const { getLlama } = await loadNodeLlamaCpp();
   const llama = await getLlama({
     gpu: gpu === false ? false : "auto",
     build: "never",
@@ -561,7 +574,7 @@ function fromTemplate(model: LlamaModel, rendered: ChatPrompt): PreparedPrompt {
 function modelChatTemplate(model: LlamaModel): ChatRenderer | undefined {
   const template = model.fileInfo.metadata.tokenizer?.chat_template;
   if (typeof template !== "string" || template.length === 0) return undefined;
-  const wrapper = resolveChatWrapper(model, { warningLogs: false });
+  const wrapper = nodeLlamaCpp!.resolveChatWrapper(model, { warningLogs: false });
   return (messages) => {
     const history: ChatHistoryItem[] = messages.map((m) =>
       m.role === "assistant" ? { type: "model", response: [m.content] } : { type: m.role, text: m.content },
@@ -584,7 +597,7 @@ function modelChatTemplate(model: LlamaModel): ChatRenderer | undefined {
         continue;
       }
       const text = trigger.values
-        .map((v) => (typeof v === "string" ? v : v instanceof SpecialTokensText ? v.value : ""))
+        .map((v) => (typeof v === "string" ? v : v instanceof nodeLlamaCpp!.SpecialTokensText ? v.value : ""))
         .join("");
       if (text.length > 0) stop.push(text);
     }
@@ -646,16 +659,16 @@ function positiveInt(value: number, name: string): number {
 }
 
 function fromLlamaLevel(level: LlamaLogLevel): Exclude<EngineLogLevel, "disabled"> | undefined {
-  switch (level) {
-    case LlamaLogLevel.fatal:
-    case LlamaLogLevel.error:
+  switch (level as string) {
+    case "fatal":
+    case "error":
       return "error";
-    case LlamaLogLevel.warn:
+    case "warn":
       return "warn";
-    case LlamaLogLevel.info:
-    case LlamaLogLevel.log:
+    case "info":
+    case "log":
       return "info";
-    case LlamaLogLevel.debug:
+    case "debug":
       return "debug";
     default:
       return undefined;
