@@ -3,6 +3,7 @@
  * (`evidence`). Values from TPM 2.0 Library Part 2 (Structures), rev 1.59.
  */
 import type { HashAlg } from "./crypto.js";
+import { fromHex } from "./hex.js";
 
 /** TPM_ALG_ID (Part 2 §6.3). */
 export const TPM_ALG = {
@@ -138,3 +139,26 @@ export function hashAlgFromTpm(algId: number): HashAlg | undefined {
 export function tpmAlgFromHash(alg: HashAlg): number {
   return ALG_BY_HASH[alg];
 }
+
+/**
+ * TPMA_OBJECT of the TCG default EK templates L-1 (RSA 2048) and L-2 (ECC
+ * P-256): fixedTPM, fixedParent, sensitiveDataOrigin, adminWithPolicy,
+ * restricted, decrypt = 0x000300b2 (TCG EK Credential Profile 2.5, Annex B.3).
+ * userWithAuth is clear, so the EK's user role needs its policy session.
+ * Shared by the attester, which creates the EK, and the verifier, which checks it.
+ */
+export const TCG_EK_ATTRIBUTES: number =
+  TPMA_OBJECT.fixedTPM |
+  TPMA_OBJECT.fixedParent |
+  TPMA_OBJECT.sensitiveDataOrigin |
+  TPMA_OBJECT.adminWithPolicy |
+  TPMA_OBJECT.restricted |
+  TPMA_OBJECT.decrypt;
+
+/**
+ * The authPolicy of templates L-1 and L-2: PolicySecret(TPM_RH_ENDORSEMENT)
+ * with SHA-256 ("PolicyA", TCG EK Credential Profile 2.5, Annex B.3).
+ */
+export const TCG_EK_POLICY_SHA256: Uint8Array = fromHex(
+  "837197674484b3f81a90cc8d46a5d724fd52d76e06520b64f2a1da1b331469aa",
+);

@@ -2,7 +2,7 @@
  * Public-area templates (TPMT_PUBLIC, TPM 2.0 Part 2 §12.2.4) for the keys
  * the client creates: the TCG default EKs and restricted signing AKs.
  */
-import { ByteWriter, fromHex, TPM_ALG, TPM_ECC, TPMA_OBJECT } from "@veritee/core";
+import { ByteWriter, TCG_EK_ATTRIBUTES, TCG_EK_POLICY_SHA256, TPM_ALG, TPM_ECC, TPMA_OBJECT } from "@veritee/core";
 
 /** The EK kinds with a TCG default ("low range") template. */
 export type EkKind = "rsa2048" | "eccP256";
@@ -17,20 +17,10 @@ export type AkScheme = "ecdsa-sha256" | "rsassa-sha256" | "rsapss-sha256";
  * The EK's authPolicy in templates L-1 and L-2: PolicySecret(TPM_RH_ENDORSEMENT)
  * with SHA-256 (TCG EK Credential Profile 2.5, Annex B.3, "PolicyA").
  */
-export const EK_POLICY_SHA256: Uint8Array = fromHex("837197674484b3f81a90cc8d46a5d724fd52d76e06520b64f2a1da1b331469aa");
+export const EK_POLICY_SHA256: Uint8Array = TCG_EK_POLICY_SHA256;
 
-/**
- * EK attributes: fixedTPM, fixedParent, sensitiveDataOrigin, adminWithPolicy,
- * restricted, decrypt (0x000300b2, EK Credential Profile, Annex B.3). userWithAuth
- * is clear, so the EK's user role needs the PolicySecret policy session.
- */
-const EK_ATTRIBUTES =
-  TPMA_OBJECT.fixedTPM |
-  TPMA_OBJECT.fixedParent |
-  TPMA_OBJECT.sensitiveDataOrigin |
-  TPMA_OBJECT.adminWithPolicy |
-  TPMA_OBJECT.restricted |
-  TPMA_OBJECT.decrypt;
+/** EK attributes (0x000300b2): shared with the verifier, in core. */
+const EK_ATTRIBUTES = TCG_EK_ATTRIBUTES;
 
 /** AK attributes: fixedTPM, fixedParent, sensitiveDataOrigin, userWithAuth, restricted, sign (0x00050072). */
 const AK_ATTRIBUTES =

@@ -6,21 +6,9 @@
  * decides how credential activation works, so it is checked against the
  * template here, leaving no part of the area unverified.
  */
-import { bytesEqual, fromHex, TPMA_OBJECT } from "@veritee/core";
+import { bytesEqual, TCG_EK_ATTRIBUTES, TCG_EK_POLICY_SHA256 } from "@veritee/core";
 import { VerificationError } from "../errors.js";
 import type { TpmtPublic } from "../tpm/public.js";
-
-/** PolicySecret(TPM_RH_ENDORSEMENT) with SHA-256, the authPolicy of templates L-1 and L-2 (Annex B.3, "PolicyA"). */
-const EK_POLICY_A_SHA256 = fromHex("837197674484b3f81a90cc8d46a5d724fd52d76e06520b64f2a1da1b331469aa");
-
-/** fixedTPM, fixedParent, sensitiveDataOrigin, adminWithPolicy, restricted, decrypt: 0x000300b2. */
-const EK_ATTRIBUTES =
-  TPMA_OBJECT.fixedTPM |
-  TPMA_OBJECT.fixedParent |
-  TPMA_OBJECT.sensitiveDataOrigin |
-  TPMA_OBJECT.adminWithPolicy |
-  TPMA_OBJECT.restricted |
-  TPMA_OBJECT.decrypt;
 
 /**
  * Check that `ek` is a TCG default EK (L-1 or L-2).
@@ -32,8 +20,8 @@ export function checkDefaultEk(ek: TpmtPublic): void {
     throw new VerificationError("ek-attributes", `the EK is not a TCG default EK: ${detail}`);
   };
   if (ek.nameAlg !== "sha256") fail("nameAlg");
-  if (ek.objectAttributes !== EK_ATTRIBUTES) fail("attributes");
-  if (!bytesEqual(ek.authPolicy, EK_POLICY_A_SHA256)) fail("authPolicy");
+  if (ek.objectAttributes !== TCG_EK_ATTRIBUTES) fail("attributes");
+  if (!bytesEqual(ek.authPolicy, TCG_EK_POLICY_SHA256)) fail("authPolicy");
   if (ek.symmetric.algorithm !== "aes" || ek.symmetric.keyBits !== 128 || ek.symmetric.mode !== "cfb") {
     fail("symmetric");
   }
