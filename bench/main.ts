@@ -3,6 +3,7 @@
  * in one run. Timings never fail anything; they are for the closing notes.
  * Pass names to run a subset: `npm run bench -- eventlog`.
  */
+import { benchClient } from "./client.js";
 import { benchEventlogReplay } from "./eventlog-replay.js";
 import { benchHttpOverhead } from "./http-overhead.js";
 import { benchQuote } from "./quote.js";
@@ -13,6 +14,7 @@ const suites: Record<string, () => Promise<void>> = {
   server: benchServer,
   http: benchHttpOverhead,
   eventlog: benchEventlogReplay,
+  client: benchClient,
 };
 
 const wanted = process.argv.slice(2);

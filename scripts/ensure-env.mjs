@@ -2,7 +2,7 @@
 // and the Debian packages of the development TPM. Used by `npm test` and
 // `npm run quickstart` so that both work on a fresh clone.
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 
 const DEBIAN_PACKAGES = ["swtpm", "swtpm-tools", "tpm2-tools"];
 const REQUIRED_COMMANDS = ["swtpm", "swtpm_setup", "tpm2_checkquote"];
@@ -35,7 +35,10 @@ export function ensureDebianPackages() {
 }
 
 export function ensureNodeModules() {
-  if (existsSync("node_modules/.package-lock.json") && existsSync("node_modules/typescript")) return;
+  // npm records what it installed in node_modules/.package-lock.json; a lock
+  // file newer than that (a pull that added a dependency) needs a new install.
+  const installed = "node_modules/.package-lock.json";
+  if (existsSync(installed) && statSync(installed).mtimeMs >= statSync("package-lock.json").mtimeMs) return;
   console.error("Installing npm packages (npm ci)…");
   run("npm", ["ci", "--no-audit", "--no-fund"]);
 }

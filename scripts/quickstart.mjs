@@ -1,21 +1,25 @@
 // `npm run quickstart`: the main job on the embedded default, end to end.
 //  1. an attested server: `veritee serve --dev` — a fresh development TPM
-//     (swtpm with a local EK CA), the embedded model, measured launch;
-//  2. a client that verifies it before sending anything: fresh nonce →
-//     attestation document → EK chain, quote, nonce/key-set binding, launch
-//     log replay → credential activation (the AK lives in the certified TPM)
-//     → every measurement against the policy the server published;
-//  3. then a streamed chat completion through the official `openai` client.
-// The client's report and the chat are printed; the server is stopped at the end.
+//     (swtpm with a local EK CA), the embedded model, measured launch — which
+//     writes the policy of what it measured;
+//  2. the client SDK verifies it before sending anything (`connect` from
+//     @veritee/client): fresh nonce → attestation document → EK chain,
+//     quote, nonce/key-set binding, launch log replay → credential activation
+//     (the AK lives in the certified TPM) → every claim of the policy;
+//  3. then a streamed chat completion through the official `openai` client
+//     with `fetch: session.fetch`: the request and every response frame are
+//     sealed with HPKE to the attested key (and, when the server offers
+//     attested TLS, the connection is pinned to the attested TLS key).
+// The appraisal and the chat are printed; the server is stopped at the end.
 import { spawn } from "node:child_process";
-import { randomBytes } from "node:crypto";
 import { mkdirSync, openSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { ensureAll } from "./ensure-env.mjs";
 
 ensureAll();
 
-const { challengeAk, confirmAkResidency, verifyAttestationDocument } = await import("@veritee/evidence");
+const { connect } = await import("@veritee/client/node");
+const { formatAppraisal } = await import("@veritee/policy");
 const { default: OpenAI } = await import("openai");
 
 const workDir = path.join(".veritee", "quickstart");
@@ -30,81 +34,54 @@ const server = spawn(
   // The server's own log (one line per request, never any prompt or completion) goes to a file.
   { stdio: ["ignore", "pipe", openSync(serverLog, "w")] },
 );
-const url = await new Promise((resolve, reject) => {
+const printed = await new Promise((resolve, reject) => {
   let seen = "";
   server.stdout.on("data", (chunk) => {
     process.stdout.write(chunk);
     seen += chunk;
-    const match = /listening on (http:\/\/\S+)/.exec(seen);
-    if (match && seen.includes("policy written")) resolve(match[1]);
+    if (/listening on http:\/\/\S+/.test(seen) && seen.includes("policy written")) resolve(seen);
   });
   server.once("exit", (code) => reject(new Error(`the server exited with code ${code} (see ${serverLog})`)));
 });
+// The attested TLS endpoint when the server prints one; otherwise plain HTTP, where sealing alone protects.
+const url = /(https:\/\/127\.0\.0\.1:\d+)/.exec(printed)?.[1] ?? /listening on (http:\/\/\S+)/.exec(printed)[1];
 
 let failed = false;
 try {
-  const policy = JSON.parse(readFileSync(policyFile, "utf8"));
-  const pemToDer = (pem) =>
-    new Uint8Array(Buffer.from(pem.replace(/-----(BEGIN|END) [A-Z ]+-----/g, "").replace(/\s+/g, ""), "base64"));
-
   console.log(`\n== 2. the client verifies ${url} before sending any prompt`);
-  if (policy.development)
-    console.log("   ⚠ DEVELOPMENT POLICY — INSECURE: a software TPM and its local CA are trusted");
-  const nonce = randomBytes(32);
-  const response = await fetch(`${url}/v1/attestation?nonce=${nonce.toString("hex")}`);
-  if (!response.ok) throw new Error(`attestation request failed: HTTP ${response.status}`);
-  let verified = await verifyAttestationDocument(new Uint8Array(await response.arrayBuffer()), {
-    nonce,
-    at: new Date(),
-    ekRoots: policy.trust.ekRootsPem.map(pemToDer),
-  });
-  const check = (claim, expected, actual) => {
-    const ok = expected === actual;
-    console.log(`   ${ok ? "✓" : "✗"} ${claim}${ok ? "" : ` — expected ${expected}, got ${actual}`}`);
-    if (!ok) throw new Error(`policy mismatch: ${claim}`);
-  };
-  console.log("   ✓ EK certificate chains to the policy's root; the EK is the TPM's own");
-  console.log("   ✓ quote signed by the AK over the fresh nonce bound to the server's key set");
-  console.log(`   ✓ launch log replays to the quoted PCR ${verified.appPcr}, sealed by its separator`);
+  const session = await connect({ baseURL: url, policy: readFileSync(policyFile, "utf8") });
+  const report = formatAppraisal(session.appraisal)
+    .trimEnd()
+    .split("\n")
+    .map((line) => `   ${line}`)
+    .join("\n");
+  console.log("   ✓ EK certificate → quote over a fresh nonce bound to the key set → launch log replay");
+  console.log(`   ✓ AK residency proven by credential activation (${session.attestation.akResidency})`);
+  console.log(report);
+  const channel = [
+    session.channel.sealed ? "request and response bodies sealed with HPKE to the attested key" : "",
+    session.channel.attestedTls ? "TLS pinned to the attested key" : "",
+  ].filter((s) => s !== "");
+  console.log(`   channel: ${channel.join("; ")}`);
 
-  const challenge = challengeAk(verified);
-  const activation = await fetch(`${url}/v1/attestation/activate`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify(challenge),
-  });
-  const { secret } = await activation.json();
-  verified = confirmAkResidency(verified, challenge, new Uint8Array(Buffer.from(secret, "base64")));
-  console.log(`   ✓ AK residency proven by credential activation (${verified.akResidency})`);
-
-  const launch = verified.launch;
-  for (const [index, value] of Object.entries(policy.pcrs.sha256)) {
-    check(`boot PCR ${index}`, value, Buffer.from(verified.bootPcrs.get(Number(index))).toString("hex"));
-  }
-  check("code bundle", policy.launch.codeBundle, launch.codeBundle.digest);
-  check("configuration", policy.launch.configuration, launch.configuration.digest);
-  check("runtime", policy.launch.runtime, launch.runtime.digest);
-  for (const binary of launch.engineBinaries) {
-    check(`engine binary ${path.basename(binary.name)}`, policy.launch.engineBinaries[binary.name], binary.digest);
-  }
-  for (const model of launch.models) check(`model ${model.id}`, policy.launch.models[model.id], model.digest);
-
-  console.log("\n== 3. chat (streamed) with the verified server");
-  const client = new OpenAI({ baseURL: `${url}/v1`, apiKey: "unused" });
+  console.log("\n== 3. chat (streamed) with the verified server, through the attested channel");
+  const client = new OpenAI({ baseURL: session.baseURL, apiKey: "unused", fetch: session.fetch });
+  const models = await client.models.list();
   const prompt = "Tell me a story about a little girl and a red ball.";
   console.log(`   user> ${prompt}`);
   process.stdout.write("   assistant> ");
   const stream = await client.chat.completions.create({
-    model: Object.keys(policy.launch.models)[0],
+    model: models.data[0].id,
     messages: [{ role: "user", content: prompt }],
     max_tokens: 120,
     temperature: 0,
     stream: true,
   });
   for await (const chunk of stream) process.stdout.write(chunk.choices[0]?.delta?.content ?? "");
-  console.log("\n\nattested server verified, then chatted with");
+  await session.close();
+  console.log("\n\nattested server verified, then chatted with through the sealed channel");
 } catch (error) {
-  console.error(`\nquickstart failed: ${error.message}`);
+  console.error(`\nquickstart failed: ${error.kind ? `${error.kind} error ` : ""}${error.message}`);
   failed = true;
 } finally {
   server.kill("SIGTERM");

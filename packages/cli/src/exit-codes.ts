@@ -15,6 +15,8 @@ export const EXIT = {
   collateral: 13,
   tpm: 14,
   environment: 15,
+  channel: 16,
+  client: 17,
 } as const;
 
 /** The exit code for an error thrown by a command. */

@@ -1,9 +1,13 @@
 import { Command, CommanderError } from "commander";
+import { registerChat } from "./commands/chat.js";
+import { registerComplete } from "./commands/complete.js";
 import { registerEventlog } from "./commands/eventlog.js";
+import { registerMeasure } from "./commands/measure.js";
 import { registerServe } from "./commands/serve.js";
 import { registerTpmAttest } from "./commands/tpm-attest.js";
 import { registerTpmSim } from "./commands/tpm-sim.js";
 import { registerVerifyQuote } from "./commands/tpm-verify-quote.js";
+import { registerVerify } from "./commands/verify.js";
 import { describeError, EXIT, exitCodeFor } from "./exit-codes.js";
 
 /** Build the `veritee` command tree. Exported for in-process tests. */
@@ -21,6 +25,10 @@ export function buildProgram(): Command {
 
   registerEventlog(program);
   registerServe(program);
+  registerMeasure(program);
+  registerVerify(program);
+  registerChat(program);
+  registerComplete(program);
 
   // Every subcommand inherits exitOverride so that errors come back to main().
   const inherit = (cmd: Command): void => {

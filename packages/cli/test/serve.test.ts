@@ -26,7 +26,7 @@ let stdout = "";
 let stderr = "";
 let policy: {
   development: boolean;
-  trust: { ekRootsPem: string[] };
+  trust: { ekRoots: { name: string; pem: string }[] };
   launch: { codeBundle: string; models: Record<string, string> };
 };
 
@@ -100,7 +100,7 @@ describe("veritee serve --dev", () => {
     let verified = await verifyAttestationDocument(new Uint8Array(await res.arrayBuffer()), {
       nonce,
       at: new Date(),
-      ekRoots: policy.trust.ekRootsPem.map(pemToDer),
+      ekRoots: policy.trust.ekRoots.map((root) => pemToDer(root.pem)),
     });
     assert.equal(verified.launch.codeBundle.digest, policy.launch.codeBundle);
     const challenge = challengeAk(verified);

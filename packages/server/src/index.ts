@@ -1,4 +1,5 @@
 export * from "./attestation/index.js";
+export * from "./channel/index.js";
 export * from "./engine/index.js";
 export * from "./http/index.js";
 export * from "./launch/index.js";

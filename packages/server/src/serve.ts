@@ -17,10 +17,13 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import os from "node:os";
 import path from "node:path";
+import { createAttestedCertificate } from "@veritee/channel/node";
 import { toHex } from "@veritee/core";
 import { provisionSwtpm, type SwtpmInstance, startSwtpm, TpmClient, type TransportSpec } from "@veritee/tpm";
 import { type Attester, createAttester } from "./attestation/attester.js";
 import { handleActivateRequest, handleAttestationRequest } from "./attestation/http.js";
+import { serverRecipientKey } from "./channel/recipient.js";
+import { withSealedChannel } from "./channel/sealed-http.js";
 import { createEmbeddedEngine } from "./engine/embedded.js";
 import { engineBinaryPaths } from "./engine/native.js";
 import type { Engine } from "./engine/types.js";
@@ -41,6 +44,12 @@ export interface ServeOptions {
   readonly host?: string;
   /** Port (default 8080; 0 picks a free one). */
   readonly port?: number;
+  /**
+   * Also serve HTTPS with the attested TLS key (a self-signed certificate
+   * made at start; clients pin the key, docs/CHANNEL.md), on this interface
+   * (default: `host`) and port (default 8443; 0 picks a free one).
+   */
+  readonly tls?: { readonly host?: string; readonly port?: number };
   readonly engine:
     | {
         readonly kind: "embedded";
@@ -96,6 +105,8 @@ export interface ReferenceValues {
 /** A running attested server. */
 export interface RunningVeriteeServer {
   readonly url: string;
+  /** The attested-TLS URL (`https://…`) when `tls` was asked for. */
+  readonly tlsUrl: string | undefined;
   readonly engine: Engine;
   readonly launch: MeasuredLaunch;
   readonly measurements: LaunchMeasurements;
@@ -199,11 +210,34 @@ export async function startVeriteeServer(options: ServeOptions): Promise<Running
       ...(options.limits ? { limits: options.limits } : {}),
       ...(options.logger ? { logger: options.logger } : {}),
     });
-    const running: RunningHttpServer = await startHttpServer(http, {
+    // Sealed requests are opened with the in-memory HPKE key and their responses sealed; others pass through.
+    const sealed = {
+      ...http,
+      handler: withSealedChannel(http.handler, {
+        recipient: serverRecipientKey(launch.keys),
+        ...(options.limits?.maxBodyBytes !== undefined ? { maxBodyBytes: options.limits.maxBodyBytes } : {}),
+        ...(options.logger ? { logger: options.logger } : {}),
+      }),
+    };
+    const running: RunningHttpServer = await startHttpServer(sealed, {
       host: options.host ?? "127.0.0.1",
       port: options.port ?? 8080,
     });
     cleanups.push(() => running.close());
+    let tlsRunning: RunningHttpServer | undefined;
+    if (options.tls) {
+      const certificate = createAttestedCertificate({
+        privateKey: launch.keys.tlsPrivateKey,
+        spki: launch.keys.keySet.tlsSpki,
+      });
+      const started = await startHttpServer(sealed, {
+        host: options.tls.host ?? options.host ?? "127.0.0.1",
+        port: options.tls.port ?? 8443,
+        tls: { key: launch.keys.tlsPrivateKey, cert: certificate.pem },
+      });
+      tlsRunning = started;
+      cleanups.push(() => started.close());
+    }
 
     const referenceValues: ReferenceValues = {
       development: sim !== undefined,
@@ -222,6 +256,7 @@ export async function startVeriteeServer(options: ServeOptions): Promise<Running
     let closing: Promise<void> | undefined;
     return {
       url: running.url,
+      tlsUrl: tlsRunning?.url,
       engine,
       launch,
       measurements,

@@ -4,7 +4,9 @@
  * the grace period, then end with an error event), then close every
  * connection.
  */
+import type { KeyObject } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { CloseOptions, HttpHandler } from "./handler.js";
 
@@ -16,6 +18,11 @@ export interface ListenOptions {
   readonly port?: number;
   /** Drain time granted to in-flight requests by `close()` (default 10 s). */
   readonly graceMs?: number;
+  /**
+   * Serve HTTPS (TLS 1.3 only) with this key and certificate instead of plain
+   * HTTP — the attested TLS key and its certificate (see `@veritee/channel/node`).
+   */
+  readonly tls?: { readonly key: KeyObject; readonly cert: string };
 }
 
 /** A listening server. */
@@ -23,7 +30,7 @@ export interface RunningHttpServer {
   readonly server: Server;
   readonly host: string;
   readonly port: number;
-  /** `http://host:port` (IPv6 hosts in brackets). */
+  /** `http://host:port`, or `https://` with `tls` (IPv6 hosts in brackets). */
   readonly url: string;
   /** Graceful shutdown; resolves when every connection is closed. Idempotent. */
   close(options?: CloseOptions): Promise<void>;
@@ -48,7 +55,23 @@ export async function startHttpServer(
   const listener = typeof handler === "function" ? handler : handler.handler;
   const drain = typeof handler === "function" ? undefined : handler.close.bind(handler);
   // Nagle's algorithm would hold back small SSE chunks; a 60 s cap on receiving headers limits slow-loris clients.
-  const server = createServer({ noDelay: true, headersTimeout: 60_000, requestTimeout: 300_000 }, listener);
+  const serverOptions = { noDelay: true, headersTimeout: 60_000, requestTimeout: 300_000 } as const;
+  let server: Server;
+  if (options.tls) {
+    // Node's TLS takes keys as PEM only: the key is serialized in memory for OpenSSL, which copies it into the
+    // context at once; the buffer is then zeroed. It is never written anywhere.
+    const pem = Buffer.from(options.tls.key.export({ format: "pem", type: "pkcs8" }));
+    try {
+      server = createHttpsServer(
+        { ...serverOptions, key: pem, cert: options.tls.cert, minVersion: "TLSv1.3", ALPNProtocols: ["http/1.1"] },
+        listener,
+      );
+    } finally {
+      pem.fill(0);
+    }
+  } else {
+    server = createServer(serverOptions, listener);
+  }
   const host = options.host ?? "127.0.0.1";
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -64,7 +87,7 @@ export async function startHttpServer(
     server,
     host: address.address,
     port: address.port,
-    url: `http://${urlHost}:${address.port}`,
+    url: `${options.tls ? "https" : "http"}://${urlHost}:${address.port}`,
     close(closeOptions?: CloseOptions): Promise<void> {
       closing ??= (async () => {
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));

@@ -8,7 +8,7 @@
  *     <repo-relative POSIX path> TAB <sha256 hex> LF
  *
  * sorted by the UTF-8 bytes of the path, for every `.js` file under
- * `packages/{core,tpm,evidence,server,cli}/dist/src/` (source maps and
+ * `packages/{core,tpm,evidence,channel,server,cli}/dist/src/` (source maps and
  * declaration files excluded), each of those packages' `package.json`, and the
  * root `package-lock.json`. The code-bundle digest is SHA-256 of the
  * manifest's UTF-8 bytes.
@@ -22,8 +22,21 @@ import type { ServerConfig } from "./config.js";
 import { measuredConfiguration } from "./config.js";
 import { LaunchError } from "./errors.js";
 
-/** The workspace packages whose runtime code the code bundle covers (testkit is test-only). */
-export const CODE_BUNDLE_PACKAGES: readonly string[] = Object.freeze(["core", "tpm", "evidence", "server", "cli"]);
+/**
+ * The workspace packages whose runtime code the code bundle covers: every
+ * package the `veritee` process can load (testkit is test-only). A test keeps
+ * this list equal to the workspace, so new code cannot run unmeasured.
+ */
+export const CODE_BUNDLE_PACKAGES: readonly string[] = Object.freeze([
+  "core",
+  "tpm",
+  "evidence",
+  "policy",
+  "channel",
+  "client",
+  "server",
+  "cli",
+]);
 
 /** Progress of a long measurement (hashing a model of several GB). */
 export interface MeasureProgress {

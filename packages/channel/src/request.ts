@@ -1,0 +1,430 @@
+/**
+ * Sealed requests (docs/CHANNEL.md §Requests): the body sealed with HPKE
+ * (RFC 9180, base mode, single shot) to the attested HPKE key, in the shape
+ * of an Oblivious HTTP request (RFC 9458 §4.3):
+ *
+ *     sealed = hdr ‖ enc ‖ ct
+ *     hdr    = key_id (u8) ‖ kem_id (u16) ‖ kdf_id (u16) ‖ aead_id (u16)
+ *     info   = "veritee sealed request v1" ‖ 0x00 ‖ hdr ‖ keySetDigest
+ *     aad    = u16 len ‖ method ‖ u16 len ‖ path ‖ u16 len ‖ content type
+ *     ct     = Seal(pkR, info, aad, body)
+ *
+ * `info` binds the attested key set (its digest, which the quote covers);
+ * `aad` binds what an intermediary sees in clear — the method, the request
+ * target and the inner content type — so a sealed body cannot be replayed to
+ * another endpoint. The client keeps a {@link RequestContext} (the exported
+ * response secret) to open the response; the server gets a {@link Responder}.
+ */
+import { ByteWriter, utf8 } from "@veritee/core";
+import { base64Encode, HPKE_KEM_X25519_SHA256, type HpkeKeyConfig } from "@veritee/evidence";
+import { type ChannelSuite, channelSuite, type HpkeBackend } from "./backend.js";
+import { concat } from "./bytes.js";
+import { ChannelError } from "./errors.js";
+import { FrameSealer } from "./frames.js";
+import { encodeResponseHead, type ResponseHead } from "./head.js";
+import { deriveResponseKeys, randomBytes, responseSecretSize } from "./response-keys.js";
+import { webCryptoBackend } from "./web-backend.js";
+import {
+  INNER_CONTENT_TYPE_HEADER,
+  KEY_SET_DIGEST_SIZE,
+  KEY_SET_HEADER,
+  MAX_FRAME_PLAINTEXT,
+  MAX_REQUEST_FIELD,
+  REQUEST_HEADER_SIZE,
+  REQUEST_INFO_LABEL,
+  RESPONSE_EXPORT_LABEL,
+  SEALED_REQUEST_HEADER,
+  SEALED_REQUEST_TYPE,
+  X25519_ENC_SIZE,
+} from "./wire.js";
+
+/** What a request is sealed to: the attested HPKE key configuration and key-set digest (a `VerifiedAttestation` is one). */
+export interface SealTarget {
+  readonly keySet: { readonly hpke: HpkeKeyConfig };
+  readonly keySetDigest: Uint8Array;
+}
+
+/** A plaintext request. */
+export interface PlainRequest {
+  /** The method as sent, e.g. "POST" (an RFC 9110 token). */
+  readonly method: string;
+  /** The request target as the server will see it: absolute path and query, e.g. "/v1/chat/completions". */
+  readonly path: string;
+  /** The body's media type, e.g. "application/json"; "" or absent for no body. */
+  readonly contentType?: string;
+  /** The body; absent or empty for none (required for GET and HEAD). */
+  readonly body?: Uint8Array;
+}
+
+/** Options of {@link sealRequest}. */
+export interface SealOptions {
+  /** Default {@link webCryptoBackend}; on Node use `nodeBackend` from `@veritee/channel/node`. */
+  readonly backend?: HpkeBackend;
+  /** Use this AEAD id (it must be in the key configuration); default: the server's first choice the backend has. */
+  readonly aeadId?: number;
+}
+
+/** A sealed request, ready to send. */
+export interface SealedRequest {
+  /** The sealed request: hdr ‖ enc ‖ ciphertext. */
+  readonly sealed: Uint8Array<ArrayBuffer>;
+  /** The body to send: `sealed`, or undefined for GET and HEAD, where `sealed` travels in a header. */
+  readonly body: Uint8Array<ArrayBuffer> | undefined;
+  /** Headers to add (lower-case names): the sealed content type or header, the key-set digest, the inner content type. */
+  readonly headers: Readonly<Record<string, string>>;
+  /** Opens this request's response (once). */
+  readonly context: RequestContext;
+}
+
+/** Where the server's key lives, for {@link openRequest}. */
+export interface RecipientKey {
+  /** The server's HPKE key configuration, as attested. */
+  readonly keyConfig: HpkeKeyConfig;
+  /** The attested key set's digest. */
+  readonly keySetDigest: Uint8Array;
+  /** The X25519 private key, a key of `backend` (WebCrypto `CryptoKey`, or `nodeX25519Key(...)` for the Node backend). */
+  readonly privateKey: CryptoKey;
+  readonly backend: HpkeBackend;
+}
+
+/** The request line facts the server saw, which the client bound into the associated data. */
+export interface RequestMeta {
+  readonly method: string;
+  readonly path: string;
+  /** The inner content type ("" when none was sent). */
+  readonly contentType: string;
+}
+
+/** An opened request. */
+export interface OpenedRequest {
+  readonly body: Uint8Array<ArrayBuffer>;
+  /** Seals this request's response (once). */
+  readonly responder: Responder;
+}
+
+interface ContextState {
+  readonly suite: ChannelSuite;
+  readonly enc: Uint8Array;
+  readonly secret: Uint8Array;
+  used: boolean;
+}
+
+const contexts = new WeakMap<RequestContext, ContextState>();
+const TOKEN: unique symbol = Symbol("RequestContext");
+
+/**
+ * The client's half of one sealed request: what opens its response. Opaque;
+ * made only by {@link sealRequest}, usable for one response.
+ */
+export class RequestContext {
+  /** The HPKE AEAD id this request uses. */
+  readonly aeadId: number;
+
+  /** Not for callers: made by {@link sealRequest}. */
+  constructor(token: typeof TOKEN, state: ContextState) {
+    if (token !== TOKEN) throw new TypeError("RequestContext is made by sealRequest");
+    this.aeadId = state.suite.aeadId;
+    contexts.set(this, state);
+  }
+
+  toJSON(): unknown {
+    return { aeadId: this.aeadId };
+  }
+}
+
+/**
+ * The suite and secret of a context, marking it used (module-internal: response.ts).
+ *
+ * @throws ChannelError `closed` when the context already opened a response.
+ */
+export function takeContext(context: RequestContext): { suite: ChannelSuite; enc: Uint8Array; secret: Uint8Array } {
+  const state = contexts.get(context);
+  if (state === undefined) throw new TypeError("not a RequestContext");
+  if (state.used) throw new ChannelError("closed", "this request's response was already opened");
+  state.used = true;
+  return state;
+}
+
+const TOKEN_CHARS = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const PATH_CHARS = /^\/[\x21-\x7e]*$/;
+const TYPE_CHARS = /^[\x20-\x7e]*$/;
+
+function checkMeta(meta: RequestMeta, fail: (what: string, detail: string) => never): void {
+  if (meta.method.length > MAX_REQUEST_FIELD || !TOKEN_CHARS.test(meta.method)) fail("method", "not an HTTP token");
+  if (meta.path.length > MAX_REQUEST_FIELD || !PATH_CHARS.test(meta.path)) {
+    fail("path", "not an absolute path of visible ASCII");
+  }
+  if (meta.contentType.length > MAX_REQUEST_FIELD || !TYPE_CHARS.test(meta.contentType)) {
+    fail("contentType", "not printable ASCII");
+  }
+}
+
+/** The associated data: the request facts an intermediary sees (module comment). */
+function requestAad(meta: RequestMeta): Uint8Array {
+  const w = new ByteWriter();
+  for (const field of [meta.method, meta.path, meta.contentType]) {
+    const bytes = utf8(field);
+    w.u16(bytes.length).bytes(bytes);
+  }
+  return w.finish();
+}
+
+function requestHeader(keyId: number, suite: ChannelSuite): Uint8Array {
+  return new ByteWriter().u8(keyId).u16(suite.kemId).u16(suite.kdfId).u16(suite.aeadId).finish();
+}
+
+function requestInfo(hdr: Uint8Array, keySetDigest: Uint8Array): Uint8Array {
+  return concat(utf8(REQUEST_INFO_LABEL), Uint8Array.of(0), hdr, keySetDigest);
+}
+
+/** Whether a method carries its sealed request in a header (it has no body in fetch). */
+export function sealsInHeader(method: string): boolean {
+  return method === "GET" || method === "HEAD";
+}
+
+function hex(bytes: Uint8Array): string {
+  let out = "";
+  for (const b of bytes) out += b.toString(16).padStart(2, "0");
+  return out;
+}
+
+/**
+ * Seal a request to the attested HPKE key. The suite is the server's first
+ * preference that the backend supports (or `options.aeadId`).
+ *
+ * @throws ChannelError `unsupported-suite` when no suite fits; RangeError for
+ *   a method, path or content type outside the format, a body on GET or HEAD,
+ *   or a key-set digest that is not 32 bytes.
+ * @example
+ * const { body, headers, context } = await sealRequest(verified, {
+ *   method: "POST", path: "/v1/chat/completions", contentType: "application/json", body: utf8(json),
+ * }, { backend: nodeBackend });
+ * const response = await fetch(url, { method: "POST", headers, body });
+ * const opened = await openResponse(context, new Uint8Array(await response.arrayBuffer()));
+ */
+export async function sealRequest(
+  target: SealTarget,
+  request: PlainRequest,
+  options: SealOptions = {},
+): Promise<SealedRequest> {
+  const backend = options.backend ?? webCryptoBackend;
+  const meta: RequestMeta = { method: request.method, path: request.path, contentType: request.contentType ?? "" };
+  checkMeta(meta, (what, detail) => {
+    throw new RangeError(`PlainRequest.${what}: ${detail}`);
+  });
+  const body = request.body ?? new Uint8Array(0);
+  const inHeader = sealsInHeader(meta.method);
+  if (inHeader && (body.length > 0 || meta.contentType !== "")) {
+    throw new RangeError("PlainRequest.body: GET and HEAD requests have no body");
+  }
+  if (target.keySetDigest.length !== KEY_SET_DIGEST_SIZE) throw new RangeError("SealTarget.keySetDigest: not 32 bytes");
+  const config = target.keySet.hpke;
+  if (config.kemId !== HPKE_KEM_X25519_SHA256) throw new ChannelError("unsupported-suite", "the key is not X25519");
+  const suite = config.cipherSuites
+    .filter((s) => options.aeadId === undefined || s.aeadId === options.aeadId)
+    .map((s) => channelSuite(backend, s.kdfId, s.aeadId))
+    .find((s) => s !== undefined);
+  if (suite === undefined)
+    throw new ChannelError("unsupported-suite", "no cipher suite of the key configuration is available");
+
+  const hdr = requestHeader(config.keyId, suite);
+  let recipientPublicKey: CryptoKey;
+  try {
+    recipientPublicKey = await suite.hpke.kem.deserializePublicKey(config.publicKey.slice());
+  } catch (e) {
+    throw new ChannelError("unsupported-suite", "the HPKE public key does not import", { cause: e });
+  }
+  const sender = await suite.hpke.createSenderContext({
+    recipientPublicKey,
+    info: requestInfo(hdr, target.keySetDigest),
+  });
+  const ct = new Uint8Array(await sender.seal(body, requestAad(meta)));
+  const secret = new Uint8Array(await sender.export(utf8(RESPONSE_EXPORT_LABEL), responseSecretSize(suite)));
+  const enc = new Uint8Array(sender.enc);
+  const sealed = concat(hdr, enc, ct);
+  const headers: Record<string, string> = { [KEY_SET_HEADER]: hex(target.keySetDigest) };
+  if (inHeader) {
+    headers[SEALED_REQUEST_HEADER] = base64Encode(sealed);
+  } else {
+    headers["content-type"] = SEALED_REQUEST_TYPE;
+    if (meta.contentType !== "") headers[INNER_CONTENT_TYPE_HEADER] = meta.contentType;
+  }
+  return Object.freeze({
+    sealed,
+    body: inHeader ? undefined : sealed,
+    headers: Object.freeze(headers),
+    context: new RequestContext(TOKEN, { suite, enc, secret, used: false }),
+  });
+}
+
+/**
+ * Open a sealed request with the server's key. `meta` is what the server
+ * itself saw (its request line and the `veritee-content-type` header): if the
+ * client sealed anything else, opening fails.
+ *
+ * @throws ChannelError `bad-framing` (too short, a malformed request line),
+ *   `unknown-key` (another key id, KEM or a suite the key configuration does
+ *   not offer), `unsupported-suite` (offered but not in this backend),
+ *   `tampered` (authentication failed: modified, or sealed to another key,
+ *   key set, method, path or content type).
+ * @example
+ * const { body, responder } = await openRequest(recipient, sealed, { method: "POST", path: "/v1/chat/completions", contentType: "application/json" });
+ */
+export async function openRequest(
+  recipient: RecipientKey,
+  sealed: Uint8Array,
+  meta: RequestMeta,
+): Promise<OpenedRequest> {
+  checkMeta(meta, (what, detail) => {
+    throw new ChannelError("bad-framing", `the request's ${what} is ${detail}`);
+  });
+  const config = recipient.keyConfig;
+  if (sealed.length < REQUEST_HEADER_SIZE + X25519_ENC_SIZE)
+    throw new ChannelError("bad-framing", "sealed request too short");
+  const v = new DataView(sealed.buffer, sealed.byteOffset, sealed.byteLength);
+  const keyId = v.getUint8(0);
+  const kemId = v.getUint16(1, false);
+  const kdfId = v.getUint16(3, false);
+  const aeadId = v.getUint16(5, false);
+  if (keyId !== config.keyId || kemId !== config.kemId || kemId !== HPKE_KEM_X25519_SHA256) {
+    throw new ChannelError("unknown-key", "the request is sealed to another key");
+  }
+  if (!config.cipherSuites.some((s) => s.kdfId === kdfId && s.aeadId === aeadId)) {
+    throw new ChannelError("unknown-key", "the request uses a cipher suite the key does not offer");
+  }
+  const suite = channelSuite(recipient.backend, kdfId, aeadId);
+  if (suite === undefined) throw new ChannelError("unsupported-suite", "the cipher suite is not available here");
+  if (sealed.length < REQUEST_HEADER_SIZE + X25519_ENC_SIZE + suite.tagSize) {
+    throw new ChannelError("bad-framing", "sealed request too short");
+  }
+  const hdr = sealed.slice(0, REQUEST_HEADER_SIZE);
+  const enc = sealed.slice(REQUEST_HEADER_SIZE, REQUEST_HEADER_SIZE + X25519_ENC_SIZE);
+  const ct = sealed.slice(REQUEST_HEADER_SIZE + X25519_ENC_SIZE);
+  let body: Uint8Array<ArrayBuffer>;
+  let secret: Uint8Array;
+  try {
+    const ctx = await suite.hpke.createRecipientContext({
+      recipientKey: recipient.privateKey,
+      enc,
+      info: requestInfo(hdr, recipient.keySetDigest),
+    });
+    body = new Uint8Array(await ctx.open(ct, requestAad(meta)));
+    secret = new Uint8Array(await ctx.export(utf8(RESPONSE_EXPORT_LABEL), responseSecretSize(suite)));
+  } catch (e) {
+    // A bad `enc` (e.g. a low-order point, RFC 9180 §7.1.4) fails here as well as a bad tag.
+    throw new ChannelError("tampered", "the sealed request failed authentication", { cause: e });
+  }
+  return Object.freeze({ body, responder: new Responder(RESPONDER_TOKEN, suite, enc, secret) });
+}
+
+const RESPONDER_TOKEN: unique symbol = Symbol("Responder");
+
+/** Split a body into frame-sized chunks (at least one, possibly empty). */
+function chunks(body: Uint8Array): Uint8Array[] {
+  if (body.length <= MAX_FRAME_PLAINTEXT) return [body];
+  const out: Uint8Array[] = [];
+  for (let at = 0; at < body.length; at += MAX_FRAME_PLAINTEXT) out.push(body.subarray(at, at + MAX_FRAME_PLAINTEXT));
+  return out;
+}
+
+/**
+ * Seals a response frame by frame: first the response nonce and the sealed
+ * head (the {@link ResponseSealer.preamble}), then body chunks, then a final
+ * frame. Frames must be sent in the order of the calls.
+ */
+export class ResponseSealer {
+  /** Response nonce ‖ the head frame: send it first. */
+  readonly preamble: Uint8Array<ArrayBuffer>;
+  readonly #frames: FrameSealer;
+
+  /** Not for callers: made by {@link Responder.sealStream}. */
+  constructor(token: typeof RESPONDER_TOKEN, preamble: Uint8Array<ArrayBuffer>, frames: FrameSealer) {
+    if (token !== RESPONDER_TOKEN) throw new TypeError("ResponseSealer is made by Responder.sealStream");
+    this.preamble = preamble;
+    this.#frames = frames;
+  }
+
+  /** Whether the final frame was sealed. */
+  get finished(): boolean {
+    return this.#frames.finished;
+  }
+
+  /**
+   * Seal a body chunk: one frame per 64 KiB, none for an empty chunk.
+   *
+   * @throws ChannelError `closed` after {@link finish}, `sequence-overflow`.
+   */
+  async seal(chunk: Uint8Array): Promise<Uint8Array<ArrayBuffer>> {
+    if (chunk.length === 0) {
+      if (this.#frames.finished) throw new ChannelError("closed", "the stream already ended");
+      return new Uint8Array(0);
+    }
+    const parts = chunks(chunk);
+    if (parts.length === 1) return this.#frames.seal(parts[0]!, false);
+    return concat(...(await Promise.all(parts.map((p) => this.#frames.seal(p, false)))));
+  }
+
+  /**
+   * Seal the last chunk (possibly empty) with the final flag.
+   *
+   * @throws ChannelError `closed` when already finished, `sequence-overflow`.
+   */
+  async finish(chunk: Uint8Array = new Uint8Array(0)): Promise<Uint8Array<ArrayBuffer>> {
+    const parts = chunks(chunk);
+    if (parts.length === 1) return this.#frames.seal(parts[0]!, true);
+    return concat(...(await Promise.all(parts.map((p, i) => this.#frames.seal(p, i === parts.length - 1)))));
+  }
+}
+
+/** The server's half of one sealed request: seals its one response. */
+export class Responder {
+  /** The HPKE AEAD id of the request (and so of the response). */
+  readonly aeadId: number;
+  readonly #suite: ChannelSuite;
+  readonly #enc: Uint8Array;
+  readonly #secret: Uint8Array;
+  #used = false;
+
+  /** Not for callers: made by {@link openRequest}. */
+  constructor(token: typeof RESPONDER_TOKEN, suite: ChannelSuite, enc: Uint8Array, secret: Uint8Array) {
+    if (token !== RESPONDER_TOKEN) throw new TypeError("Responder is made by openRequest");
+    this.aeadId = suite.aeadId;
+    this.#suite = suite;
+    this.#enc = enc;
+    this.#secret = secret;
+  }
+
+  /**
+   * Start the sealed response: a fresh response nonce, the keys, and the
+   * sealed head.
+   *
+   * @throws ChannelError `closed` on a second response; RangeError for a head outside the format.
+   * @example
+   * const sealer = await responder.sealStream({ status: 200, headers: { "content-type": "text/event-stream" } });
+   * res.write(sealer.preamble);
+   * res.write(await sealer.seal(utf8("data: {}\n\n")));
+   * res.end(await sealer.finish());
+   */
+  async sealStream(head: ResponseHead): Promise<ResponseSealer> {
+    if (this.#used) throw new ChannelError("closed", "this request was already answered");
+    const headBytes = encodeResponseHead(head);
+    this.#used = true;
+    const nonce = randomBytes(responseSecretSize(this.#suite));
+    const keys = await deriveResponseKeys(this.#suite, this.#secret, this.#enc, nonce);
+    const frames = new FrameSealer(keys);
+    const headFrame = await frames.seal(headBytes, false);
+    return new ResponseSealer(RESPONDER_TOKEN, concat(nonce, headFrame), frames);
+  }
+
+  /**
+   * Seal a whole response: preamble, then the body in final frames.
+   *
+   * @throws ChannelError `closed` on a second response.
+   * @example
+   * res.end(await responder.sealResponse({ status: 200, headers: { "content-type": "application/json" } }, body));
+   */
+  async sealResponse(head: ResponseHead, body: Uint8Array): Promise<Uint8Array<ArrayBuffer>> {
+    const sealer = await this.sealStream(head);
+    return concat(sealer.preamble, await sealer.finish(body));
+  }
+}

@@ -1,0 +1,488 @@
+/**
+ * `veritee measure`: recompute a server's launch reference values from a
+ * release bundle, a configuration and a model file — on any machine, without
+ * a TPM — with the very functions the server measures itself with
+ * (`measureCodeBundle`, `measureConfiguration`, `measureRuntime`,
+ * `measureEngineBinaries`, `measureModel`). So a user can check what a
+ * server should measure from the published source, and write the policy
+ * that accepts it (`--write-policy`).
+ *
+ * The configuration comes from a JSON file (`--config`: the server
+ * configuration as the launch log publishes it, docs/POLICY.md) or from the
+ * same flags as `veritee serve`, with the defaults `veritee serve` uses.
+ */
+import type { Dirent } from "node:fs";
+import { readdir, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { DEVELOPMENT_POLICY_WARNING, type DigestSpec, policyFromReferenceValues } from "@veritee/policy";
+import {
+  type EngineBinaryMeasurement,
+  engineBinaryInputs,
+  LaunchError,
+  type ModelMeasurement,
+  measureCodeBundle,
+  measureConfiguration,
+  measureEngineBinaries,
+  measureModel,
+  measureRuntime,
+  type ServerConfig,
+  type TpmConfig,
+} from "@veritee/server";
+import { parseTransportSpec } from "@veritee/tpm";
+import type { Command } from "commander";
+import { CliError } from "../cli-error.js";
+import { out, parsePort, readInputFile } from "../io.js";
+import { CODE_ROOT, DEFAULT_MODEL } from "./serve.js";
+
+interface Options {
+  codeRoot?: string;
+  config?: string;
+  dev?: boolean;
+  host?: string;
+  port?: number;
+  engine?: string;
+  model?: string;
+  modelSha256?: string;
+  upstreamUrl?: string;
+  upstreamModel?: string;
+  tpm?: string;
+  contextSize?: string;
+  threads?: string;
+  runtime?: string;
+  anyRuntime?: boolean;
+  anyEngineBinaries?: boolean;
+  json?: boolean;
+  writePolicy?: string;
+  ekRoot: string[];
+  ekIntermediate: string[];
+  development?: boolean;
+  bootPcr: string[];
+  anyBootPcrs?: boolean;
+  maxAge?: string;
+}
+
+/**
+ * The limits `veritee serve` measures: it passes none, so the server's
+ * defaults (packages/server/src/serve.ts). The measure test compares the
+ * resulting configuration digest with a running server's.
+ */
+const SERVE_LIMITS = Object.freeze({
+  maxRequestBytes: 1 << 20,
+  maxConcurrentRequests: 64,
+  maxQueuedRequests: 64,
+  requestTimeoutMs: 120_000,
+  maxTokens: 0,
+});
+/** The embedded engine's default context cap (the server uses min(training context, 2048)). */
+const DEFAULT_CONTEXT_SIZE = 2048;
+const APP_PCR = 15;
+/** llama.cpp's native files: the addon and shared libraries (as the server finds them in /proc/self/maps). */
+const NATIVE_FILE = /\.(node|so(\.\d+)*)$/;
+const NATIVE_PACKAGES = ["@node-llama-cpp", "node-llama-cpp"];
+
+/** The flags that build a configuration; `--config` excludes them. */
+const CONFIG_FLAGS: readonly (keyof Options)[] = [
+  "dev",
+  "host",
+  "port",
+  "engine",
+  "modelSha256",
+  "upstreamUrl",
+  "upstreamModel",
+  "tpm",
+  "contextSize",
+  "threads",
+];
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function positive(value: string | undefined, option: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new CliError("bad-argument", `${option} must be a positive integer`);
+  return n;
+}
+
+/** `veritee measure`: reference values without a TPM. */
+export function registerMeasure(program: Command): void {
+  program
+    .command("measure")
+    .description(
+      "recompute a server's launch reference values (code bundle, configuration, runtime, engine, model) from a release bundle, a configuration and a model file, without a TPM; optionally write the policy that accepts them",
+    )
+    .option(
+      "--code-root <dir>",
+      "the release bundle: packages/*/dist/src, package.json files, package-lock.json (default: this installation)",
+    )
+    .option("--config <file>", "the server configuration as JSON (as the launch log publishes it; see docs/POLICY.md)")
+    .option("--dev", "configuration flag as for veritee serve: the development TPM")
+    .option("--host <host>", "configuration flag as for veritee serve (default 127.0.0.1)")
+    .option("--port <n>", "configuration flag as for veritee serve (default 8080)", parsePort)
+    .option("--engine <kind>", "embedded or upstream (default embedded)")
+    .option("--model <path>", "the model file (GGUF; default: ../shared/models/stories260K.gguf when present)")
+    .option("--model-sha256 <hex>", "embedded: the model's expected SHA-256; upstream: the digest the server declares")
+    .option("--upstream-url <url>", "upstream engine: its API root")
+    .option("--upstream-model <id>", "upstream engine: the model id it serves (required: measure cannot ask it)")
+    .option("--tpm <address>", "configuration flag as for veritee serve (default device:/dev/tpmrm0)")
+    .option(
+      "--context-size <n>",
+      `embedded engine: context size per sequence (default ${DEFAULT_CONTEXT_SIZE}, the server's default for models trained on at least that many tokens)`,
+    )
+    .option(
+      "--threads <n>",
+      "embedded engine: the server's thread count (default: the server's default on this machine, cores − 1)",
+    )
+    .option("--runtime <file>", "the Node.js executable the server runs (default: this one)")
+    .option("--any-runtime", 'write runtime "any" in the policy (skip the runtime check)')
+    .option("--any-engine-binaries", 'write engineBinaries "any" in the policy (skip the engine check)')
+    .option("--json", "print the measurements as JSON")
+    .option("--write-policy <file>", "write a policy accepting these reference values")
+    .option(
+      "--ek-root <pem>",
+      "with --write-policy: a trusted EK root CA certificate (PEM file; repeatable, at least one)",
+      collect,
+      [],
+    )
+    .option(
+      "--ek-intermediate <pem>",
+      "with --write-policy: an EK intermediate CA certificate (PEM file; repeatable)",
+      collect,
+      [],
+    )
+    .option("--development", "with --write-policy: a development policy (trusts swtpm; INSECURE)")
+    .option(
+      "--boot-pcr <index=hex|any>",
+      "with --write-policy: a SHA-256 boot PCR reference value (repeatable)",
+      collect,
+      [],
+    )
+    .option("--any-boot-pcrs", 'with --write-policy: boot PCRs "any" (skip the boot check)')
+    .option("--max-age <seconds>", "with --write-policy: freshness limit (default 300)")
+    .action(async (opts: Options) => {
+      try {
+        await measure(opts);
+      } catch (error) {
+        // Measurement problems are the user's input (a missing file, a bad configuration), not internal errors.
+        if (error instanceof LaunchError) {
+          throw new CliError(error.code === "bad-config" ? "bad-argument" : "file-unreadable", error.message, {
+            cause: error,
+          });
+        }
+        throw error;
+      }
+    });
+}
+
+async function measure(opts: Options): Promise<void> {
+  checkPolicyFlags(opts);
+  const codeRoot = path.resolve(opts.codeRoot ?? CODE_ROOT);
+  const { config, modelPath, modelMeasured } = opts.config ? await configFromFile(opts) : await configFromFlags(opts);
+
+  const configuration = measureConfiguration(config);
+  const codeBundle = await measureCodeBundle(codeRoot);
+  const runtime = await measureRuntime(
+    opts.runtime === undefined
+      ? { path: process.execPath, version: process.version }
+      : { path: opts.runtime, version: "unknown" },
+  );
+  let engineBinaries: EngineBinaryMeasurement[] = [];
+  const models: ModelMeasurement[] = [];
+  if (config.engine.kind === "embedded") {
+    engineBinaries = await measureEngineBinaries(await nativeEngineFiles(codeRoot, opts.anyEngineBinaries === true));
+    const model = modelMeasured
+      ? { ...modelMeasured, id: config.engine.modelId }
+      : await measureModel({ id: config.engine.modelId, path: modelPath! });
+    if (model.digest !== config.engine.modelSha256) {
+      throw new CliError(
+        "bad-argument",
+        `the model file's SHA-256 is ${model.digest}, but the configuration pins ${config.engine.modelSha256}`,
+      );
+    }
+    models.push(model);
+  }
+
+  const development = config.tpm.kind === "swtpm-dev";
+  if (opts.json) {
+    out(
+      JSON.stringify(
+        {
+          development,
+          appPcr: config.appPcr,
+          codeBundle: { digest: codeBundle.digest, files: codeBundle.files },
+          configuration: { digest: configuration.digest, config: configuration.config },
+          runtime: { digest: runtime.digest, size: runtime.size, version: runtime.version },
+          engineBinaries,
+          models,
+        },
+        null,
+        2,
+      ),
+    );
+  } else {
+    if (development) out(`⚠ the configuration uses the development TPM (swtpm) — INSECURE, for development`);
+    out("reference values (recomputed without a TPM):");
+    out(`  application PCR ${config.appPcr}`);
+    out(`  code bundle     ${codeBundle.digest}  (${codeBundle.files} files)`);
+    out(`  configuration   ${configuration.digest}`);
+    out(`                  ${configuration.canonical}`);
+    out(`  runtime         ${runtime.digest}  node ${runtime.version}`);
+    for (const b of engineBinaries) out(`  engine binary   ${b.digest}  ${b.name}`);
+    for (const m of models) out(`  model           ${m.digest}  ${m.id}`);
+  }
+
+  if (opts.writePolicy) {
+    if (development && !opts.development) {
+      throw new CliError(
+        "bad-argument",
+        "the configuration uses the development TPM: only a development policy accepts it (add --development)",
+      );
+    }
+    const policy = policyFromReferenceValues({
+      development: opts.development === true,
+      appPcr: config.appPcr,
+      bootPcrs: bootReferenceValues(opts),
+      launch: {
+        codeBundle: codeBundle.digest,
+        configuration: configuration.digest,
+        runtime: opts.anyRuntime ? "any" : runtime.digest,
+        engineBinaries: opts.anyEngineBinaries
+          ? "any"
+          : Object.fromEntries(engineBinaries.map((b) => [b.name, b.digest])),
+        models: Object.fromEntries(models.map((m) => [m.id, m.digest])),
+      },
+      ekRootsPem: await readPems(opts.ekRoot, "--ek-root"),
+      ekIntermediatesPem: await readPems(opts.ekIntermediate, "--ek-intermediate"),
+      description: opts.development
+        ? DEVELOPMENT_POLICY_WARNING
+        : "Reference values recomputed by veritee measure from a release bundle, a configuration and a model.",
+      ...(opts.maxAge === undefined ? {} : { maxAgeSeconds: Number(opts.maxAge) }),
+    });
+    await writeFile(opts.writePolicy, `${JSON.stringify(policy, null, 2)}\n`);
+    process.stderr.write(
+      `policy written to ${opts.writePolicy}${policy.development ? ` (a DEVELOPMENT policy — INSECURE)` : ""}\n`,
+    );
+  }
+}
+
+function checkPolicyFlags(opts: Options): void {
+  const policyOnly = [
+    opts.ekRoot.length > 0 && "--ek-root",
+    opts.ekIntermediate.length > 0 && "--ek-intermediate",
+    opts.development && "--development",
+    opts.bootPcr.length > 0 && "--boot-pcr",
+    opts.anyBootPcrs && "--any-boot-pcrs",
+    opts.maxAge !== undefined && "--max-age",
+  ].filter((f): f is string => typeof f === "string");
+  if (!opts.writePolicy) {
+    if (policyOnly.length > 0) throw new CliError("bad-argument", `${policyOnly[0]} goes with --write-policy`);
+    return;
+  }
+  if (opts.ekRoot.length === 0) {
+    throw new CliError("bad-argument", "--write-policy needs the EK root CA: --ek-root PEM_FILE (repeatable)");
+  }
+  if (opts.bootPcr.length > 0 && opts.anyBootPcrs) {
+    throw new CliError("bad-argument", "--boot-pcr and --any-boot-pcrs exclude each other");
+  }
+  if (!opts.development && opts.bootPcr.length === 0 && !opts.anyBootPcrs) {
+    // Fail closed: boot PCRs are platform-specific, and measure cannot know them.
+    throw new CliError(
+      "bad-argument",
+      "a production policy needs boot PCR reference values: --boot-pcr INDEX=HEX for each of PCRs 0-7 (from the platform's vendor, or tpm2_pcrread sha256:0-7 on a known-good server), or --any-boot-pcrs to skip the check",
+    );
+  }
+}
+
+/** Boot PCR reference values from --boot-pcr, or zeros for PCRs 0–7 in a development policy (swtpm has no measured boot). */
+function bootReferenceValues(opts: Options): "any" | Record<string, DigestSpec> {
+  if (opts.anyBootPcrs) return "any";
+  if (opts.bootPcr.length === 0)
+    return Object.fromEntries([0, 1, 2, 3, 4, 5, 6, 7].map((i) => [String(i), "0".repeat(64)]));
+  const values: Record<string, string[] | "any"> = {};
+  for (const spec of opts.bootPcr) {
+    const match = /^(\d{1,2})=(any|[0-9a-fA-F]{64})$/.exec(spec);
+    if (!match)
+      throw new CliError("bad-argument", "--boot-pcr takes INDEX=HEX (a SHA-256 value, 64 hex digits) or INDEX=any");
+    const [, index, value] = match;
+    const key = String(Number(index));
+    const digest = value!.toLowerCase();
+    const previous = values[key];
+    if (digest === "any" || previous === "any") values[key] = "any";
+    else values[key] = [...(previous ?? []), digest];
+  }
+  // Repeating an index allows several values for it.
+  return Object.fromEntries(
+    Object.entries(values).map(([k, v]) => [k, v === "any" ? v : v.length === 1 ? v[0]! : [...new Set(v)]]),
+  );
+}
+
+async function readPems(files: readonly string[], option: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const file of files) out.push(new TextDecoder().decode(await readInputFile(file, option)));
+  return out;
+}
+
+/** The configuration from a JSON file: the ServerConfig as the launch log's configuration event publishes it. */
+/** A configuration, the model file it names, and that file's measurement when taking it already measured it. */
+interface ConfigSource {
+  readonly config: ServerConfig;
+  readonly modelPath: string | undefined;
+  readonly modelMeasured?: ModelMeasurement;
+}
+
+async function configFromFile(opts: Options): Promise<ConfigSource> {
+  const conflicting = CONFIG_FLAGS.filter((f) => opts[f] !== undefined);
+  if (conflicting.length > 0) {
+    throw new CliError(
+      "bad-argument",
+      "--config excludes the configuration flags (--dev, --host, --port, --engine, …)",
+    );
+  }
+  let config: unknown;
+  try {
+    config = JSON.parse(new TextDecoder().decode(await readInputFile(opts.config!, "--config")));
+  } catch (error) {
+    if (error instanceof SyntaxError) throw new CliError("bad-argument", "--config: not JSON", { cause: error });
+    throw error;
+  }
+  const engine = (config as { engine?: { kind?: unknown; modelId?: unknown; modelSha256?: unknown } } | null)?.engine;
+  const tpm = (config as { tpm?: { kind?: unknown } } | null)?.tpm;
+  const appPcr = (config as { appPcr?: unknown } | null)?.appPcr;
+  if (
+    typeof config !== "object" ||
+    config === null ||
+    Array.isArray(config) ||
+    typeof engine !== "object" ||
+    engine === null ||
+    (engine.kind !== "embedded" && engine.kind !== "upstream") ||
+    typeof tpm !== "object" ||
+    tpm === null ||
+    typeof tpm.kind !== "string" ||
+    typeof appPcr !== "number"
+  ) {
+    throw new CliError(
+      "bad-argument",
+      "--config: not a server configuration (an object with engine.kind embedded or upstream, tpm.kind and appPcr)",
+    );
+  }
+  if (engine.kind === "embedded" && (typeof engine.modelId !== "string" || typeof engine.modelSha256 !== "string")) {
+    throw new CliError("bad-argument", "--config: an embedded engine needs engine.modelId and engine.modelSha256");
+  }
+  let modelPath: string | undefined;
+  if (engine.kind === "embedded") {
+    modelPath = opts.model ?? DEFAULT_MODEL;
+  } else if (opts.model !== undefined) {
+    throw new CliError("bad-argument", "--model goes with an embedded engine (an upstream server loads its own model)");
+  }
+  return { config: config as ServerConfig, modelPath };
+}
+
+/** The configuration `veritee serve` would measure with the same flags. */
+async function configFromFlags(opts: Options): Promise<ConfigSource> {
+  if (opts.dev && opts.tpm) throw new CliError("bad-argument", "--dev and --tpm exclude each other");
+  let tpm: TpmConfig;
+  if (opts.dev) tpm = { kind: "swtpm-dev", stateDir: "ephemeral" };
+  else {
+    const spec = parseTransportSpec(opts.tpm ?? "device:/dev/tpmrm0");
+    tpm =
+      spec.kind === "tcp"
+        ? { kind: "tcp", host: spec.host ?? "127.0.0.1", port: spec.port }
+        : { kind: "device", path: spec.path ?? "/dev/tpmrm0" };
+  }
+  const common = {
+    host: opts.host ?? "127.0.0.1",
+    port: opts.port ?? 8080,
+    limits: SERVE_LIMITS,
+    tpm,
+    appPcr: APP_PCR,
+  };
+  const kind = opts.engine ?? "embedded";
+  if (kind === "embedded") {
+    if (opts.upstreamUrl || opts.upstreamModel) {
+      throw new CliError("bad-argument", "--upstream-url and --upstream-model go with --engine upstream");
+    }
+    const modelPath = opts.model ?? DEFAULT_MODEL;
+    if (/^(hf:|https?:)/.test(modelPath)) {
+      throw new CliError(
+        "bad-argument",
+        "--model must be a local file: measure does not download (veritee serve caches downloads; pass that file)",
+      );
+    }
+    // The server pins the digest it measured; a given --model-sha256 must agree.
+    const model = await measureModel({ id: "model", path: modelPath });
+    if (opts.modelSha256 !== undefined && opts.modelSha256.toLowerCase() !== model.digest) {
+      throw new CliError(
+        "bad-argument",
+        `--model-sha256 does not match the model file (its SHA-256 is ${model.digest})`,
+      );
+    }
+    const config: ServerConfig = {
+      ...common,
+      engine: {
+        kind: "embedded",
+        modelId: path.basename(modelPath).replace(/\.gguf$/i, ""),
+        modelPath: path.basename(modelPath),
+        modelSha256: model.digest,
+        contextSize: positive(opts.contextSize, "--context-size") ?? DEFAULT_CONTEXT_SIZE,
+        threads: positive(opts.threads, "--threads") ?? Math.max(1, os.availableParallelism() - 1),
+        gpu: "none",
+      },
+    };
+    return { config, modelPath, modelMeasured: model };
+  }
+  if (kind !== "upstream") throw new CliError("bad-argument", "--engine must be embedded or upstream");
+  if (!opts.upstreamUrl || !opts.upstreamModel) {
+    throw new CliError("bad-argument", "--engine upstream needs --upstream-url and --upstream-model");
+  }
+  if (opts.model !== undefined || opts.contextSize !== undefined || opts.threads !== undefined) {
+    throw new CliError("bad-argument", "--model, --context-size and --threads go with the embedded engine");
+  }
+  const config: ServerConfig = {
+    ...common,
+    engine: {
+      kind: "upstream",
+      modelId: opts.upstreamModel,
+      modelSha256: opts.modelSha256?.toLowerCase() ?? null,
+      url: opts.upstreamUrl,
+    },
+  };
+  return { config, modelPath: undefined };
+}
+
+/**
+ * Every llama.cpp native file under the release's node_modules: the server
+ * measures the ones it maps, which depend on the CPU (a prebuilt engine ships
+ * one library per CPU variant), so the policy allows them all.
+ */
+async function nativeEngineFiles(codeRoot: string, optional: boolean): Promise<{ name: string; path: string }[]> {
+  const nodeModules = path.join(codeRoot, "node_modules");
+  const files: string[] = [];
+  for (const pkg of NATIVE_PACKAGES) files.push(...(await walk(path.join(nodeModules, pkg))));
+  if (files.length === 0 && !optional) {
+    throw new CliError(
+      "file-not-found",
+      "no llama.cpp native files under the release's node_modules: install its dependencies (npm ci), or pass --any-engine-binaries",
+    );
+  }
+  return engineBinaryInputs(files.sort(), nodeModules);
+}
+
+async function walk(dir: string): Promise<string[]> {
+  let entries: Dirent[];
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
+    throw new CliError("file-unreadable", `cannot list ${dir}`, { cause: error });
+  }
+  const out: string[] = [];
+  for (const entry of entries) {
+    const full = path.join(dir, entry.name);
+    // Symbolic links are not followed: the server names files by their real path under node_modules.
+    if (entry.isDirectory()) out.push(...(await walk(full)));
+    else if (entry.isFile() && NATIVE_FILE.test(entry.name)) out.push(full);
+  }
+  return out;
+}

@@ -1,0 +1,30 @@
+/**
+ * Real attested servers for client tests: `startVeriteeServer` with a fresh
+ * development TPM, the embedded model, a plain HTTP port and an attested TLS
+ * port (both chosen by the OS), and a silent logger.
+ */
+import { type RunningVeriteeServer, startVeriteeServer } from "@veritee/server";
+import { sharedPath } from "@veritee/testkit";
+import { CODE_ROOT } from "../../src/commands/serve.js";
+
+/** Start a development server: ~3 s (swtpm provisioning, model load, measured launch). */
+export function startDevServer(): Promise<RunningVeriteeServer> {
+  return startVeriteeServer({
+    port: 0,
+    tls: { port: 0 },
+    tpm: { kind: "dev" },
+    codeRoot: CODE_ROOT,
+    engine: {
+      kind: "embedded",
+      model: sharedPath("models", "stories260K.gguf"),
+      threads: 1,
+      parallelSequences: 2,
+    },
+    logger: { log: () => undefined },
+  });
+}
+
+/** A unique string to plant in a prompt: it must never appear on the attacker's side. */
+export function canary(): string {
+  return `CANARY-${Math.random().toString(36).slice(2)}-${Date.now().toString(36)}`;
+}

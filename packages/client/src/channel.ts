@@ -1,0 +1,191 @@
+/**
+ * The channel to one attested key set: how a request travels once the
+ * server is verified (docs/CHANNEL.md).
+ *
+ * - Attested TLS (https, Node): every connection must present the attested
+ *   SPKI before a byte of the request is written; no CA is involved.
+ * - Sealed bodies: the request body is sealed with HPKE to the attested key
+ *   (method, path and content type bound as associated data); the response
+ *   — status, content type and body — comes back sealed frame by frame with
+ *   keys derived from this request, and is opened as it arrives. Only a
+ *   sealed response is ever handed to the caller: an answer in the clear
+ *   (a proxy's, or a server error) is refused, except the server's
+ *   "unknown key set" signal, which makes the session attest again.
+ *
+ * Either or both; `connect` refuses a plan with neither.
+ */
+import {
+  ChannelError,
+  type HpkeBackend,
+  openResponseStream,
+  SEALED_RESPONSE_TYPE,
+  sealRequest,
+  sealsInHeader,
+} from "@veritee/channel";
+import { discardBody, readErrorCode } from "./body.js";
+import type { OutgoingRequest } from "./request.js";
+import type { AcceptedAttestation, KeySetChannel } from "./session.js";
+import { type FetchLike, send } from "./transport.js";
+import type { ServerAddress } from "./url.js";
+
+/** A `fetch` bound to pinned connections, and how to release them. */
+export interface PinnedFetch {
+  readonly fetch: FetchLike;
+  /** Close the pinned connections. */
+  close(): Promise<void>;
+}
+
+/**
+ * Attested TLS: the platform part that can pin a TLS key (Node, not a
+ * browser). `attestedTls` from `@veritee/client/node` is one.
+ */
+export interface PinnedTransport {
+  /**
+   * A fetch for the attestation document, before any key is known: TLS that
+   * accepts any certificate. Safe: the document proves itself (the quote
+   * binds the key set to the fresh nonce) and carries nothing of the user's.
+   */
+  unpinned(address: ServerAddress): FetchLike;
+  /**
+   * A fetch whose TLS connections accept only a peer holding the key `spki`
+   * (DER SubjectPublicKeyInfo). `keepAlive: false` for a one-off exchange.
+   */
+  pinned(address: ServerAddress, spki: Uint8Array, options?: { readonly keepAlive?: boolean }): PinnedFetch;
+}
+
+/** The channel decided for a session, before any network use. */
+export interface ChannelPlan {
+  readonly address: ServerAddress;
+  /** Seal bodies with HPKE to the attested key. */
+  readonly sealed: boolean;
+  /** Pin TLS to the attested SPKI (https only). */
+  readonly pinned?: PinnedTransport;
+  /** The HPKE backend (default: WebCrypto). */
+  readonly backend?: HpkeBackend;
+}
+
+/** The server's unsealed answer to a request sealed to a key set it does not hold (docs/CHANNEL.md). */
+const UNKNOWN_KEY_STATUS = 421;
+const UNKNOWN_KEY_CODE = "sealed_key_unknown";
+
+/** Headers that describe the connection, not the request; never forwarded. */
+const HOP_BY_HOP = new Set(["connection", "keep-alive", "transfer-encoding", "upgrade", "host", "content-length"]);
+
+/**
+ * Header fields are not sealed (only the body, with the method, path and
+ * content type bound to it). Over a pinned TLS connection they travel inside
+ * TLS to the attested key, as the whole request does without sealing; over
+ * anything else (http, a browser's CA-trusted TLS) only these go out, and
+ * everything else the caller set — `authorization` among them — is dropped
+ * rather than shown to whatever stands in between.
+ */
+const UNPINNED_HEADERS = new Set(["accept"]);
+
+/** Statuses whose response has no body (Fetch §2.2.3 "null body status"). */
+const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
+
+/**
+ * Open the channel to an accepted attestation's key set.
+ *
+ * @param fetchFn the transport when TLS is not pinned (http, or a browser).
+ */
+export async function openKeySetChannel(
+  plan: ChannelPlan,
+  accepted: AcceptedAttestation,
+  fetchFn: FetchLike,
+): Promise<KeySetChannel> {
+  const pinned = plan.pinned?.pinned(plan.address, accepted.attestation.keySet.tlsSpki);
+  const transport = pinned?.fetch ?? fetchFn;
+  const info = Object.freeze({ sealed: plan.sealed, attestedTls: pinned !== undefined });
+  const backend = plan.backend;
+  const verified = accepted.attestation;
+  return {
+    info,
+    exchange: plan.sealed
+      ? (request) => sendSealed(transport, pinned !== undefined, request, verified, backend)
+      : (request) => sendPinned(transport, request),
+    close: async () => {
+      await pinned?.close();
+    },
+  };
+}
+
+/** Attested TLS only: the request as it is, inside the pinned connection. */
+async function sendPinned(transport: FetchLike, request: OutgoingRequest): Promise<Response> {
+  const headers = new Headers();
+  for (const [name, value] of request.headers) if (!HOP_BY_HOP.has(name)) headers.set(name, value);
+  return send(
+    transport,
+    request.url.href,
+    {
+      method: request.method,
+      headers,
+      ...(request.body === null ? {} : { body: request.body }),
+      ...(request.signal ? { signal: request.signal } : {}),
+    },
+    "request",
+  );
+}
+
+/**
+ * Sealed: seal, send, and open the response as it streams. Resolves
+ * `"unknown-key"` when the server says it does not hold the key set.
+ *
+ * @throws ChannelError `not-sealed` for any answer that is not a sealed
+ *   response; the opener's errors (`tampered`, `frame-out-of-order`,
+ *   `truncated`, …) for the head — later frames error the body stream.
+ */
+async function sendSealed(
+  transport: FetchLike,
+  pinned: boolean,
+  request: OutgoingRequest,
+  target: AcceptedAttestation["attestation"],
+  backend: HpkeBackend | undefined,
+): Promise<Response | "unknown-key"> {
+  const method = request.method;
+  let body = request.body ?? new Uint8Array(0);
+  let contentType = request.headers.get("content-type") ?? "";
+  if (sealsInHeader(method)) {
+    // fetch would not send a body with GET or HEAD either.
+    body = new Uint8Array(0);
+    contentType = "";
+  }
+  const sealed = await sealRequest(
+    target,
+    { method, path: `${request.url.pathname}${request.url.search}`, contentType, body },
+    backend ? { backend } : {},
+  );
+  const headers = new Headers();
+  for (const [name, value] of request.headers) {
+    if (pinned ? !HOP_BY_HOP.has(name) && name !== "content-type" : UNPINNED_HEADERS.has(name))
+      headers.set(name, value);
+  }
+  for (const [name, value] of Object.entries(sealed.headers)) headers.set(name, value);
+  const response = await send(
+    transport,
+    request.url.href,
+    {
+      method,
+      headers,
+      ...(sealed.body === undefined ? {} : { body: sealed.body as Uint8Array<ArrayBuffer> }),
+      ...(request.signal ? { signal: request.signal } : {}),
+    },
+    "request",
+  );
+
+  const type = (response.headers.get("content-type") ?? "").split(";")[0]!.trim().toLowerCase();
+  if (response.status !== 200 || type !== SEALED_RESPONSE_TYPE || response.body === null) {
+    if (response.status === UNKNOWN_KEY_STATUS && (await readErrorCode(response)) === UNKNOWN_KEY_CODE)
+      return "unknown-key";
+    await discardBody(response);
+    throw new ChannelError("not-sealed", `the server answered HTTP ${response.status} without sealing`);
+  }
+  const opened = await openResponseStream(sealed.context, response.body);
+  if (opened.status < 200 || opened.status > 599) {
+    await opened.body.cancel().catch(() => undefined);
+    throw new ChannelError("bad-framing", "the sealed response has an informational status");
+  }
+  const nullBody = method === "HEAD" || NULL_BODY_STATUSES.has(opened.status);
+  if (nullBody) await opened.body.cancel().catch(() => undefined);
+  return new Response(nullBody ? null : opened.body, { status: opened.status, headers: opened.headers });
+}

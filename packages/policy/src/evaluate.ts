@@ -1,0 +1,287 @@
+/**
+ * Policy evaluation: verified evidence against a validated policy. The
+ * evidence package has already proven what the server measured (EK chain,
+ * quote, nonce and key-set binding, launch-log replay); this module decides
+ * whether those measurements are the ones the policy allows. It does no
+ * cryptography and accepts nothing but a `VerifiedAttestation`, which only
+ * the verifier can construct.
+ *
+ * Every claim is evaluated and recorded, passed or failed, so the appraisal
+ * shows the whole picture; the first failure (in the order below) decides
+ * the error's code and message.
+ */
+import { bytesEqual, toHex } from "@veritee/core";
+import { VerifiedAttestation } from "@veritee/evidence";
+import type { Appraisal, Claim } from "./appraisal.js";
+import { developmentIndicators } from "./development.js";
+import { ANY, DEVELOPMENT_POLICY_WARNING, type DigestSpec, type Policy } from "./document.js";
+import { type PolicyCode, PolicyError } from "./errors.js";
+import { parsePolicy, trustMaterial } from "./validate.js";
+
+/** Inputs of {@link evaluate} besides the evidence and the policy. */
+export interface EvaluateOptions {
+  /** The time to evaluate freshness at (never an implicit "now"). */
+  readonly now: Date;
+}
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+function member(path: string, key: string): string {
+  return IDENTIFIER.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`;
+}
+
+/** Certificate text for a report: control characters (a terminal escape, say) shown as "?". */
+function printable(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the point is to replace them
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, "?").slice(0, 256);
+}
+
+function describeSpec(spec: DigestSpec): string {
+  if (typeof spec === "string") return spec;
+  return spec.length === 1 ? spec[0]! : `one of ${spec.join(", ")}`;
+}
+
+function specAllows(spec: DigestSpec, actual: string): boolean {
+  if (spec === ANY) return true;
+  return typeof spec === "string" ? spec === actual : spec.includes(actual);
+}
+
+/** Claims accumulate here; `check` records one comparison. */
+class Claims {
+  readonly list: Claim[] = [];
+
+  add(path: string, name: string, expected: string, actual: string, ok: boolean, code: PolicyCode): void {
+    this.list.push(Object.freeze({ path, name, expected, actual, ok, code: ok ? null : code }));
+  }
+
+  digest(path: string, name: string, spec: DigestSpec, actual: string): void {
+    this.add(path, name, describeSpec(spec), actual, specAllows(spec, actual), "measurement-mismatch");
+  }
+}
+
+/**
+ * Evaluate a verified attestation against a policy. Claims, in order, each
+ * with the code it fails with:
+ *
+ * 1. `development`: a development server (swtpm, its local CA, zero firmware
+ *    PCRs, or a `swtpm-dev` configuration) needs a development policy
+ *    (`development-policy-required`);
+ * 2. `trust.ekRoots`: the EK chain's anchor is one of the policy's roots
+ *    (`untrusted-root`);
+ * 3. `trust.akProof`: the AK is proven resident by credential activation,
+ *    when required (`ak-residency-unproven`);
+ * 4. `freshness.maxAgeSeconds`: the attestation was verified at most that
+ *    long before `now`, and not after it (`attestation-stale`);
+ *    `freshness.minNonceBytes`: the answered nonce is long enough
+ *    (`nonce-too-short`);
+ * 5. `boot.sha256`: each quoted boot PCR is listed and allowed
+ *    (`measurement-unexpected`, `measurement-mismatch`), and each listed PCR
+ *    was quoted (`measurement-missing`);
+ * 6. `launch.pcr`: the launch log was verified against that PCR;
+ *    `launch.codeBundle`, `launch.configuration`, `launch.runtime`: each
+ *    measured digest is allowed (`measurement-mismatch`);
+ * 7. `launch.engineBinaries`: every measured engine file is listed and
+ *    allowed (`measurement-unexpected`, `measurement-mismatch`); listed files
+ *    need not all be loaded, as a prebuilt engine ships CPU variants and
+ *    loads one;
+ * 8. `launch.models`: every measured model is listed and allowed, and every
+ *    listed model was measured (`measurement-missing`).
+ *
+ * A development policy's appraisal is marked `insecure` with
+ * {@link DEVELOPMENT_POLICY_WARNING}, whatever the server.
+ *
+ * @returns the appraisal, when every claim passed.
+ * @throws PolicyError with the first failing claim's code; its `appraisal`
+ *   lists every claim and its message names the failing measurement with
+ *   expected and actual values. `invalid-policy` for a policy that does not
+ *   validate. TypeError for evidence that is not a `VerifiedAttestation`.
+ * @example
+ * const verified = await verifyAttestationDocument(doc, { nonce, at: new Date(), ...verificationInputs(policy) });
+ * const appraisal = evaluate(verified, policy, { now: new Date() });
+ */
+export function evaluate(verified: VerifiedAttestation, policy: Policy, options: EvaluateOptions): Appraisal {
+  // Policy accepts only what the verifier made: never decoded-but-unverified evidence.
+  if (!VerifiedAttestation.is(verified)) {
+    throw new TypeError("evaluate takes a VerifiedAttestation (from verifyAttestationDocument)");
+  }
+  const p = parsePolicy(policy);
+  const now = options.now;
+  if (!(now instanceof Date) || Number.isNaN(now.getTime())) throw new RangeError("options.now must be a valid Date");
+  const claims = new Claims();
+  const launch = verified.launch;
+
+  // 1. Development flag consistency.
+  const indicators = developmentIndicators(verified);
+  const developmentServer = indicators.length > 0;
+  claims.add(
+    "development",
+    "platform",
+    p.development ? "a production or development TPM (development policy — INSECURE)" : "a production TPM",
+    developmentServer ? `a development TPM: ${indicators.join("; ")}` : "no sign of a development TPM",
+    p.development || !developmentServer,
+    "development-policy-required",
+  );
+
+  // 2. The EK chain's trust anchor (the chain itself was verified).
+  const roots = trustMaterial(p).roots;
+  const anchor = verified.ekChain.anchor;
+  const root = roots.find((r) => bytesEqual(r.der, anchor.der));
+  claims.add(
+    "trust.ekRoots",
+    "EK root CA",
+    roots.length === 1 ? roots[0]!.name : `one of ${roots.map((r) => r.name).join(", ")}`,
+    root === undefined
+      ? `a root the policy does not name (${printable(anchor.subject.text) || "empty subject"})`
+      : root.name,
+    root !== undefined,
+    "untrusted-root",
+  );
+
+  // 3. The AK lives in the certified TPM.
+  const akProof = p.trust.akProof;
+  claims.add(
+    "trust.akProof",
+    "AK residency",
+    akProof,
+    verified.akResidency,
+    akProof === ANY || verified.akResidency === akProof,
+    "ak-residency-unproven",
+  );
+
+  // 4. Freshness: the verification time is the attestation's time (its nonce was fresh then).
+  const ageMs = now.getTime() - verified.ekChain.verifiedAt.getTime();
+  const maxAge = p.freshness.maxAgeSeconds;
+  claims.add(
+    "freshness.maxAgeSeconds",
+    "attestation age",
+    `verified at most ${maxAge} s ago`,
+    ageMs < 0
+      ? `verified ${(-ageMs / 1000).toFixed(3)} s in the future`
+      : `verified ${(ageMs / 1000).toFixed(3)} s ago`,
+    ageMs >= 0 && ageMs <= maxAge * 1000,
+    "attestation-stale",
+  );
+  const minNonce = p.freshness.minNonceBytes;
+  claims.add(
+    "freshness.minNonceBytes",
+    "nonce size",
+    `at least ${minNonce} bytes`,
+    `${verified.nonce.length} bytes`,
+    verified.nonce.length >= minNonce,
+    "nonce-too-short",
+  );
+
+  // 5. Boot PCRs.
+  const boot = p.boot.sha256;
+  for (const [index, value] of [...verified.bootPcrs].sort((a, b) => a[0] - b[0])) {
+    const path = member("boot.sha256", String(index));
+    const actual = toHex(value);
+    if (boot === ANY) claims.digest(path, `boot PCR ${index}`, ANY, actual);
+    else if (!Object.hasOwn(boot, String(index))) {
+      claims.add(
+        path,
+        `boot PCR ${index}`,
+        "nothing (the policy does not list this PCR)",
+        actual,
+        false,
+        "measurement-unexpected",
+      );
+    } else claims.digest(path, `boot PCR ${index}`, boot[String(index)]!, actual);
+  }
+  if (boot !== ANY) {
+    for (const [index, spec] of Object.entries(boot)) {
+      if (!verified.bootPcrs.has(Number(index))) {
+        claims.add(
+          member("boot.sha256", index),
+          `boot PCR ${index}`,
+          describeSpec(spec),
+          "not quoted",
+          false,
+          "measurement-missing",
+        );
+      }
+    }
+  }
+
+  // 6. The launch: application PCR, code bundle, configuration, runtime.
+  claims.add(
+    "launch.pcr",
+    "application PCR",
+    `PCR ${p.launch.pcr}`,
+    `PCR ${verified.appPcr}`,
+    verified.appPcr === p.launch.pcr,
+    "measurement-mismatch",
+  );
+  claims.digest("launch.codeBundle", "code bundle", p.launch.codeBundle, launch.codeBundle.digest);
+  claims.digest("launch.configuration", "configuration", p.launch.configuration, launch.configuration.digest);
+  claims.digest("launch.runtime", `runtime (node ${launch.runtime.version})`, p.launch.runtime, launch.runtime.digest);
+
+  // 7. Engine binaries: an allow-list.
+  const binaries = p.launch.engineBinaries;
+  for (const binary of launch.engineBinaries) {
+    const path = member("launch.engineBinaries", binary.name);
+    const name = `engine binary ${binary.name}`;
+    if (binaries === ANY) claims.digest(path, name, ANY, binary.digest);
+    else if (!Object.hasOwn(binaries, binary.name)) {
+      claims.add(
+        path,
+        name,
+        "nothing (the policy does not list this file)",
+        binary.digest,
+        false,
+        "measurement-unexpected",
+      );
+    } else claims.digest(path, name, binaries[binary.name]!, binary.digest);
+  }
+
+  // 8. Models: listed both ways.
+  const models = p.launch.models;
+  for (const model of launch.models) {
+    const path = member("launch.models", model.id);
+    const name = `model ${model.id}`;
+    if (models === ANY) claims.digest(path, name, ANY, model.digest);
+    else if (!Object.hasOwn(models, model.id)) {
+      claims.add(
+        path,
+        name,
+        "nothing (the policy does not list this model)",
+        model.digest,
+        false,
+        "measurement-unexpected",
+      );
+    } else claims.digest(path, name, models[model.id]!, model.digest);
+  }
+  if (models !== ANY) {
+    for (const [id, spec] of Object.entries(models)) {
+      if (!launch.models.some((m) => m.id === id)) {
+        claims.add(
+          member("launch.models", id),
+          `model ${id}`,
+          describeSpec(spec),
+          "not measured",
+          false,
+          "measurement-missing",
+        );
+      }
+    }
+  }
+
+  const failed = claims.list.filter((c) => !c.ok);
+  const appraisal: Appraisal = Object.freeze({
+    verdict: failed.length === 0 ? "pass" : "fail",
+    insecure: p.development,
+    developmentServer,
+    warning: p.development ? DEVELOPMENT_POLICY_WARNING : null,
+    claims: Object.freeze(claims.list),
+    evaluatedAt: now.toISOString(),
+  });
+  const first = failed[0];
+  if (first !== undefined) {
+    const more = failed.length > 1 ? ` (${failed.length - 1} more claim${failed.length > 2 ? "s" : ""} failed)` : "";
+    throw new PolicyError(first.code!, `${first.name}: expected ${first.expected}, actual ${first.actual}${more}`, {
+      appraisal,
+      claim: first,
+    });
+  }
+  return appraisal;
+}

@@ -1,0 +1,463 @@
+/**
+ * The sealed channel on the server (docs/CHANNEL.md): a layer in front of the
+ * OpenAI handler that opens sealed requests with the server's in-memory HPKE
+ * key, runs the unchanged route on the plaintext, and seals whatever the
+ * route writes — a JSON answer, an error, or an SSE stream event by event —
+ * into response frames.
+ *
+ * The route sees an ordinary `IncomingMessage` carrying the plaintext body
+ * and the real `ServerResponse`, whose `writeHead`/`write`/`end` seal on the
+ * way out. The plaintext never reaches a log: this layer logs only a fixed
+ * event with a code and a status, and the handler's own log line carries no
+ * body (see http/logger.ts). Unsealed requests pass through untouched.
+ */
+import { IncomingMessage, type OutgoingHttpHeader, type OutgoingHttpHeaders, type ServerResponse } from "node:http";
+import {
+  ChannelError,
+  INNER_CONTENT_TYPE_HEADER,
+  KEY_SET_HEADER,
+  openRequest,
+  REQUEST_HEADER_SIZE,
+  type RecipientKey,
+  type Responder,
+  type ResponseSealer,
+  SEALED_REQUEST_HEADER,
+  SEALED_REQUEST_TYPE,
+  SEALED_RESPONSE_TYPE,
+  sealsInHeader,
+  X25519_ENC_SIZE,
+} from "@veritee/channel";
+import { toHex } from "@veritee/core";
+import { base64Decode } from "@veritee/evidence";
+import { DEFAULT_MAX_BODY_BYTES } from "../http/body.js";
+import { createJsonLogger, type Logger } from "../http/logger.js";
+
+/** A `node:http` request listener. */
+export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** Options of {@link withSealedChannel}. */
+export interface SealedChannelOptions {
+  /** The server's HPKE key (`nodeRecipientKey(...)` over `ServerKeys`). */
+  readonly recipient: RecipientKey;
+  /** Largest plaintext body (default 1 MiB, as the handler's `maxBodyBytes`). */
+  readonly maxBodyBytes?: number;
+  /** Where the layer's own events go (codes and statuses only). Default: JSON lines on stderr. */
+  readonly logger?: Logger;
+}
+
+/**
+ * Response header fields that belong to the plaintext response and are sealed
+ * into its head; every other field stays on the outer response (caching and
+ * buffering directives for intermediaries).
+ */
+export const SEALED_RESPONSE_FIELDS: readonly string[] = Object.freeze(["content-type", "retry-after", "allow"]);
+
+/** Outer fields dropped: the sealed body has another length. */
+const DROPPED_FIELDS = new Set(["content-length", "transfer-encoding"]);
+
+/** Most bytes a sealed request adds to its plaintext: hdr, enc and a 16-byte tag. */
+const SEAL_OVERHEAD = REQUEST_HEADER_SIZE + X25519_ENC_SIZE + 16;
+/** A sealed request in a header seals an empty body: hdr ‖ enc ‖ tag. */
+const MAX_HEADER_SEALED = 64;
+/** Above this many sealed bytes waiting, `write` reports back-pressure. */
+const HIGH_WATER_BYTES = 64 * 1024;
+
+function mediaType(header: string | undefined): string {
+  if (header === undefined) return "";
+  const semi = header.indexOf(";");
+  return (semi < 0 ? header : header.slice(0, semi)).trim().toLowerCase();
+}
+
+/** Whether a request uses the sealed channel (a sealed body, or a sealed-request header). */
+export function isSealedRequest(req: IncomingMessage): boolean {
+  return (
+    req.headers[SEALED_REQUEST_HEADER] !== undefined || mediaType(req.headers["content-type"]) === SEALED_REQUEST_TYPE
+  );
+}
+
+/** An answer of this layer itself: an unsealed OpenAI error (there is no key to seal with yet). */
+class Refusal {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    readonly message: string,
+  ) {}
+}
+
+function refuse(res: ServerResponse, refusal: Refusal): void {
+  if (res.headersSent || res.destroyed) return;
+  const body = JSON.stringify({
+    error: { message: refusal.message, type: "invalid_request_error", param: null, code: refusal.code },
+  });
+  res.writeHead(refusal.status, {
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(body),
+    "cache-control": "no-store",
+    "x-content-type-options": "nosniff",
+    // The body may be partly unread: do not reuse the connection.
+    connection: "close",
+  });
+  res.end(body);
+}
+
+const invalid = (message: string) => new Refusal(400, "sealed_request_invalid", message);
+
+function readBody(req: IncomingMessage, maxBytes: number): Promise<Uint8Array> {
+  const declared = req.headers["content-length"];
+  if (declared !== undefined && Number(declared) > maxBytes) {
+    return Promise.reject(
+      new Refusal(413, "request_too_large", "The request body is larger than this server accepts."),
+    );
+  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let settled = false;
+    req.on("data", (chunk: Buffer) => {
+      if (settled) return;
+      size += chunk.length;
+      if (size > maxBytes) {
+        settled = true;
+        chunks.length = 0;
+        reject(new Refusal(413, "request_too_large", "The request body is larger than this server accepts."));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on("end", () => {
+      if (settled) return;
+      settled = true;
+      const all = Buffer.concat(chunks, size);
+      resolve(new Uint8Array(all.buffer, all.byteOffset, all.byteLength));
+    });
+    req.on("close", () => {
+      if (settled || req.complete) return;
+      settled = true;
+      reject(new ChannelError("truncated", "the client closed the connection"));
+    });
+  });
+}
+
+function single(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? undefined : value;
+}
+
+/** The plaintext request the route sees: the outer request's line and headers, the inner body and content type. */
+function plaintextRequest(outer: IncomingMessage, body: Uint8Array, contentType: string): IncomingMessage {
+  const inner = new IncomingMessage(outer.socket);
+  inner.method = outer.method;
+  inner.url = outer.url;
+  inner.httpVersion = outer.httpVersion;
+  inner.httpVersionMajor = outer.httpVersionMajor;
+  inner.httpVersionMinor = outer.httpVersionMinor;
+  const headers: Record<string, string | string[] | undefined> = {};
+  for (const [name, value] of Object.entries(outer.headers)) {
+    if (name === "content-type" || name === "content-length" || name === "transfer-encoding") continue;
+    if (name === KEY_SET_HEADER || name === INNER_CONTENT_TYPE_HEADER || name === SEALED_REQUEST_HEADER) continue;
+    headers[name] = value;
+  }
+  if (contentType !== "") headers["content-type"] = contentType;
+  if (body.length > 0 || contentType !== "") headers["content-length"] = String(body.length);
+  inner.headers = headers as IncomingMessage["headers"];
+  if (body.length > 0) inner.push(Buffer.from(body.buffer, body.byteOffset, body.byteLength));
+  // The whole body is here: the route's reader must see a complete request, as node:http would report it.
+  inner.complete = true;
+  inner.push(null);
+  return inner;
+}
+
+/**
+ * Wrap a request listener (e.g. `createHttpHandler(...).handler`) with the
+ * sealed channel.
+ *
+ * @example
+ * const http = createHttpHandler({ engine });
+ * const recipient = nodeRecipientKey({ keyConfig: keys.keySet.hpke, keySetDigest: keys.keySetDigest, privateKey: keys.hpkePrivateKey });
+ * await startHttpServer({ ...http, handler: withSealedChannel(http.handler, { recipient }) });
+ */
+export function withSealedChannel(listener: RequestListener, options: SealedChannelOptions): RequestListener {
+  const maxBody = (options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES) + SEAL_OVERHEAD;
+  const logger = options.logger ?? createJsonLogger();
+  const keySetHex = toHex(options.recipient.keySetDigest);
+  const note = (status: number, code: string) =>
+    logger.log(status >= 500 ? "error" : "info", "sealed-request-refused", { status, code });
+
+  const open = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const method = req.method ?? "";
+    const headerValue = req.headers[SEALED_REQUEST_HEADER];
+    const inHeader = headerValue !== undefined;
+    if (single(req.headers[KEY_SET_HEADER]) !== keySetHex) {
+      throw new Refusal(
+        421,
+        "sealed_key_unknown",
+        "The request is sealed to a key set this server does not hold; attest again.",
+      );
+    }
+    if (inHeader !== sealsInHeader(method)) {
+      throw invalid("GET and HEAD requests carry the sealed request in a header, other methods in the body.");
+    }
+    let sealed: Uint8Array;
+    let contentType: string;
+    if (inHeader) {
+      const value = single(headerValue);
+      if (mediaType(req.headers["content-type"]) !== "" || req.headers[INNER_CONTENT_TYPE_HEADER] !== undefined) {
+        throw invalid("A sealed request header comes without a body.");
+      }
+      try {
+        sealed = base64Decode(value, SEALED_REQUEST_HEADER, MAX_HEADER_SEALED);
+      } catch {
+        throw invalid("The sealed request header is not valid.");
+      }
+      if ((req.headers["content-length"] ?? "0") !== "0" || req.headers["transfer-encoding"] !== undefined) {
+        throw invalid("A sealed request header comes without a body.");
+      }
+      contentType = "";
+    } else {
+      const inner = req.headers[INNER_CONTENT_TYPE_HEADER];
+      if (Array.isArray(inner)) throw invalid("The inner content type is repeated.");
+      contentType = inner ?? "";
+      sealed = await readBody(req, maxBody);
+    }
+    const { body, responder } = await openRequest(options.recipient, sealed, {
+      method,
+      path: req.url ?? "/",
+      contentType,
+    });
+    new SealingResponse(res, responder, logger).install();
+    listener(plaintextRequest(req, body, contentType), res);
+  };
+
+  return (req, res) => {
+    if (!isSealedRequest(req)) {
+      listener(req, res);
+      return;
+    }
+    open(req, res).catch((error: unknown) => {
+      let refusal: Refusal;
+      if (error instanceof Refusal) refusal = error;
+      else if (error instanceof ChannelError && error.code === "truncated") {
+        note(499, "client_closed");
+        res.destroy();
+        return;
+      } else if (error instanceof ChannelError && error.code === "unknown-key") {
+        refusal = new Refusal(
+          421,
+          "sealed_key_unknown",
+          "The request is sealed to a key this server does not hold; attest again.",
+        );
+      } else if (error instanceof ChannelError) {
+        refusal = invalid("The sealed request could not be opened.");
+      } else {
+        note(500, "internal_error");
+        res.destroy();
+        return;
+      }
+      note(refusal.status, refusal.code);
+      refuse(res, refusal);
+    });
+  };
+}
+
+type WriteCallback = (error?: Error | null) => void;
+type Chunk = string | Uint8Array;
+
+function toBytes(chunk: Chunk, encoding?: BufferEncoding): Uint8Array {
+  if (typeof chunk === "string") return Buffer.from(chunk, encoding ?? "utf8");
+  return chunk;
+}
+
+function headerValue(value: OutgoingHttpHeader | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  return Array.isArray(value) ? value.join(", ") : String(value);
+}
+
+/** The three methods this layer replaces on a response. */
+interface ResponseMethods {
+  writeHead: ServerResponse["writeHead"];
+  write: ServerResponse["write"];
+  end: ServerResponse["end"];
+}
+
+/** The originals, in the one form each is called with here. */
+interface OriginalMethods {
+  writeHead: (this: ServerResponse, status: number, headers: OutgoingHttpHeaders) => ServerResponse;
+  write: (this: ServerResponse, chunk: Uint8Array, callback: WriteCallback) => boolean;
+  end: (this: ServerResponse, chunk: Uint8Array, callback?: () => void) => ServerResponse;
+}
+
+/**
+ * Seals a `ServerResponse` in place: `writeHead` sends the outer 200 and the
+ * sealed head, `write` seals a frame, `end` seals the final frame. Sealing is
+ * asynchronous (WebCrypto-shaped API); one queue keeps frames in call order,
+ * and `write` reports back-pressure while sealed bytes wait.
+ */
+class SealingResponse {
+  readonly #res: ServerResponse;
+  readonly #responder: Responder;
+  readonly #logger: Logger;
+  readonly #original: OriginalMethods;
+  #sealer: Promise<ResponseSealer> | undefined;
+  #queue: Promise<void> = Promise.resolve();
+  #queued = 0;
+  #congested = false;
+  #wantDrain = false;
+  #ended = false;
+  #failed = false;
+
+  constructor(res: ServerResponse, responder: Responder, logger: Logger) {
+    this.#res = res;
+    this.#responder = responder;
+    this.#logger = logger;
+    this.#original = { writeHead: res.writeHead, write: res.write, end: res.end };
+  }
+
+  install(): void {
+    const self = this;
+    const methods = this.#res as unknown as ResponseMethods;
+    methods.writeHead = function writeHead(this: ServerResponse, status: number, ...rest: unknown[]) {
+      self.#writeHead(status, rest);
+      return this;
+    } as ServerResponse["writeHead"];
+    methods.write = function write(this: ServerResponse, chunk: Chunk, ...rest: unknown[]) {
+      return self.#write(chunk, rest);
+    } as ServerResponse["write"];
+    methods.end = function end(this: ServerResponse, ...args: unknown[]) {
+      self.#end(args);
+      return this;
+    } as ServerResponse["end"];
+  }
+
+  #writeHead(status: number, rest: unknown[]): void {
+    if (this.#sealer !== undefined) return;
+    const res = this.#res;
+    // writeHead(status, headers) or writeHead(status, reason, headers); headers as an object or a flat array.
+    const given = typeof rest[0] === "string" ? rest[1] : rest[0];
+    const fields: Record<string, string> = {};
+    for (const [name, value] of Object.entries(res.getHeaders())) {
+      const v = headerValue(value);
+      if (v !== undefined) fields[name.toLowerCase()] = v;
+    }
+    if (Array.isArray(given)) {
+      for (let i = 0; i + 1 < given.length; i += 2) fields[String(given[i]).toLowerCase()] = String(given[i + 1]);
+    } else if (given !== undefined && given !== null && typeof given === "object") {
+      for (const [name, value] of Object.entries(given as OutgoingHttpHeaders)) {
+        const v = headerValue(value);
+        if (v !== undefined) fields[name.toLowerCase()] = v;
+      }
+    }
+    const sealedFields: Record<string, string> = {};
+    const outer: Record<string, string> = {};
+    for (const [name, value] of Object.entries(fields)) {
+      if (SEALED_RESPONSE_FIELDS.includes(name)) sealedFields[name] = value;
+      else if (!DROPPED_FIELDS.has(name)) outer[name] = value;
+    }
+    for (const name of res.getHeaderNames()) res.removeHeader(name);
+    outer["content-type"] = SEALED_RESPONSE_TYPE;
+    outer["cache-control"] = "no-store";
+    outer["x-content-type-options"] = "nosniff";
+    this.#original.writeHead.call(res, 200, outer);
+    // Logs and metrics report the status the route chose; the wire shows 200 (the real one is sealed).
+    res.statusCode = status;
+    const sealer = this.#responder.sealStream({ status, headers: sealedFields });
+    this.#sealer = sealer;
+    // A rejected sealer is handled by the first queued job; keep it from being reported as unhandled meanwhile.
+    sealer.catch(() => undefined);
+    this.#enqueue(0, async () => (await sealer).preamble);
+  }
+
+  #enqueue(size: number, make: () => Promise<Uint8Array>, after?: (raw: Uint8Array) => void): void {
+    this.#queued += size;
+    this.#queue = this.#queue.then(async () => {
+      if (this.#failed) return;
+      let bytes: Uint8Array;
+      try {
+        bytes = await make();
+      } catch (error) {
+        this.#fail(error);
+        return;
+      }
+      this.#queued -= size;
+      if (after) after(bytes);
+      else this.#rawWrite(bytes);
+      this.#maybeDrain();
+    });
+  }
+
+  #rawWrite(bytes: Uint8Array, callback?: WriteCallback): void {
+    const res = this.#res;
+    if (res.destroyed || res.writableEnded) return;
+    const ok = this.#original.write.call(res, bytes, callback ?? noop);
+    if (!ok && !this.#congested) {
+      this.#congested = true;
+      res.once("drain", () => {
+        this.#congested = false;
+        this.#maybeDrain();
+      });
+    }
+  }
+
+  #maybeDrain(): void {
+    if (this.#wantDrain && !this.#congested && this.#queued < HIGH_WATER_BYTES) {
+      this.#wantDrain = false;
+      this.#res.emit("drain");
+    }
+  }
+
+  #fail(error: unknown): void {
+    if (this.#failed) return;
+    this.#failed = true;
+    const code = error instanceof ChannelError ? error.code : "internal";
+    this.#logger.log("error", "sealed-response-failed", { code });
+    // The client sees a truncated stream and reports it; nothing unsealed is ever written.
+    this.#res.destroy();
+  }
+
+  #write(chunk: Chunk, rest: unknown[]): boolean {
+    const encoding = typeof rest[0] === "string" ? (rest[0] as BufferEncoding) : undefined;
+    const callback = (typeof rest[0] === "function" ? rest[0] : rest[1]) as WriteCallback | undefined;
+    if (this.#ended || this.#res.destroyed) {
+      callback?.(new Error("write after end"));
+      return false;
+    }
+    if (this.#sealer === undefined) this.#writeHead(this.#res.statusCode, []);
+    const bytes = toBytes(chunk, encoding);
+    const sealer = this.#sealer!;
+    this.#enqueue(
+      bytes.length,
+      async () => (await sealer).seal(bytes),
+      (frame) => {
+        this.#rawWrite(frame, callback);
+      },
+    );
+    const ok = !this.#congested && this.#queued < HIGH_WATER_BYTES;
+    if (!ok) this.#wantDrain = true;
+    return ok;
+  }
+
+  #end(args: unknown[]): void {
+    let chunk: Chunk | undefined;
+    let encoding: BufferEncoding | undefined;
+    let callback: (() => void) | undefined;
+    for (const arg of args) {
+      if (typeof arg === "function") callback = arg as () => void;
+      else if (typeof arg === "string" && chunk !== undefined) encoding = arg as BufferEncoding;
+      else if (arg !== undefined && arg !== null && chunk === undefined) chunk = arg as Chunk;
+    }
+    if (this.#ended) return;
+    this.#ended = true;
+    if (this.#sealer === undefined) this.#writeHead(this.#res.statusCode, []);
+    const bytes = chunk === undefined ? new Uint8Array(0) : toBytes(chunk, encoding);
+    const sealer = this.#sealer!;
+    this.#enqueue(
+      bytes.length,
+      async () => (await sealer).finish(bytes),
+      (frame) => {
+        const res = this.#res;
+        if (res.destroyed || res.writableEnded) return;
+        this.#original.end.call(res, frame, callback);
+      },
+    );
+  }
+}
+
+function noop(): void {}
