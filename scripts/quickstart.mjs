@@ -30,7 +30,7 @@ const serverLog = path.join(workDir, "server.log");
 console.log("== 1. the attested server (development TPM — INSECURE, for development)");
 const server = spawn(
   process.execPath,
-  ["packages/cli/bin/veritee.js", "serve", "--dev", "--port", "0", "--write-policy", policyFile],
+  ["packages/cli/bin/veritee.js", "serve", "--dev", "--port", "0", "--tls-port", "0", "--write-policy", policyFile],
   // The server's own log (one line per request, never any prompt or completion) goes to a file.
   { stdio: ["ignore", "pipe", openSync(serverLog, "w")] },
 );

@@ -29,6 +29,7 @@ interface Options {
   parallel?: string;
   contextSize?: string;
   writePolicy?: string;
+  tlsPort?: number;
 }
 
 function positive(value: string | undefined, option: string): number | undefined {
@@ -64,12 +65,18 @@ export function registerServe(program: Command): void {
     .option("--parallel <n>", "embedded engine: requests generated at the same time (default 4)")
     .option("--context-size <n>", "embedded engine: context window per sequence in tokens")
     .option("--write-policy <file>", "write the reference values as a client policy file")
+    .option(
+      "--tls-port <n>",
+      "also serve attested TLS on this port: a self-signed certificate for the attested TLS key, which clients pin (0: any free port)",
+      parsePort,
+    )
     .action(async (opts: Options) => {
       const serveOptions = buildServeOptions(opts);
       process.stderr.write(`starting${opts.dev ? " (development TPM — INSECURE)" : ""}…\n`);
       const server = await startVeriteeServer(serveOptions);
       const rv = server.referenceValues;
       out(`veritee server listening on ${server.url}`);
+      if (server.tlsUrl) out(`attested TLS listening on ${server.tlsUrl} (clients pin the attested key)`);
       out(
         `  engine          ${server.engine.kind}, models ${server.engine
           .models()
@@ -141,6 +148,7 @@ function buildServeOptions(opts: Options): ServeOptions {
     engine,
     tpm,
     codeRoot: CODE_ROOT,
+    ...(opts.tlsPort !== undefined ? { tls: { port: opts.tlsPort } } : {}),
     onProgress: (what) => progressBar(what),
   };
 }
