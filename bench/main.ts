@@ -3,6 +3,8 @@
  * in one run. Timings never fail anything; they are for the closing notes.
  * Pass names to run a subset: `npm run bench -- eventlog`.
  */
+
+import { benchChannel } from "./channel.js";
 import { benchClient } from "./client.js";
 import { benchEventlogReplay } from "./eventlog-replay.js";
 import { benchHttpOverhead } from "./http-overhead.js";
@@ -13,6 +15,7 @@ const suites: Record<string, () => Promise<void>> = {
   quote: benchQuote,
   server: benchServer,
   http: benchHttpOverhead,
+  channel: benchChannel,
   eventlog: benchEventlogReplay,
   client: benchClient,
 };
