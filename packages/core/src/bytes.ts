@@ -1,7 +1,7 @@
 import { MalformedError } from "./errors.js";
 
-/** Concatenate byte arrays into one new array. */
-export function concatBytes(...parts: readonly Uint8Array[]): Uint8Array {
+/** Concatenate byte arrays into one new array (never a view of a shared or resizable buffer). */
+export function concatBytes(...parts: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
   let length = 0;
   for (const p of parts) length += p.length;
   const out = new Uint8Array(length);
