@@ -7,7 +7,6 @@
  * recording session.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -20,7 +19,7 @@ import type { RunningVeriteeServer } from "@veritee/server";
 import { sharedPath } from "@veritee/testkit";
 import { chatLoop } from "../src/commands/chat.js";
 import { EXIT } from "../src/exit-codes.js";
-import { BIN } from "./run-cli.js";
+import { runCli } from "./run-cli.js";
 import { startDevServer } from "./support/dev-server.js";
 import { Relay } from "./support/relay.js";
 
@@ -28,23 +27,6 @@ let server: RunningVeriteeServer;
 let tmp: string;
 let policy: Policy;
 let policyFile: string;
-
-function run(args: string[], input?: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on("data", (d: Buffer) => {
-      stderr += d.toString();
-    });
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    child.stdin.end(input ?? "");
-  });
-}
 
 function writePolicy(name: string, change: (doc: Record<string, unknown>) => void = () => undefined): string {
   const doc = JSON.parse(JSON.stringify(policy)) as Record<string, unknown>;
@@ -68,7 +50,7 @@ after(async () => {
 
 describe("veritee verify", () => {
   test("a readable report: INSECURE first, every evidence step and claim with ✓, expected and actual", async () => {
-    const r = await run(["verify", `${server.url}/v1`, "--policy", policyFile]);
+    const r = await runCli(["verify", `${server.url}/v1`, "--policy", policyFile]);
     assert.equal(r.code, EXIT.ok, r.stderr);
     const lines = r.stdout.split("\n");
     assert.match(lines[0]!, /^⚠ DEVELOPMENT POLICY — INSECURE/);
@@ -83,13 +65,13 @@ describe("veritee verify", () => {
     assert.ok(!r.stdout.includes("✗"));
 
     // Over the attested TLS port the pin is used too.
-    const tls = await run(["verify", server.tlsUrl!, "--policy", policyFile]);
+    const tls = await runCli(["verify", server.tlsUrl!, "--policy", policyFile]);
     assert.equal(tls.code, EXIT.ok, tls.stderr);
     assert.match(tls.stdout, /✓ attested TLS \(pinned to the attested SPKI\)\n/);
   });
 
   test("--json: the same report for machines", async () => {
-    const r = await run(["verify", server.url, "--policy", policyFile, "--json"]);
+    const r = await runCli(["verify", server.url, "--policy", policyFile, "--json"]);
     assert.equal(r.code, EXIT.ok, r.stderr);
     const report = JSON.parse(r.stdout) as {
       verdict: string;
@@ -115,7 +97,7 @@ describe("veritee verify", () => {
     const file = writePolicy("modified.json", (doc) => {
       (doc.launch as Record<string, unknown>).codeBundle = published;
     });
-    const r = await run(["verify", server.url, "--policy", file]);
+    const r = await runCli(["verify", server.url, "--policy", file]);
     assert.equal(r.code, EXIT.policy, r.stderr);
     const actual = server.referenceValues.launch.codeBundle;
     assert.ok(
@@ -126,7 +108,7 @@ describe("veritee verify", () => {
     );
     assert.match(r.stdout, /FAIL — policy error measurement-mismatch/);
     assert.match(r.stderr, /^veritee: policy error measurement-mismatch: .*code bundle/m);
-    const json = JSON.parse((await run(["verify", server.url, "--policy", file, "--json"])).stdout) as {
+    const json = JSON.parse((await runCli(["verify", server.url, "--policy", file, "--json"])).stdout) as {
       verdict: string;
       error: { kind: string; code: string; claim: { path: string; expected: string; actual: string } };
     };
@@ -150,7 +132,7 @@ describe("veritee verify", () => {
       };
       (doc.boot as Record<string, unknown>).sha256 = "any";
     });
-    const r = await run(["verify", server.url, "--policy", file]);
+    const r = await runCli(["verify", server.url, "--policy", file]);
     assert.equal(r.code, EXIT.verification, r.stderr);
     assert.ok(!r.stdout.includes("INSECURE"));
     assert.match(r.stdout, /✓ attestation document for a fresh 32-byte nonce\n/);
@@ -174,13 +156,13 @@ describe("veritee verify", () => {
       },
     );
     try {
-      const r = await run(["verify", mitm.url, "--policy", policyFile]);
+      const r = await runCli(["verify", mitm.url, "--policy", policyFile]);
       assert.equal(r.code, EXIT.channel, r.stderr);
       assert.match(r.stderr, /channel error pin-mismatch/);
     } finally {
       await mitm.close();
     }
-    const down = await run(["verify", "http://127.0.0.1:1", "--policy", policyFile]);
+    const down = await runCli(["verify", "http://127.0.0.1:1", "--policy", policyFile]);
     assert.equal(down.code, EXIT.client, down.stderr);
     assert.match(down.stdout, /✗ attestation document/);
   });
@@ -189,17 +171,17 @@ describe("veritee verify", () => {
     const file = writePolicy("invalid.json", (doc) => {
       (doc.launch as Record<string, unknown>).codeBundle = "not a digest";
     });
-    const r = await run(["verify", server.url, "--policy", file]);
+    const r = await runCli(["verify", server.url, "--policy", file]);
     assert.equal(r.code, EXIT.usage);
     assert.match(r.stderr, /invalid-policy: .*launch\.codeBundle/);
-    const missing = await run(["verify", server.url, "--policy", path.join(tmp, "nope.json")]);
+    const missing = await runCli(["verify", server.url, "--policy", path.join(tmp, "nope.json")]);
     assert.equal(missing.code, EXIT.environment);
   });
 });
 
 describe("veritee complete and chat", () => {
   test("complete prints the model's completion on stdout; the INSECURE label and summary go to stderr", async () => {
-    const r = await run([
+    const r = await runCli([
       "complete",
       server.url,
       "--policy",
@@ -215,13 +197,13 @@ describe("veritee complete and chat", () => {
     assert.match(r.stdout, /^, there was a little girl named Lily\. She loved to play outside/);
     assert.match(r.stderr, /^⚠ DEVELOPMENT POLICY — INSECURE/);
     assert.match(r.stderr, /verified .*: \d+ policy claims passed .*channel: sealed bodies/);
-    const bad = await run(["complete", server.url, "--policy", policyFile, "--prompt", "x", "--model", "nope"]);
+    const bad = await runCli(["complete", server.url, "--policy", policyFile, "--prompt", "x", "--model", "nope"]);
     assert.equal(bad.code, EXIT.client);
     assert.match(bad.stderr, /request-failed: the server answered HTTP 404 \(model_not_found\)/);
   });
 
   test("chat reads lines from a pipe and answers each on stdout", async () => {
-    const r = await run(
+    const r = await runCli(
       ["chat", server.tlsUrl!, "--policy", policyFile, "--max-tokens", "8", "--temperature", "0"],
       "Hello there\n\nTell me a story\n",
     );

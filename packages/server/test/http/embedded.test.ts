@@ -9,34 +9,15 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { sharedPath } from "@veritee/testkit";
-import { APIError } from "openai";
 import { createEmbeddedEngine, type EmbeddedEngine } from "../../src/engine/embedded.js";
 import { createJsonLogger } from "../../src/http/index.js";
 import { captureOutput } from "./support/capture.js";
-import { startTestServer, type TestServer } from "./support/server.js";
+import { apiError, startTestServer, type TestServer, until } from "./support/server.js";
 
 const MODEL = "stories260K";
 const CONTEXT = 256;
 /** The llama2.c reference continuation of "Once upon a time" (../shared/models/README.md). */
 const REFERENCE = ", there was a little girl named Lily. She loved to play outside in the park.";
-
-async function apiError(promise: Promise<unknown>): Promise<APIError> {
-  try {
-    await promise;
-  } catch (err) {
-    assert.ok(err instanceof APIError, `expected an APIError, got ${String(err)}`);
-    return err;
-  }
-  assert.fail("the request unexpectedly succeeded");
-}
-
-async function until(condition: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > end) assert.fail("condition not reached in time");
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 describe("OpenAI endpoints over the embedded engine (stories260K)", () => {
   let engine: EmbeddedEngine;
@@ -206,7 +187,7 @@ describe("OpenAI endpoints over the embedded engine (stories260K)", () => {
       let n = 0;
       for await (const _ of stream) if (++n === 2) break;
     }
-    await until(() => engine.load().running === 0);
+    await until(() => engine.load().running === 0, 5000);
     const next = await t.client.completions.create({
       model: MODEL,
       prompt: "Once upon a time",
@@ -266,7 +247,7 @@ describe("embedded engine: privacy and shutdown", () => {
       const aborted = await c.completions.create({ model: MODEL, prompt: canary(14), max_tokens: 200, stream: true });
       let n = 0;
       for await (const _ of aborted) if (++n === 2) break;
-      await until(() => engine.load().running === 0);
+      await until(() => engine.load().running === 0, 5000);
       const metrics = await (await fetch(`${t.url}/metrics`)).text();
       await t.close();
       await engine.close();

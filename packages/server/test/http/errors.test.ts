@@ -6,30 +6,10 @@
 import assert from "node:assert/strict";
 import { request } from "node:http";
 import { after, before, describe, it } from "node:test";
-import { APIError } from "openai";
-import { errorBody, postJson, postRaw, startTestServer, type TestServer } from "./support/server.js";
+import { apiError, errorBody, postJson, postRaw, startTestServer, type TestServer, until } from "./support/server.js";
 import { WordEngine } from "./support/word-engine.js";
 
 const MODEL = "word-model";
-
-/** Await a rejected openai call and return its APIError. */
-async function apiError(promise: Promise<unknown>): Promise<APIError> {
-  try {
-    await promise;
-  } catch (err) {
-    assert.ok(err instanceof APIError, `expected an APIError, got ${String(err)}`);
-    return err;
-  }
-  assert.fail("the request unexpectedly succeeded");
-}
-
-async function until(condition: () => boolean, ms = 2000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > end) assert.fail("condition not reached in time");
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 describe("request validation errors", () => {
   let t: TestServer;

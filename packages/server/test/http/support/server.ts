@@ -1,8 +1,9 @@
+import assert from "node:assert/strict";
 /**
  * Test harness: the handler under test listening on 127.0.0.1, and the
  * official `openai` client pointed at it.
  */
-import OpenAI from "openai";
+import OpenAI, { APIError } from "openai";
 import type { Engine } from "../../../src/engine/types.js";
 import {
   createHttpHandler,
@@ -84,4 +85,24 @@ export async function errorBody(
   }
   if (!("param" in error) || !("code" in error)) throw new Error("error body lacks param or code");
   return error as { message: string; type: string; param: string | null; code: string | null };
+}
+
+/** Await a rejected openai call and return its APIError. */
+export async function apiError(promise: Promise<unknown>): Promise<APIError> {
+  try {
+    await promise;
+  } catch (err) {
+    assert.ok(err instanceof APIError, `expected an APIError, got ${String(err)}`);
+    return err;
+  }
+  assert.fail("the request unexpectedly succeeded");
+}
+
+/** Wait until `condition()` holds, polling every 10 ms, failing after `ms`. */
+export async function until(condition: () => boolean, ms = 2000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > end) assert.fail("condition not reached in time");
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }
