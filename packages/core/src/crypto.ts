@@ -164,3 +164,38 @@ export function ecdhEphemeral(
   const sharedX = toUint8(ecdh.computeSecret(peerPublicPoint));
   return { publicPoint, sharedX };
 }
+
+// Freshly generated keys are never exported from the KeyObject the
+// generation job made: on Node 20 a process deadlocked when the garbage
+// collector destroyed a key-generation job (KeyGenJob's destructor takes the
+// key's mutex) while ExportJWK on that same key held the mutex and allocated
+// (seen with gdb in our test run). Keys are therefore generated with their
+// encodings produced inside the job, or built from random bytes, and
+// re-imported into KeyObjects of their own.
+
+const X25519_PKCS8_PREFIX = Buffer.from("302e020100300506032b656e04220420", "hex");
+
+/** A fresh X25519 key pair: the private key and the raw 32-byte public key (RFC 7748). */
+export function generateX25519(): { privateKey: nodeCrypto.KeyObject; publicKey: Uint8Array } {
+  const privateKey = nodeCrypto.createPrivateKey({
+    key: Buffer.concat([X25519_PKCS8_PREFIX, nodeCrypto.randomBytes(32)]),
+    format: "der",
+    type: "pkcs8",
+  });
+  const x = nodeCrypto.createPublicKey(privateKey).export({ format: "jwk" }).x;
+  if (typeof x !== "string") throw new Error("X25519 public key export failed");
+  return { privateKey, publicKey: new Uint8Array(Buffer.from(x, "base64url")) };
+}
+
+/** A fresh ECDSA P-256 key pair: the private key and the DER SubjectPublicKeyInfo. */
+export function generateP256(): { privateKey: nodeCrypto.KeyObject; spki: Uint8Array } {
+  const pair = nodeCrypto.generateKeyPairSync("ec", {
+    namedCurve: "P-256",
+    publicKeyEncoding: { type: "spki", format: "der" },
+    privateKeyEncoding: { type: "pkcs8", format: "der" },
+  });
+  return {
+    privateKey: nodeCrypto.createPrivateKey({ key: pair.privateKey, format: "der", type: "pkcs8" }),
+    spki: new Uint8Array(pair.publicKey),
+  };
+}

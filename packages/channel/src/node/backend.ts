@@ -16,7 +16,6 @@ import {
   createPrivateKey,
   createPublicKey,
   diffieHellman,
-  generateKeyPairSync,
   hkdfSync,
   type KeyObject,
 } from "node:crypto";
@@ -38,7 +37,7 @@ import {
   type SenderContextParams,
   SerializeError,
 } from "@hpke/core";
-import { concatBytes, fromHex, utf8 } from "@veritee/core";
+import { concatBytes, fromHex, generateX25519, utf8 } from "@veritee/core";
 import { HPKE_AEAD_AES_128_GCM, HPKE_AEAD_CHACHA20_POLY1305, HPKE_KEM_X25519_SHA256 } from "@veritee/evidence";
 import type { HpkeBackend } from "../backend.js";
 
@@ -247,7 +246,8 @@ class NodeX25519Kem implements KemInterface {
   }
 
   async generateKeyPair(): Promise<CryptoKeyPair> {
-    const { privateKey } = generateKeyPairSync("x25519");
+    // Not generateKeyPairSync: see core's generateX25519 (a Node 20 deadlock when exporting a just-generated key).
+    const { privateKey } = generateX25519();
     const sk = nodeX25519Key(privateKey);
     return { privateKey: sk, publicKey: publicFromRaw(sk.publicBytes) };
   }

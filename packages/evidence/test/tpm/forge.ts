@@ -12,7 +12,15 @@
  *   expectedExtraData: good.nonce, pcrValues: good.pcrValues });
  * ```
  */
-import { constants, createHash, generateKeyPairSync, type KeyObject, sign } from "node:crypto";
+import {
+  constants,
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  type KeyObject,
+  sign,
+} from "node:crypto";
 import { digestSize, type HashAlg, TPMA_OBJECT } from "@veritee/core";
 import { encodeTpmsAttest, type TpmsAttest } from "../../src/tpm/attest.js";
 import { objectName } from "../../src/tpm/name.js";
@@ -71,10 +79,22 @@ const keyCache = new Map<TestAkKind, { privateKey: KeyObject; publicKey: KeyObje
 function keyPair(kind: TestAkKind): { privateKey: KeyObject; publicKey: KeyObject } {
   let pair = keyCache.get(kind);
   if (pair === undefined) {
-    pair =
+    // Encoded inside the generation job and re-imported: exporting (JWK) from
+    // a just-generated KeyObject deadlocked Node 20 once (see core's generateX25519).
+    const pub = { type: "spki", format: "der" } as const;
+    const priv = { type: "pkcs8", format: "der" } as const;
+    const der =
       kind === "rsa-2048"
-        ? generateKeyPairSync("rsa", { modulusLength: 2048 })
-        : generateKeyPairSync("ec", { namedCurve: kind === "ecc-p256" ? "P-256" : "P-384" });
+        ? generateKeyPairSync("rsa", { modulusLength: 2048, publicKeyEncoding: pub, privateKeyEncoding: priv })
+        : generateKeyPairSync("ec", {
+            namedCurve: kind === "ecc-p256" ? "P-256" : "P-384",
+            publicKeyEncoding: pub,
+            privateKeyEncoding: priv,
+          });
+    pair = {
+      privateKey: createPrivateKey({ key: der.privateKey, format: "der", type: "pkcs8" }),
+      publicKey: createPublicKey({ key: der.publicKey, format: "der", type: "spki" }),
+    };
     keyCache.set(kind, pair);
   }
   return pair;

@@ -4,9 +4,9 @@
  * `KeyObject`s in this process: never exported, written to disk or logged;
  * only their public halves form the attested key set.
  */
-import { generateKeyPairSync, type KeyObject } from "node:crypto";
+import type { KeyObject } from "node:crypto";
 import { inspect } from "node:util";
-import { toHex } from "@veritee/core";
+import { generateP256, generateX25519, toHex } from "@veritee/core";
 import {
   HPKE_AEAD_AES_128_GCM,
   HPKE_AEAD_CHACHA20_POLY1305,
@@ -102,17 +102,15 @@ export class ServerKeys {
  * keys.keySet.hpke.publicKey; // 32 bytes
  */
 export function generateServerKeys(options: { readonly hpkeKeyId?: number } = {}): ServerKeys {
-  const tls = generateKeyPairSync("ec", { namedCurve: "P-256" });
-  const hpke = generateKeyPairSync("x25519");
-  // Node 20 exports X25519 public keys as JWK or SPKI only; the JWK's `x` is the raw key (RFC 8037 §2).
-  const x = hpke.publicKey.export({ format: "jwk" }).x;
-  if (typeof x !== "string") throw new Error("X25519 public key export failed");
+  // Generated without exporting from a key-generation job's KeyObject (see core's generateX25519).
+  const tls = generateP256();
+  const hpke = generateX25519();
   const keySet: KeySet = Object.freeze({
-    tlsSpki: new Uint8Array(tls.publicKey.export({ format: "der", type: "spki" })),
+    tlsSpki: tls.spki,
     hpke: Object.freeze({
       keyId: options.hpkeKeyId ?? 0,
       kemId: HPKE_KEM_X25519_SHA256,
-      publicKey: new Uint8Array(Buffer.from(x, "base64url")),
+      publicKey: hpke.publicKey,
       cipherSuites: DEFAULT_HPKE_CIPHER_SUITES,
     }),
   });
