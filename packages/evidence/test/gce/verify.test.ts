@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { MalformedError, toHex } from "@veritee/core";
 import { sharedPath } from "@veritee/testkit";
+import { makeRoot } from "@veritee/testkit/x509";
 import fc from "fast-check";
 import { VerificationError } from "../../src/errors.js";
 import { decodeEventLog } from "../../src/eventlog/decode.js";
@@ -11,7 +12,6 @@ import { decodeGceAttestation, type GceAttestation } from "../../src/gce/attesta
 import { GCE_EVENT_LOG_PCRS, VerifiedGceAttestation, verifyGceAttestation } from "../../src/gce/verify.js";
 import { decodeTpmtPublic, encodeTpmtPublic, type RsaTpmtPublic } from "../../src/tpm/public.js";
 import { TCG_KP_EK_CERTIFICATE } from "../../src/x509/certificate.js";
-import { makeRoot } from "../x509/cert-builder.js";
 import { GCE_AK_CERT, GCE_AT, GCE_INTERMEDIATE_2, GCE_INTERMEDIATE_3, GCE_ROOT, gceVector } from "../x509/vectors.js";
 import { encodeGceAttestation } from "./pb-encoder.js";
 

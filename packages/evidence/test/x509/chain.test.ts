@@ -1,10 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { MalformedError } from "@veritee/core";
-import { VerificationError } from "../../src/errors.js";
-import { decodeCertificate, TCG_KP_EK_CERTIFICATE } from "../../src/x509/certificate.js";
-import { VerifiedCertificateChain, verifyCertificateChain } from "../../src/x509/chain.js";
-import { verifyCertificateKey } from "../../src/x509/key-match.js";
 import {
   buildCertificate,
   type Ca,
@@ -18,7 +14,11 @@ import {
   name,
   rsaKey,
   seq,
-} from "./cert-builder.js";
+} from "@veritee/testkit/x509";
+import { VerificationError } from "../../src/errors.js";
+import { decodeCertificate, TCG_KP_EK_CERTIFICATE } from "../../src/x509/certificate.js";
+import { VerifiedCertificateChain, verifyCertificateChain } from "../../src/x509/chain.js";
+import { verifyCertificateKey } from "../../src/x509/key-match.js";
 import { GCE_AK_CERT, GCE_AT, GCE_INTERMEDIATE_2, GCE_INTERMEDIATE_3, GCE_ROOT } from "./vectors.js";
 
 const ROOT = GCE_ROOT;

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { MalformedError } from "@veritee/core";
+import { ecKey, makeLeaf, makeRoot, oid, rsaKey, tlv } from "@veritee/testkit/x509";
 import fc from "fast-check";
 import { VerificationError } from "../../src/errors.js";
 import { base64urlDecode, base64urlEncode } from "../../src/x509/base64url.js";
@@ -8,7 +9,6 @@ import { decodeCertificate, KEY_USAGE } from "../../src/x509/certificate.js";
 import { verifyCertificateChain } from "../../src/x509/chain.js";
 import { DerReader, decodeOid, readNamedBits, readTime, TAG } from "../../src/x509/der.js";
 import { decodeSpki, publicKeyFromJwk, publicKeysEqual } from "../../src/x509/public-key.js";
-import { ecKey, makeLeaf, makeRoot, oid, rsaKey, tlv } from "./cert-builder.js";
 import { GCE_AK_CERT, GCE_INTERMEDIATE_2, GCE_ROOT } from "./vectors.js";
 
 const ROOT = GCE_ROOT;

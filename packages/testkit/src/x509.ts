@@ -1,6 +1,8 @@
 /**
- * A small DER encoder and X.509 certificate builder for tests: it forges
- * certificates with any one field changed, signed with keys made in the test.
+ * `@veritee/testkit/x509`: a small DER encoder and X.509 certificate builder
+ * for tests. It forges certificates with any one field changed, signed with
+ * keys made in the test, under test roots (TPM EK chains, AMD- and
+ * Intel-shaped chains for TEE evidence).
  */
 import * as nodeCrypto from "node:crypto";
 
@@ -126,7 +128,7 @@ export const ext = {
   custom: (dotted: string, critical: boolean): Ext => ({ oid: dotted, critical, value: nul() }),
 };
 
-export type SigAlg = "rsa-sha256" | "rsa-sha1" | "rsa-pss-sha256" | "ecdsa-sha256" | "ecdsa-sha384";
+export type SigAlg = "rsa-sha256" | "rsa-sha1" | "rsa-pss-sha256" | "rsa-pss-sha384" | "ecdsa-sha256" | "ecdsa-sha384";
 
 function algorithmIdentifier(alg: SigAlg): Uint8Array {
   switch (alg) {
@@ -141,6 +143,16 @@ function algorithmIdentifier(alg: SigAlg): Uint8Array {
           explicit(0, seq(oid("2.16.840.1.101.3.4.2.1"), nul())),
           explicit(1, seq(oid("1.2.840.113549.1.1.8"), seq(oid("2.16.840.1.101.3.4.2.1"), nul()))),
           explicit(2, int(32)),
+        ),
+      );
+    case "rsa-pss-sha384":
+      // AMD's ARK/ASK/VCEK certificates: RSASSA-PSS, SHA-384, MGF1-SHA-384, salt 48 (RFC 4055 §3.1).
+      return seq(
+        oid("1.2.840.113549.1.1.10"),
+        seq(
+          explicit(0, seq(oid("2.16.840.1.101.3.4.2.2"), nul())),
+          explicit(1, seq(oid("1.2.840.113549.1.1.8"), seq(oid("2.16.840.1.101.3.4.2.2"), nul()))),
+          explicit(2, int(48)),
         ),
       );
     case "ecdsa-sha256":
@@ -161,6 +173,12 @@ function sign(alg: SigAlg, key: nodeCrypto.KeyObject, data: Uint8Array): Uint8Ar
         key,
         padding: nodeCrypto.constants.RSA_PKCS1_PSS_PADDING,
         saltLength: 32,
+      });
+    case "rsa-pss-sha384":
+      return nodeCrypto.sign("sha384", data, {
+        key,
+        padding: nodeCrypto.constants.RSA_PKCS1_PSS_PADDING,
+        saltLength: 48,
       });
     case "ecdsa-sha256":
       return nodeCrypto.sign("sha256", data, { key, dsaEncoding: "der" });
@@ -211,12 +229,36 @@ export interface KeyPair {
   privateKey: nodeCrypto.KeyObject;
 }
 
-export function ecKey(curve: "P-256" | "P-384" = "P-256"): KeyPair {
-  return nodeCrypto.generateKeyPairSync("ec", { namedCurve: curve });
+// Keys are generated with their encodings made inside the generation job and
+// re-imported: exporting from the KeyObject a job made deadlocked Node 20 once
+// (see core's generateX25519).
+function reimport(pair: { publicKey: Buffer; privateKey: Buffer }): KeyPair {
+  return {
+    publicKey: nodeCrypto.createPublicKey({ key: pair.publicKey, format: "der", type: "spki" }),
+    privateKey: nodeCrypto.createPrivateKey({ key: pair.privateKey, format: "der", type: "pkcs8" }),
+  };
 }
 
+/** A fresh EC key pair. */
+export function ecKey(curve: "P-256" | "P-384" = "P-256"): KeyPair {
+  return reimport(
+    nodeCrypto.generateKeyPairSync("ec", {
+      namedCurve: curve,
+      publicKeyEncoding: { type: "spki", format: "der" },
+      privateKeyEncoding: { type: "pkcs8", format: "der" },
+    }),
+  );
+}
+
+/** A fresh RSA key pair. */
 export function rsaKey(bits = 2048): KeyPair {
-  return nodeCrypto.generateKeyPairSync("rsa", { modulusLength: bits });
+  return reimport(
+    nodeCrypto.generateKeyPairSync("rsa", {
+      modulusLength: bits,
+      publicKeyEncoding: { type: "spki", format: "der" },
+      privateKeyEncoding: { type: "pkcs8", format: "der" },
+    }),
+  );
 }
 
 /** A subject key identifier: SHA-1 of the public key bits, as RFC 5280 §4.2.1.2 method (1) suggests. */
