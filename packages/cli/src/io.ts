@@ -32,6 +32,14 @@ export function parsePort(value: string): number {
   return n;
 }
 
+/** An optional positive integer option (`--threads 2`); undefined when not given. */
+export function positive(value: string | undefined, option: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new CliError("bad-argument", `${option} must be a positive integer`);
+  return n;
+}
+
 /** Write a line to stdout. */
 export function out(line: string): void {
   process.stdout.write(`${line}\n`);

@@ -33,9 +33,9 @@ import { createHttpHandler, type HttpLimits } from "./http/handler.js";
 import type { Logger } from "./http/logger.js";
 import type { Route } from "./http/router.js";
 import { type RunningHttpServer, startHttpServer } from "./http/server.js";
-import type { ServerConfig, TpmConfig } from "./launch/config.js";
 import { assertApplicationPcrFresh, type MeasuredLaunch, runMeasuredLaunch } from "./launch/launch.js";
 import { engineBinaryInputs, type LaunchMeasurements, measureLaunch, measureModel } from "./launch/measure.js";
+import { APPLICATION_PCR, serverConfig, type TpmChoice } from "./launch/server-config.js";
 import { ModelError, type ProgressCallback, resolveModel } from "./model/resolve.js";
 
 /** What to serve and where. */
@@ -71,9 +71,7 @@ export interface ServeOptions {
         readonly modelSha256?: string;
       };
   /** The development swtpm (started fresh, in a temp dir unless given), or a TPM address. */
-  readonly tpm:
-    | { readonly kind: "dev"; readonly stateDir?: string }
-    | { readonly kind: "address"; readonly spec: TransportSpec };
+  readonly tpm: (TpmChoice & { readonly kind: "address" }) | { readonly kind: "dev"; readonly stateDir?: string };
   /** The release root holding packages/<name>/dist/src and package-lock.json (the code bundle). */
   readonly codeRoot: string;
   readonly limits?: HttpLimits;
@@ -116,7 +114,6 @@ export interface RunningVeriteeServer {
   close(): Promise<void>;
 }
 
-const APP_PCR = 15;
 const BOOT_PCRS = [0, 1, 2, 3, 4, 5, 6, 7];
 
 /** Start the attested server. Everything started is released again if a later step fails. */
@@ -152,10 +149,10 @@ export async function startVeriteeServer(options: ServeOptions): Promise<Running
     const tpm = await TpmClient.connect(spec);
     cleanups.push(() => tpm.close());
     await tpm.startup("clear");
-    await assertApplicationPcrFresh(tpm, APP_PCR);
+    await assertApplicationPcrFresh(tpm, APPLICATION_PCR);
 
     // 2. The engine.
-    const opened = await openEngine(options, sim !== undefined, spec);
+    const opened = await openEngine(options);
     const { engine, models } = opened;
     let config = opened.config;
     cleanups.push(() => engine.close());
@@ -188,7 +185,7 @@ export async function startVeriteeServer(options: ServeOptions): Promise<Running
         : {}),
     });
     const measurements: LaunchMeasurements = { ...measured, models: modelMeasurements };
-    const launch = await runMeasuredLaunch({ tpm, measurements, appPcr: APP_PCR });
+    const launch = await runMeasuredLaunch({ tpm, measurements, appPcr: APPLICATION_PCR });
     cleanups.push(async () => launch.keys.dropKeys());
 
     // 4. Attester and HTTP.
@@ -196,7 +193,7 @@ export async function startVeriteeServer(options: ServeOptions): Promise<Running
       tpm,
       keySet: launch.keys.keySet,
       launchLog: launch.launchLog,
-      appPcr: APP_PCR,
+      appPcr: APPLICATION_PCR,
       bootPcrs: BOOT_PCRS,
       ekIntermediates,
       bootEventLog: sim ? "none" : "system",
@@ -241,7 +238,7 @@ export async function startVeriteeServer(options: ServeOptions): Promise<Running
 
     const referenceValues: ReferenceValues = {
       development: sim !== undefined,
-      appPcr: APP_PCR,
+      appPcr: APPLICATION_PCR,
       bootPcrs: Object.fromEntries([...bootValues].map(([i, v]) => [String(i), toHex(v)])),
       launch: {
         codeBundle: measurements.codeBundle.digest,
@@ -273,28 +270,8 @@ export async function startVeriteeServer(options: ServeOptions): Promise<Running
   }
 }
 
-async function openEngine(options: ServeOptions, development: boolean, spec: TransportSpec) {
-  const tpmConfig: TpmConfig = development
-    ? { kind: "swtpm-dev", stateDir: "ephemeral" }
-    : spec.kind === "device"
-      ? { kind: "device", path: spec.path ?? "/dev/tpmrm0" }
-      : spec.kind === "tcp"
-        ? { kind: "tcp", host: spec.host ?? "127.0.0.1", port: spec.port }
-        : { kind: "device", path: spec.path };
-  const limits = {
-    maxRequestBytes: options.limits?.maxBodyBytes ?? 1 << 20,
-    maxConcurrentRequests: options.limits?.maxConcurrentRequests ?? 64,
-    maxQueuedRequests: 64,
-    requestTimeoutMs: options.limits?.requestTimeoutMs ?? 120_000,
-    maxTokens: 0,
-  };
-  const common = {
-    host: options.host ?? "127.0.0.1",
-    port: options.port ?? 8080,
-    limits,
-    tpm: tpmConfig,
-    appPcr: APP_PCR,
-  };
+async function openEngine(options: ServeOptions) {
+  const common = { host: options.host, port: options.port, limits: options.limits, tpm: options.tpm };
   if (options.engine.kind === "embedded") {
     const e = options.engine;
     const model = await resolveModel(e.model, {
@@ -310,7 +287,7 @@ async function openEngine(options: ServeOptions, development: boolean, spec: Tra
       ...(e.threads ? { threads: e.threads } : {}),
     });
     const s = engine.settings;
-    const config: ServerConfig = {
+    const config = serverConfig({
       ...common,
       engine: {
         kind: "embedded",
@@ -321,7 +298,7 @@ async function openEngine(options: ServeOptions, development: boolean, spec: Tra
         threads: s.threads,
         gpu: "none",
       },
-    };
+    });
     return { engine: engine as Engine, config, models: [{ id: s.modelId, path: model.path }] };
   }
   const u = options.engine;
@@ -330,7 +307,7 @@ async function openEngine(options: ServeOptions, development: boolean, spec: Tra
     ...(u.apiKey ? { apiKey: u.apiKey } : {}),
     ...(u.model ? { models: [u.model] } : {}),
   });
-  const config: ServerConfig = {
+  const config = serverConfig({
     ...common,
     engine: {
       kind: "upstream",
@@ -339,7 +316,7 @@ async function openEngine(options: ServeOptions, development: boolean, spec: Tra
       url: u.url,
       ...(u.apiKey ? { apiKey: u.apiKey } : {}),
     },
-  };
+  });
   return { engine: engine as Engine, config, models: [] };
 }
 

@@ -13,11 +13,12 @@
  */
 import type { Dirent } from "node:fs";
 import { readdir, writeFile } from "node:fs/promises";
-import os from "node:os";
 import path from "node:path";
 import { DEVELOPMENT_POLICY_WARNING, type DigestSpec, policyFromReferenceValues } from "@veritee/policy";
 import {
+  defaultThreads,
   type EngineBinaryMeasurement,
+  embeddedContextSize,
   engineBinaryInputs,
   LaunchError,
   type ModelMeasurement,
@@ -27,12 +28,13 @@ import {
   measureModel,
   measureRuntime,
   type ServerConfig,
-  type TpmConfig,
+  serverConfig,
+  type TpmChoice,
 } from "@veritee/server";
 import { parseTransportSpec } from "@veritee/tpm";
 import type { Command } from "commander";
 import { CliError } from "../cli-error.js";
-import { out, parsePort, readInputFile } from "../io.js";
+import { out, parsePort, positive, readInputFile } from "../io.js";
 import { CODE_ROOT, DEFAULT_MODEL } from "./serve.js";
 
 interface Options {
@@ -62,21 +64,6 @@ interface Options {
   maxAge?: string;
 }
 
-/**
- * The limits `veritee serve` measures: it passes none, so the server's
- * defaults (packages/server/src/serve.ts). The measure test compares the
- * resulting configuration digest with a running server's.
- */
-const SERVE_LIMITS = Object.freeze({
-  maxRequestBytes: 1 << 20,
-  maxConcurrentRequests: 64,
-  maxQueuedRequests: 64,
-  requestTimeoutMs: 120_000,
-  maxTokens: 0,
-});
-/** The embedded engine's default context cap (the server uses min(training context, 2048)). */
-const DEFAULT_CONTEXT_SIZE = 2048;
-const APP_PCR = 15;
 /** llama.cpp's native files: the addon and shared libraries (as the server finds them in /proc/self/maps). */
 const NATIVE_FILE = /\.(node|so(\.\d+)*)$/;
 const NATIVE_PACKAGES = ["@node-llama-cpp", "node-llama-cpp"];
@@ -97,13 +84,6 @@ const CONFIG_FLAGS: readonly (keyof Options)[] = [
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
-}
-
-function positive(value: string | undefined, option: string): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new CliError("bad-argument", `${option} must be a positive integer`);
-  return n;
 }
 
 /** `veritee measure`: reference values without a TPM. */
@@ -129,7 +109,7 @@ export function registerMeasure(program: Command): void {
     .option("--tpm <address>", "configuration flag as for veritee serve (default device:/dev/tpmrm0)")
     .option(
       "--context-size <n>",
-      `embedded engine: context size per sequence (default ${DEFAULT_CONTEXT_SIZE}, the server's default for models trained on at least that many tokens)`,
+      "embedded engine: context size per sequence (default as veritee serve: the model's training context, at most 2048)",
     )
     .option(
       "--threads <n>",
@@ -324,7 +304,6 @@ async function readPems(files: readonly string[], option: string): Promise<strin
   return out;
 }
 
-/** The configuration from a JSON file: the ServerConfig as the launch log's configuration event publishes it. */
 /** A configuration, the model file it names, and that file's measurement when taking it already measured it. */
 interface ConfigSource {
   readonly config: ServerConfig;
@@ -332,6 +311,7 @@ interface ConfigSource {
   readonly modelMeasured?: ModelMeasurement;
 }
 
+/** The configuration from a JSON file: the ServerConfig as the launch log's configuration event publishes it. */
 async function configFromFile(opts: Options): Promise<ConfigSource> {
   const conflicting = CONFIG_FLAGS.filter((f) => opts[f] !== undefined);
   if (conflicting.length > 0) {
@@ -382,22 +362,10 @@ async function configFromFile(opts: Options): Promise<ConfigSource> {
 /** The configuration `veritee serve` would measure with the same flags. */
 async function configFromFlags(opts: Options): Promise<ConfigSource> {
   if (opts.dev && opts.tpm) throw new CliError("bad-argument", "--dev and --tpm exclude each other");
-  let tpm: TpmConfig;
-  if (opts.dev) tpm = { kind: "swtpm-dev", stateDir: "ephemeral" };
-  else {
-    const spec = parseTransportSpec(opts.tpm ?? "device:/dev/tpmrm0");
-    tpm =
-      spec.kind === "tcp"
-        ? { kind: "tcp", host: spec.host ?? "127.0.0.1", port: spec.port }
-        : { kind: "device", path: spec.path ?? "/dev/tpmrm0" };
-  }
-  const common = {
-    host: opts.host ?? "127.0.0.1",
-    port: opts.port ?? 8080,
-    limits: SERVE_LIMITS,
-    tpm,
-    appPcr: APP_PCR,
-  };
+  const tpm: TpmChoice = opts.dev
+    ? { kind: "dev" }
+    : { kind: "address", spec: parseTransportSpec(opts.tpm ?? "device:/dev/tpmrm0") };
+  const common = { host: opts.host, port: opts.port, tpm };
   const kind = opts.engine ?? "embedded";
   if (kind === "embedded") {
     if (opts.upstreamUrl || opts.upstreamModel) {
@@ -418,18 +386,18 @@ async function configFromFlags(opts: Options): Promise<ConfigSource> {
         `--model-sha256 does not match the model file (its SHA-256 is ${model.digest})`,
       );
     }
-    const config: ServerConfig = {
+    const config = serverConfig({
       ...common,
       engine: {
         kind: "embedded",
         modelId: path.basename(modelPath).replace(/\.gguf$/i, ""),
         modelPath: path.basename(modelPath),
         modelSha256: model.digest,
-        contextSize: positive(opts.contextSize, "--context-size") ?? DEFAULT_CONTEXT_SIZE,
-        threads: positive(opts.threads, "--threads") ?? Math.max(1, os.availableParallelism() - 1),
+        contextSize: positive(opts.contextSize, "--context-size") ?? (await contextSizeOf(modelPath)),
+        threads: positive(opts.threads, "--threads") ?? defaultThreads(),
         gpu: "none",
       },
-    };
+    });
     return { config, modelPath, modelMeasured: model };
   }
   if (kind !== "upstream") throw new CliError("bad-argument", "--engine must be embedded or upstream");
@@ -439,7 +407,7 @@ async function configFromFlags(opts: Options): Promise<ConfigSource> {
   if (opts.model !== undefined || opts.contextSize !== undefined || opts.threads !== undefined) {
     throw new CliError("bad-argument", "--model, --context-size and --threads go with the embedded engine");
   }
-  const config: ServerConfig = {
+  const config = serverConfig({
     ...common,
     engine: {
       kind: "upstream",
@@ -447,8 +415,17 @@ async function configFromFlags(opts: Options): Promise<ConfigSource> {
       modelSha256: opts.modelSha256?.toLowerCase() ?? null,
       url: opts.upstreamUrl,
     },
-  };
+  });
   return { config, modelPath: undefined };
+}
+
+/** The context size the server would pick for the model (its GGUF header's training context, capped). */
+async function contextSizeOf(modelPath: string): Promise<number> {
+  try {
+    return await embeddedContextSize(modelPath);
+  } catch (error) {
+    throw new CliError("bad-argument", "--model: not a GGUF model whose header can be read", { cause: error });
+  }
 }
 
 /**

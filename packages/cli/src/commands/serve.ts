@@ -7,7 +7,7 @@ import { progressBar } from "@veritee/server/progress";
 import { parseTransportSpec } from "@veritee/tpm";
 import type { Command } from "commander";
 import { CliError } from "../cli-error.js";
-import { out, parsePort } from "../io.js";
+import { out, parsePort, positive } from "../io.js";
 
 /** The repository (release) root: packages/cli/dist/src/commands → five levels up. */
 export const CODE_ROOT = path.resolve(fileURLToPath(new URL("../../../../../", import.meta.url)));
@@ -30,13 +30,6 @@ interface Options {
   contextSize?: string;
   writePolicy?: string;
   tlsPort?: number;
-}
-
-function positive(value: string | undefined, option: string): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new CliError("bad-argument", `${option} must be a positive integer`);
-  return n;
 }
 
 /** `veritee serve`: the attested OpenAI-compatible inference server. */

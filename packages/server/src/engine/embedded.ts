@@ -234,10 +234,7 @@ export async function createEmbeddedEngine(options: EmbeddedEngineOptions): Prom
     if (gpu === true && llama.gpu === false) throw new Error("gpu: true, but no GPU backend is available");
     const model = await llama.loadModel({ modelPath: options.modelPath, gpuLayers: llama.gpu === false ? 0 : "auto" });
     cleanup.push(() => model.dispose());
-    const contextSize = positiveInt(
-      options.contextSize ?? Math.min(model.trainContextSize || DEFAULT_CONTEXT_CAP, DEFAULT_CONTEXT_CAP),
-      "contextSize",
-    );
+    const contextSize = positiveInt(options.contextSize ?? defaultContextSize(model.trainContextSize), "contextSize");
     const batchSize = positiveInt(
       options.batchSize ?? Math.min(DEFAULT_BATCH, contextSize * parallelSequences),
       "batchSize",
@@ -651,6 +648,27 @@ function asEngineError(error: unknown): EngineError {
  */
 export function defaultThreads(): number {
   return Math.max(1, os.availableParallelism() - 1);
+}
+
+/**
+ * The context per sequence when none is asked for: the model's training
+ * context (GGUF `<arch>.context_length`), capped at 2048 tokens so a model
+ * trained on long contexts does not reserve gigabytes of KV cache per sequence.
+ */
+export function defaultContextSize(trainContextSize: number | undefined): number {
+  return Math.min(trainContextSize || DEFAULT_CONTEXT_CAP, DEFAULT_CONTEXT_CAP);
+}
+
+/**
+ * The context per sequence the embedded engine would use for `modelPath`,
+ * read from the GGUF header alone (no native code loaded, no weights read):
+ * what `veritee measure` needs to recompute the configuration a server measures.
+ */
+export async function embeddedContextSize(modelPath: string): Promise<number> {
+  const { readGgufFileInfo } = await loadNodeLlamaCpp();
+  const info = await readGgufFileInfo(modelPath, { readTensorInfo: false });
+  const trained = (info.architectureMetadata as { context_length?: unknown } | undefined)?.context_length;
+  return defaultContextSize(typeof trained === "number" ? trained : undefined);
 }
 
 function positiveInt(value: number, name: string): number {

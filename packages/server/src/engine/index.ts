@@ -12,7 +12,7 @@ export type {
   EngineLogger,
   EngineLogLevel,
 } from "./embedded.js";
-export { createEmbeddedEngine, defaultThreads } from "./embedded.js";
+export { createEmbeddedEngine, defaultContextSize, defaultThreads, embeddedContextSize } from "./embedded.js";
 export { engineBinaryPaths } from "./native.js";
 export type {
   ChatMessage,

@@ -38,3 +38,13 @@ export {
   measureRuntime,
   type RuntimeMeasurement,
 } from "./measure.js";
+export {
+  APPLICATION_PCR,
+  DEFAULT_HOST,
+  DEFAULT_PORT,
+  measuredLimits,
+  type ServerConfigInput,
+  serverConfig,
+  type TpmChoice,
+  tpmConfigFor,
+} from "./server-config.js";
