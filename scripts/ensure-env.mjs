@@ -1,11 +1,16 @@
-// Installs what the project needs when it is missing: npm packages (npm ci)
-// and the Debian packages of the development TPM. Used by `npm test` and
+// Installs what the project needs when it is missing: npm packages (npm ci),
+// the Debian packages of the development TPM, and Chromium for the browser
+// build's test (packages/cli/test/browser.test.ts). Used by `npm test` and
 // `npm run quickstart` so that both work on a fresh clone.
 import { spawnSync } from "node:child_process";
 import { existsSync, statSync } from "node:fs";
 
 const DEBIAN_PACKAGES = ["swtpm", "swtpm-tools", "tpm2-tools"];
 const REQUIRED_COMMANDS = ["swtpm", "swtpm_setup", "tpm2_checkquote"];
+// Installed where we can (root, i.e. CI and containers); elsewhere the browser
+// test skips with a message, except under CI, where it fails without it.
+const BROWSER_PACKAGES = ["chromium"];
+const BROWSER_COMMAND = "chromium";
 
 function run(cmd, args, opts = {}) {
   const r = spawnSync(cmd, args, { stdio: "inherit", ...opts });
@@ -21,15 +26,17 @@ function has(command) {
 
 export function ensureDebianPackages() {
   const missing = REQUIRED_COMMANDS.filter((c) => !has(c));
-  if (missing.length === 0) return;
+  const browser = has(BROWSER_COMMAND) || process.getuid?.() !== 0 ? [] : BROWSER_PACKAGES;
+  if (missing.length === 0 && browser.length === 0) return;
   if (process.getuid?.() !== 0) {
     console.error(`Missing ${missing.join(", ")}. Install the development TPM first:\n`);
     console.error(`  sudo apt-get install -y ${DEBIAN_PACKAGES.join(" ")}\n`);
     process.exit(1);
   }
-  console.error(`Installing ${DEBIAN_PACKAGES.join(" ")} (apt-get)…`);
+  const packages = [...(missing.length > 0 ? DEBIAN_PACKAGES : []), ...browser];
+  console.error(`Installing ${packages.join(" ")} (apt-get)…`);
   run("apt-get", ["update", "-qq"]);
-  run("apt-get", ["install", "-y", "-qq", ...DEBIAN_PACKAGES], {
+  run("apt-get", ["install", "-y", "-qq", ...packages], {
     env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
   });
 }

@@ -12,7 +12,7 @@ import { createServer as createHttpsServer, type Server as HttpsServer, request 
 import { type AddressInfo, createServer as createNetServer, connect as netConnect, type Server } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { createServer as createTlsServer, type TLSSocket } from "node:tls";
-import { toHex, verifySignature } from "@veritee/core";
+import { importPublicSpki, toHex, verifySignature } from "@veritee/core";
 import { decodeCertificate, KEY_USAGE } from "@veritee/evidence";
 import { createAttestedCertificate } from "../src/node/certificate.js";
 import {
@@ -99,7 +99,12 @@ describe("the attested certificate", () => {
     assert.ok(x509.verify(x509.publicKey));
     assert.ok(x509.subject.includes("CN=test"));
     assert.ok(
-      await verifySignature(decoded.signatureAlgorithm.scheme!, x509.publicKey, decoded.tbs, decoded.signature),
+      await verifySignature(
+        decoded.signatureAlgorithm.scheme!,
+        importPublicSpki(new Uint8Array(x509.publicKey.export({ format: "der", type: "spki" }))),
+        decoded.tbs,
+        decoded.signature,
+      ),
     );
     assert.ok(cert.pem.startsWith("-----BEGIN CERTIFICATE-----\n"));
   });

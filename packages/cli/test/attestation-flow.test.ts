@@ -56,7 +56,7 @@ describe("EK certificate → credential activation → quote", () => {
   test("an AK proven resident with the certified EK signs a verified quote", async () => {
     // 1. The EK certificate chains to the TPM maker's CA, and certifies the EK the TPM derives.
     const ekCert = await tpm.readEkCertificate("rsa2048");
-    const chain = verifyCertificateChain({ leaf: ekCert, intermediates, roots, at: new Date() });
+    const chain = await verifyCertificateChain({ leaf: ekCert, intermediates, roots, at: new Date() });
     const ek = await tpm.createEk("rsa2048");
     const ekPublic = decodeTpm2bPublic(ek.publicArea);
     verifyCertificateKey(chain, { jwk: publicKeyJwk(ekPublic) });
@@ -66,7 +66,7 @@ describe("EK certificate → credential activation → quote", () => {
     const ak = await tpm.load(ek.handle, created);
     const akPublic = decodeTpm2bPublic(created.publicArea);
     const secret = randomBytes(32);
-    const made = makeCredential({
+    const made = await makeCredential({
       ekPublic: credentialProtectorFromPublic(ekPublic),
       objectName: akPublic.name,
       credential: secret,
@@ -102,7 +102,7 @@ describe("EK certificate → credential activation → quote", () => {
     const real = await tpm.createAk(ek.handle, "ecc-p256");
     const other = await tpm.createAk(ek.handle, "ecc-p256");
     const ak = await tpm.load(ek.handle, real);
-    const made = makeCredential({
+    const made = await makeCredential({
       ekPublic: credentialProtectorFromPublic(ekPublic),
       objectName: decodeTpm2bPublic(other.publicArea).name,
       credential: randomBytes(16),
@@ -143,11 +143,11 @@ describe("EK certificate → credential activation → quote", () => {
     const ekCert = await tpm.readEkCertificate("rsa2048");
     const otherState = await provisionSwtpm({ stateDir: path.join(dir, "other") });
     const otherRoot = pemToDer(await readFile(otherState.rootCaCertPath, "utf8"));
-    assert.throws(
-      () => verifyCertificateChain({ leaf: ekCert, intermediates, roots: [otherRoot], at: new Date() }),
+    await assert.rejects(
+      async () => verifyCertificateChain({ leaf: ekCert, intermediates, roots: [otherRoot], at: new Date() }),
       (e: unknown) => e instanceof VerificationError && e.code === "cert-untrusted-root",
     );
-    const chain = verifyCertificateChain({ leaf: ekCert, intermediates, roots, at: new Date() });
+    const chain = await verifyCertificateChain({ leaf: ekCert, intermediates, roots, at: new Date() });
     const ecc = await tpm.createEk("eccP256");
     assert.throws(
       () => verifyCertificateKey(chain, { jwk: publicKeyJwk(decodeTpm2bPublic(ecc.publicArea)) }),
@@ -156,8 +156,8 @@ describe("EK certificate → credential activation → quote", () => {
     await tpm.flushContext(ecc.handle);
     // swtpm's EK certificates never expire (notAfter 9999-12-31, RFC 5280
     // §4.1.2.5); a time before they were issued is refused.
-    assert.throws(
-      () => verifyCertificateChain({ leaf: ekCert, intermediates, roots, at: new Date("2001-01-01T00:00:00Z") }),
+    await assert.rejects(
+      async () => verifyCertificateChain({ leaf: ekCert, intermediates, roots, at: new Date("2001-01-01T00:00:00Z") }),
       (e: unknown) => e instanceof VerificationError && e.code === "cert-not-yet-valid",
     );
   });

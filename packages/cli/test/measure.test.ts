@@ -51,7 +51,7 @@ async function attest(policy: Policy): Promise<VerifiedAttestation> {
     at: new Date(),
     ...verificationInputs(policy),
   });
-  const challenge = challengeAk(unproven);
+  const challenge = await challengeAk(unproven);
   const activation = await fetch(`${server.url}/v1/attestation/activate`, {
     method: "POST",
     headers: { "content-type": "application/json" },
@@ -110,7 +110,7 @@ async function measureJson(...args: string[]): Promise<MeasureJson> {
 }
 
 describe("policy evaluation on a live development server", () => {
-  test("the policy `veritee serve --write-policy` writes accepts it, AK proven, labelled INSECURE", () => {
+  test("the policy `veritee serve --write-policy` writes accepts it, AK proven, labelled INSECURE", async () => {
     assert.equal(verified.akResidency, "credential-activation");
     const appraisal = evaluate(verified, devPolicy, { now: new Date() });
     assert.equal(appraisal.verdict, "pass");
@@ -120,7 +120,7 @@ describe("policy evaluation on a live development server", () => {
     assert.equal(evaluate(verified, parsePolicyJson(JSON.stringify(devPolicy)), { now: new Date() }).verdict, "pass");
   });
 
-  test("a production policy refuses the development server with development-policy-required", () => {
+  test("a production policy refuses the development server with development-policy-required", async () => {
     const production = JSON.parse(JSON.stringify(devPolicy));
     production.development = false;
     // A production policy cannot even name the swtpm CA or accept zero boot PCRs.

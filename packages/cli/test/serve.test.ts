@@ -86,7 +86,7 @@ after(async () => {
 });
 
 describe("veritee serve --dev", () => {
-  test("prints the expected measurements and writes a development policy", () => {
+  test("prints the expected measurements and writes a development policy", async () => {
     assert.match(stdout, /code bundle {5}[0-9a-f]{64}/);
     assert.match(stdout, /model {11}270cba1bd5109f42d03350f60406024560464db173c0e387d91f0426d3bd256d {2}stories260K/);
     assert.equal(policy.development, true);
@@ -103,7 +103,7 @@ describe("veritee serve --dev", () => {
       ekRoots: policy.trust.ekRoots.map((root) => pemToDer(root.pem)),
     });
     assert.equal(verified.launch.codeBundle.digest, policy.launch.codeBundle);
-    const challenge = challengeAk(verified);
+    const challenge = await challengeAk(verified);
     const activation = await fetch(`${url}/v1/attestation/activate`, {
       method: "POST",
       headers: { "content-type": "application/json" },

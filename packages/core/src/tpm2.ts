@@ -2,7 +2,7 @@
  * TPM 2.0 constants shared by the attester (`tpm`) and the verifier
  * (`evidence`). Values from TPM 2.0 Library Part 2 (Structures), rev 1.59.
  */
-import type { HashAlg } from "./crypto.js";
+import type { HashAlg } from "./crypto-types.js";
 import { fromHex } from "./hex.js";
 
 /** TPM_ALG_ID (Part 2 §6.3). */

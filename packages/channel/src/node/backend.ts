@@ -16,8 +16,8 @@ import {
   createPrivateKey,
   createPublicKey,
   diffieHellman,
-  hkdfSync,
   type KeyObject,
+  randomFillSync,
 } from "node:crypto";
 import { inspect } from "node:util";
 import {
@@ -37,12 +37,10 @@ import {
   type SenderContextParams,
   SerializeError,
 } from "@hpke/core";
-import { concatBytes, fromHex, generateX25519, utf8 } from "@veritee/core";
+import { concatBytes, importX25519Private, utf8 } from "@veritee/core";
 import { HPKE_AEAD_AES_128_GCM, HPKE_AEAD_CHACHA20_POLY1305, HPKE_KEM_X25519_SHA256 } from "@veritee/evidence";
 import type { HpkeBackend } from "../backend.js";
 
-/** DER prefix of an X25519 PKCS #8 private key before the 32 key bytes (RFC 8410 §7). */
-const X25519_PKCS8_PREFIX = fromHex("302e020100300506032b656e04220420");
 const X25519_SIZE = 32;
 
 function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {
@@ -56,16 +54,40 @@ function view(input: ArrayBufferLike | ArrayBufferView): Uint8Array {
   return new Uint8Array(input);
 }
 
-/** HKDF-SHA256 (RFC 5869) with `node:crypto`; the labelled forms (RFC 9180 §4) are the library's. */
+const SHA256_SIZE = 32;
+const NO_SALT = new Uint8Array(SHA256_SIZE);
+
+/** RFC 5869 §2.2 HKDF-Extract with SHA-256; an absent salt is HashLen zero bytes. */
+function hkdfExtract(salt: Uint8Array, ikm: Uint8Array): Buffer {
+  return createHmac("sha256", salt.byteLength === 0 ? NO_SALT : salt)
+    .update(ikm)
+    .digest();
+}
+
+/** RFC 5869 §2.3 HKDF-Expand with SHA-256: T(i) = HMAC(PRK, T(i-1) ‖ info ‖ i). */
+function hkdfExpand(prk: Uint8Array, info: Uint8Array, len: number): Uint8Array<ArrayBuffer> {
+  if (len > 255 * SHA256_SIZE) throw new RangeError("HKDF-Expand output too long");
+  const out = new Uint8Array(len);
+  let previous: Uint8Array = new Uint8Array(0);
+  for (let i = 1, at = 0; at < len; i++) {
+    previous = createHmac("sha256", prk).update(previous).update(info).update(Uint8Array.of(i)).digest();
+    out.set(previous.subarray(0, Math.min(previous.length, len - at)), at);
+    at += previous.length;
+  }
+  return out;
+}
+
+/**
+ * HKDF-SHA256 (RFC 5869) with `node:crypto`'s HMAC; the labelled forms (RFC 9180 §4) are the library's.
+ * Extract-and-expand is two HMACs here rather than `hkdfSync`, which costs about three times as much per call
+ * (a key object and a job per call) — and the HPKE key schedule makes five such calls per request.
+ */
 class NodeHkdfSha256 extends HkdfSha256 {
   override extract(
     salt: ArrayBufferLike | ArrayBufferView,
     ikm: ArrayBufferLike | ArrayBufferView,
   ): Promise<ArrayBuffer> {
-    // RFC 5869 §2.2: an absent salt is HashLen zero bytes.
-    const s = view(salt);
-    const key = s.byteLength === 0 ? new Uint8Array(this.hashSize) : s;
-    return Promise.resolve(toArrayBuffer(createHmac("sha256", key).update(view(ikm)).digest()));
+    return Promise.resolve(toArrayBuffer(hkdfExtract(view(salt), view(ikm))));
   }
 
   override expand(
@@ -73,18 +95,11 @@ class NodeHkdfSha256 extends HkdfSha256 {
     info: ArrayBufferLike | ArrayBufferView,
     len: number,
   ): Promise<ArrayBuffer> {
-    // RFC 5869 §2.3: T(i) = HMAC(PRK, T(i-1) ‖ info ‖ i).
-    if (len > 255 * this.hashSize) return Promise.reject(new RangeError("HKDF-Expand output too long"));
-    const key = view(prk);
-    const inf = view(info);
-    const out = new Uint8Array(len);
-    let previous = new Uint8Array(0);
-    for (let i = 1, at = 0; at < len; i++) {
-      previous = createHmac("sha256", key).update(previous).update(inf).update(Uint8Array.of(i)).digest();
-      out.set(previous.subarray(0, Math.min(previous.length, len - at)), at);
-      at += previous.length;
+    try {
+      return Promise.resolve(hkdfExpand(view(prk), view(info), len).buffer);
+    } catch (e) {
+      return Promise.reject(e);
     }
-    return Promise.resolve(out.buffer);
   }
 
   override extractAndExpand(
@@ -93,7 +108,14 @@ class NodeHkdfSha256 extends HkdfSha256 {
     info: ArrayBufferLike | ArrayBufferView,
     len: number,
   ): Promise<ArrayBuffer> {
-    return Promise.resolve(hkdfSync("sha256", view(ikm), view(salt), view(info), len));
+    const prk = hkdfExtract(view(salt), view(ikm));
+    try {
+      return Promise.resolve(hkdfExpand(prk, view(info), len).buffer);
+    } catch (e) {
+      return Promise.reject(e);
+    } finally {
+      prk.fill(0);
+    }
   }
 }
 
@@ -159,6 +181,13 @@ export function nodeX25519Key(key: KeyObject): NodeX25519Key {
   return new NodeX25519Key(KEY_TOKEN, key, rawPublic(pub));
 }
 
+/** A key pair from a private `KeyObject`, its public half derived once (not re-imported from its bytes). */
+function pairFromPrivate(key: KeyObject): { privateKey: NodeX25519Key; publicKey: NodeX25519Key } {
+  const pub = createPublicKey(key);
+  const bytes = rawPublic(pub);
+  return { privateKey: new NodeX25519Key(KEY_TOKEN, key, bytes), publicKey: new NodeX25519Key(KEY_TOKEN, pub, bytes) };
+}
+
 function publicFromRaw(raw: Uint8Array): NodeX25519Key {
   if (raw.length !== X25519_SIZE) throw new DeserializeError("an X25519 public key is 32 bytes");
   const x = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString("base64url");
@@ -166,14 +195,14 @@ function publicFromRaw(raw: Uint8Array): NodeX25519Key {
   return new NodeX25519Key(KEY_TOKEN, key, raw.slice());
 }
 
-function privateFromRaw(raw: Uint8Array): NodeX25519Key {
+/** An X25519 private `KeyObject` from its 32 raw bytes. */
+function privateKeyObject(raw: Uint8Array): KeyObject {
   if (raw.length !== X25519_SIZE) throw new DeserializeError("an X25519 private key is 32 bytes");
-  const key = createPrivateKey({
-    key: Buffer.from(concatBytes(X25519_PKCS8_PREFIX, raw)),
-    format: "der",
-    type: "pkcs8",
-  });
-  return nodeX25519Key(key);
+  return importX25519Private(raw);
+}
+
+function privateFromRaw(raw: Uint8Array): NodeX25519Key {
+  return nodeX25519Key(privateKeyObject(raw));
 }
 
 function isKeyPair(value: unknown): value is CryptoKeyPair {
@@ -246,10 +275,14 @@ class NodeX25519Kem implements KemInterface {
   }
 
   async generateKeyPair(): Promise<CryptoKeyPair> {
-    // Not generateKeyPairSync: see core's generateX25519 (a Node 20 deadlock when exporting a just-generated key).
-    const { privateKey } = generateX25519();
-    const sk = nodeX25519Key(privateKey);
-    return { privateKey: sk, publicKey: publicFromRaw(sk.publicBytes) };
+    // From 32 random bytes (any 32 bytes are an X25519 private key, RFC 7748 §5), not generateKeyPairSync: no key
+    // is exported from a key-generation job's KeyObject (a Node 20 deadlock, see core's generateX25519).
+    const raw = randomFillSync(new Uint8Array(X25519_SIZE));
+    try {
+      return pairFromPrivate(privateKeyObject(raw));
+    } finally {
+      raw.fill(0);
+    }
   }
 
   /** RFC 9180 §7.1.3 DeriveKeyPair for X25519. */
@@ -257,9 +290,11 @@ class NodeX25519Kem implements KemInterface {
     try {
       const prk = await this.#kdf.labeledExtract(new Uint8Array(0), LABEL_DKP_PRK, view(ikm));
       const sk = new Uint8Array(await this.#kdf.labeledExpand(prk, LABEL_SK, new Uint8Array(0), X25519_SIZE));
-      const privateKey = privateFromRaw(sk);
-      sk.fill(0);
-      return { privateKey, publicKey: publicFromRaw(privateKey.publicBytes) };
+      try {
+        return pairFromPrivate(privateKeyObject(sk));
+      } finally {
+        sk.fill(0);
+      }
     } catch (e) {
       throw new DeriveKeyPairError(e);
     }

@@ -101,13 +101,13 @@ function padCoordinate(c: Uint8Array, size: number, what: string): Uint8Array {
  * "secret sharing"): RSA-OAEP with label "IDENTITY\0", or one-pass ECDH with
  * an ephemeral key followed by KDFe.
  */
-function shareSeed(ek: CredentialProtector): { seed: Uint8Array; encryptedSecret: Uint8Array } {
+async function shareSeed(ek: CredentialProtector): Promise<{ seed: Uint8Array; encryptedSecret: Uint8Array }> {
   const seedBits = digestSize(ek.nameAlg) * 8;
   if (ek.kind === "rsa") {
     const key = "jwk" in ek.publicKey ? importPublicJwk(ek.publicKey.jwk) : importPublicSpki(ek.publicKey.spki);
     const seed = randomBytes(seedBits / 8);
     const label = new TextEncoder().encode(`${IDENTITY}\0`);
-    return { seed, encryptedSecret: rsaOaepEncrypt(key, ek.nameAlg, label, seed) };
+    return { seed, encryptedSecret: await rsaOaepEncrypt(key, ek.nameAlg, label, seed) };
   }
   const curve = CURVES[ek.curve];
   const x = padCoordinate(ek.x, curve.size, "ekPublic.x");
@@ -117,7 +117,7 @@ function shareSeed(ek: CredentialProtector): { seed: Uint8Array; encryptedSecret
   peer.set(x, 1);
   peer.set(y, 1 + curve.size);
   // ecdhEphemeral rejects a point that is not on the curve.
-  const { publicPoint, sharedX } = ecdhEphemeral(curve.node, peer);
+  const { publicPoint, sharedX } = await ecdhEphemeral(curve.node, peer);
   const ephX = publicPoint.slice(1, 1 + curve.size);
   const ephY = publicPoint.slice(1 + curve.size);
   // Part 1 §C.6.4: seed = KDFe(nameAlg, Z.x, "IDENTITY", ephemeral.x, EK.x, digest bits).
@@ -138,16 +138,17 @@ function shareSeed(ek: CredentialProtector): { seed: Uint8Array; encryptedSecret
  * - credentialBlob = TPM2B_DIGEST(integrityHMAC) ‖ encIdentity
  *
  * where nameAlg and the symmetric algorithm are the EK's. A fresh seed is
- * used on every call, so outputs differ each time.
+ * used on every call, so outputs differ each time. Asynchronous because
+ * WebCrypto's RSA-OAEP and ECDH are (core's browser backend).
  *
  * @example
- * const { credentialBlob, encryptedSecret } = makeCredential({
+ * const { credentialBlob, encryptedSecret } = await makeCredential({
  *   ekPublic: { kind: "rsa", publicKey: { spki: ekSpki }, nameAlg: "sha256", symmetric: { alg: "aes", bits: 128 } },
  *   objectName: akName,
  *   credential: randomBytes(32),
  * });
  */
-export function makeCredential(options: MakeCredentialOptions): MadeCredential {
+export async function makeCredential(options: MakeCredentialOptions): Promise<MadeCredential> {
   const { ekPublic, objectName, credential } = options;
   const nameAlg = ekPublic.nameAlg;
   checkName(objectName);
@@ -157,7 +158,7 @@ export function makeCredential(options: MakeCredentialOptions): MadeCredential {
   if (ekPublic.symmetric.alg !== "aes" || ![128, 192, 256].includes(ekPublic.symmetric.bits)) {
     throw new RangeError("only AES-128, AES-192 and AES-256 are supported");
   }
-  const { seed, encryptedSecret } = shareSeed(ekPublic);
+  const { seed, encryptedSecret } = await shareSeed(ekPublic);
   const symKey = kdfA(nameAlg, seed, "STORAGE", objectName, EMPTY, ekPublic.symmetric.bits);
   const plain = new ByteWriter().tpm2b(credential).finish();
   // Part 1 §24.4: CFB mode with an IV of zeros (the key is never reused).

@@ -23,7 +23,7 @@ const MAX_ENCRYPTED_SECRET = 512;
  * Encode a {@link MadeCredential} as a tpm2-tools credential file.
  *
  * @example
- * writeFileSync("cred.blob", encodeTpm2ToolsCredential(makeCredential(options)));
+ * writeFileSync("cred.blob", encodeTpm2ToolsCredential(await makeCredential(options)));
  */
 export function encodeTpm2ToolsCredential(made: MadeCredential): Uint8Array {
   return new ByteWriter()

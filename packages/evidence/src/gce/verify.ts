@@ -180,7 +180,7 @@ export async function verifyGceAttestation(options: VerifyGceAttestationOptions)
 
   // 2. The AK certificate and its chain.
   if (!att.akCert) throw new VerificationError("cert-untrusted-root", "the attestation has no AK certificate");
-  const chain = verifyCertificateChain({
+  const chain = await verifyCertificateChain({
     leaf: att.akCert,
     intermediates: [...att.intermediateCerts, ...(options.intermediates ?? [])],
     roots: options.roots,

@@ -63,14 +63,14 @@ export class AkChallenge implements ActivationRequest {
  *
  * @throws VerificationError `unsupported-algorithm` for an EK that cannot protect a credential.
  * @example
- * const challenge = challengeAk(verified);
+ * const challenge = await challengeAk(verified);
  * const res = await fetch(`${url}/v1/attestation/activate`, { method: "POST", body: JSON.stringify(challenge) });
  * const proven = confirmAkResidency(verified, challenge, decodeActivationResponse(await res.json()));
  */
-export function challengeAk(verified: VerifiedAttestation): AkChallenge {
+export async function challengeAk(verified: VerifiedAttestation): Promise<AkChallenge> {
   if (!VerifiedAttestation.is(verified)) throw new TypeError("challengeAk takes a VerifiedAttestation");
   const secret = randomBytes(SECRET_SIZE);
-  const made = makeCredential({
+  const made = await makeCredential({
     ekPublic: credentialProtectorFromPublic(verified.ekPublic),
     objectName: verified.akName,
     credential: secret,

@@ -183,7 +183,7 @@ function schemeFor(key: TpmtPublic, sig: TpmtSignature): SignatureScheme {
     case "rsassa":
       return { kind: "rsassa-pkcs1", hash: sig.hash };
     case "rsapss":
-      // No salt length: core then recovers it ("auto"), since TPMs differ
+      // No salt length: core then tries the digest length and the maximum, since TPMs differ
       // (see core's verifySignature).
       return { kind: "rsa-pss", hash: sig.hash };
   }

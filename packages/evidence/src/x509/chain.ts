@@ -15,7 +15,7 @@
  * TPM certificates in the test vectors mark only basicConstraints, keyUsage
  * and subjectAltName critical.
  */
-import { bytesEqual, importPublicJwk, MalformedError, verifySignatureSync } from "@veritee/core";
+import { bytesEqual, importPublicJwk, MalformedError, type PublicKeyHandle, verifySignature } from "@veritee/core";
 import { VerificationError } from "../errors.js";
 import { type DecodedCertificate, decodeCertificate, EXTENSION_OID, KEY_USAGE } from "./certificate.js";
 import { publicKeyToJwk } from "./public-key.js";
@@ -117,7 +117,12 @@ function checkCriticalExtensions(cert: DecodedCertificate, position: string): vo
   }
 }
 
-function checkSignature(child: DecodedCertificate, issuer: DecodedCertificate, allowSha1: boolean, position: string) {
+async function checkSignature(
+  child: DecodedCertificate,
+  issuer: DecodedCertificate,
+  allowSha1: boolean,
+  position: string,
+): Promise<void> {
   const scheme = child.signatureAlgorithm.scheme;
   if (!scheme) {
     throw new VerificationError(
@@ -143,14 +148,16 @@ function checkSignature(child: DecodedCertificate, issuer: DecodedCertificate, a
       `issuer of ${position} has an RSA key under ${MIN_RSA_BITS} bits`,
     );
   }
-  let ok: boolean;
+  let handle: PublicKeyHandle;
   try {
-    ok = verifySignatureSync(scheme, importPublicJwk(publicKeyToJwk(key)), child.tbs, child.signature);
+    handle = importPublicJwk(publicKeyToJwk(key));
   } catch (cause) {
     // A key the backend refuses (e.g. a point off the curve) cannot have signed anything.
     throw new VerificationError("cert-signature-invalid", `issuer key of ${position} is unusable`, { cause });
   }
-  if (!ok) throw new VerificationError("cert-signature-invalid", `${position} has a bad signature`);
+  // verifySignature resolves false (never rejects) for a signature of the wrong shape.
+  if (!(await verifySignature(scheme, handle, child.tbs, child.signature)))
+    throw new VerificationError("cert-signature-invalid", `${position} has a bad signature`);
 }
 
 /** RFC 5280 §6.1.4 (k), (l), (n): an issuer must be a CA allowed to sign certificates, within its path length. */
@@ -177,11 +184,12 @@ function describe(depth: number): string {
 
 /**
  * Build and verify a certificate path from `leaf` to one of `roots` at the
- * pinned time `at`. Returns the proven chain; throws `VerificationError`
+ * pinned time `at`. Resolves to the proven chain; rejects with `VerificationError`
  * (cert-untrusted-root, cert-signature-invalid, cert-expired,
  * cert-not-yet-valid, cert-not-ca, cert-key-usage, cert-path-too-long,
  * cert-eku-missing, cert-unknown-critical-extension, unsupported-algorithm)
- * or `MalformedError` for a certificate that does not decode.
+ * or `MalformedError` for a certificate that does not decode. Asynchronous
+ * because signature verification is (WebCrypto, core's browser backend).
  *
  * The leaf's own checks (critical extensions, validity, `requiredEku`) run
  * first. Issuers are then found by name (DER equality of issuer and subject;
@@ -192,13 +200,13 @@ function describe(depth: number): string {
  * reported is the one from the attempt that got furthest.
  *
  * @example
- * const chain = verifyCertificateChain({
+ * const chain = await verifyCertificateChain({
  *   leaf: akCertDer, intermediates: [intermediateDer], roots: [rootDer],
  *   at: new Date("2022-01-01T00:00:00Z"), requiredEku: TCG_KP_EK_CERTIFICATE,
  * });
  * chain.leaf.publicKey; // the certified key
  */
-export function verifyCertificateChain(options: CertificateChainOptions): VerifiedCertificateChain {
+export async function verifyCertificateChain(options: CertificateChainOptions): Promise<VerifiedCertificateChain> {
   const at = options.at;
   if (!(at instanceof Date) || Number.isNaN(at.getTime())) throw new TypeError("`at` must be a valid Date");
   const maxDepth = options.maxDepth ?? DEFAULT_MAX_DEPTH;
@@ -223,7 +231,7 @@ export function verifyCertificateChain(options: CertificateChainOptions): Verifi
   }
 
   let edgeChecks = 0;
-  const extend = (path: readonly DecodedCertificate[]): readonly DecodedCertificate[] => {
+  const extend = async (path: readonly DecodedCertificate[]): Promise<readonly DecodedCertificate[]> => {
     const current = path[path.length - 1]!;
     const depth = path.length;
     const issuers = candidates.filter(
@@ -251,12 +259,12 @@ export function verifyCertificateChain(options: CertificateChainOptions): Verifi
           throw new VerificationError("cert-path-too-long", `path longer than ${maxDepth} certificates`);
         }
         const position = describe(depth);
-        checkSignature(current, cert, allowSha1, describe(depth - 1));
+        await checkSignature(current, cert, allowSha1, describe(depth - 1));
         checkIssuer(cert, path, position);
         checkCriticalExtensions(cert, position);
         checkValidity(cert, at, position);
         const next = [...path, cert];
-        return anchor ? next : extend(next);
+        return anchor ? next : await extend(next);
       } catch (e) {
         const failure =
           e instanceof PathFailure ? e : e instanceof VerificationError ? new PathFailure(e, depth) : null;
@@ -269,7 +277,7 @@ export function verifyCertificateChain(options: CertificateChainOptions): Verifi
   };
 
   try {
-    return new VerifiedCertificateChain(CONSTRUCT, extend([leaf]), at);
+    return new VerifiedCertificateChain(CONSTRUCT, await extend([leaf]), at);
   } catch (e) {
     if (e instanceof PathFailure) throw e.error;
     throw e;

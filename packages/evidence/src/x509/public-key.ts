@@ -1,5 +1,4 @@
-import { bytesEqual, MalformedError } from "@veritee/core";
-import { base64urlDecode, base64urlEncode } from "./base64url.js";
+import { base64urlDecode, base64urlEncode, bytesEqual, MalformedError } from "@veritee/core";
 import { type DerElement, DerReader, readOctetAlignedBitString, readOid, TAG } from "./der.js";
 
 /** Named curves that TPM and TEE keys use, by their JWK `crv` names (RFC 7518 §6.2.1.1). */

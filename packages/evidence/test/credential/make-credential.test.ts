@@ -74,19 +74,19 @@ const cases: { label: string; protector: CredentialProtector; ek: SoftwareEk }[]
 
 describe("makeCredential round trip with a software TPM", () => {
   for (const { label, protector, ek } of cases) {
-    it(`${label}: the right EK and Name recover the credential`, () => {
+    it(`${label}: the right EK and Name recover the credential`, async () => {
       const objectName = nameFor("sha256", 1);
       const credential = randomBytes(32);
-      const made = makeCredential({ ekPublic: protector, objectName, credential });
+      const made = await makeCredential({ ekPublic: protector, objectName, credential });
       const recovered = activateInSoftware(ek, objectName, made.credentialBlob, made.encryptedSecret);
       verifyActivatedCredential(credential, recovered);
       // Each call uses a fresh seed.
-      const again = makeCredential({ ekPublic: protector, objectName, credential });
+      const again = await makeCredential({ ekPublic: protector, objectName, credential });
       assert.notEqual(toHex(again.credentialBlob), toHex(made.credentialBlob));
     });
 
-    it(`${label}: another AK Name fails the integrity check`, () => {
-      const made = makeCredential({
+    it(`${label}: another AK Name fails the integrity check`, async () => {
+      const made = await makeCredential({
         ekPublic: protector,
         objectName: nameFor("sha256", 1),
         credential: randomBytes(16),
@@ -97,9 +97,9 @@ describe("makeCredential round trip with a software TPM", () => {
       );
     });
 
-    it(`${label}: a flipped bit in the blob or the secret fails`, () => {
+    it(`${label}: a flipped bit in the blob or the secret fails`, async () => {
       const objectName = nameFor("sha1", 3);
-      const made = makeCredential({ ekPublic: protector, objectName, credential: randomBytes(8) });
+      const made = await makeCredential({ ekPublic: protector, objectName, credential: randomBytes(8) });
       const blob = made.credentialBlob.slice();
       blob[blob.length - 1]! ^= 1;
       assert.throws(() => activateInSoftware(ek, objectName, blob, made.encryptedSecret));
@@ -109,17 +109,17 @@ describe("makeCredential round trip with a software TPM", () => {
     });
   }
 
-  it("a credential for another EK cannot be activated", () => {
+  it("a credential for another EK cannot be activated", async () => {
     const objectName = nameFor("sha256", 1);
     const other = nodeCrypto.generateKeyPairSync("rsa", { modulusLength: 2048 });
-    const made = makeCredential({
+    const made = await makeCredential({
       ekPublic: rsaProtector(other, "sha256", 128),
       objectName,
       credential: randomBytes(32),
     });
     assert.throws(() => activateInSoftware(cases[0]!.ek, objectName, made.credentialBlob, made.encryptedSecret));
     const p256b = nodeCrypto.generateKeyPairSync("ec", { namedCurve: "P-256" });
-    const madeEc = makeCredential({
+    const madeEc = await makeCredential({
       ekPublic: eccProtector(p256b, "sha256", 128),
       objectName,
       credential: randomBytes(32),
@@ -130,8 +130,8 @@ describe("makeCredential round trip with a software TPM", () => {
     );
   });
 
-  it("lays out the blob as TPM2B_DIGEST(integrityHMAC) ‖ encIdentity", () => {
-    const made = makeCredential({
+  it("lays out the blob as TPM2B_DIGEST(integrityHMAC) ‖ encIdentity", async () => {
+    const made = await makeCredential({
       ekPublic: cases[0]!.protector,
       objectName: nameFor("sha256", 1),
       credential: randomBytes(20),
@@ -140,7 +140,7 @@ describe("makeCredential round trip with a software TPM", () => {
     assert.equal(integrityHmac.length, 32);
     assert.equal(encIdentity.length, 2 + 20); // CFB keeps the TPM2B_DIGEST's length
     assert.equal(made.encryptedSecret.length, 256);
-    const ec = makeCredential({
+    const ec = await makeCredential({
       ekPublic: cases[2]!.protector,
       objectName: nameFor("sha256", 1),
       credential: randomBytes(20),
@@ -148,36 +148,45 @@ describe("makeCredential round trip with a software TPM", () => {
     assert.equal(ec.encryptedSecret.length, 2 + 32 + 2 + 32);
   });
 
-  it("rejects bad inputs", () => {
+  it("rejects bad inputs", async () => {
     const ekPublic = cases[0]!.protector;
     const objectName = nameFor("sha256", 1);
-    assert.throws(() => makeCredential({ ekPublic, objectName, credential: new Uint8Array(33) }), RangeError);
-    assert.throws(() => makeCredential({ ekPublic, objectName, credential: new Uint8Array(0) }), RangeError);
-    assert.throws(
-      () => makeCredential({ ekPublic, objectName: objectName.slice(0, 20), credential: randomBytes(8) }),
+    await assert.rejects(
+      async () => makeCredential({ ekPublic, objectName, credential: new Uint8Array(33) }),
+      RangeError,
+    );
+    await assert.rejects(
+      async () => makeCredential({ ekPublic, objectName, credential: new Uint8Array(0) }),
+      RangeError,
+    );
+    await assert.rejects(
+      async () => makeCredential({ ekPublic, objectName: objectName.slice(0, 20), credential: randomBytes(8) }),
       MalformedError,
     );
-    assert.throws(
-      () => makeCredential({ ekPublic, objectName: Uint8Array.of(0x00, 0x99, 1, 2), credential: randomBytes(8) }),
+    await assert.rejects(
+      async () => makeCredential({ ekPublic, objectName: Uint8Array.of(0x00, 0x99, 1, 2), credential: randomBytes(8) }),
       MalformedError,
     );
-    assert.throws(
-      () => makeCredential({ ekPublic, objectName: new Uint8Array(1), credential: randomBytes(8) }),
+    await assert.rejects(
+      async () => makeCredential({ ekPublic, objectName: new Uint8Array(1), credential: randomBytes(8) }),
       MalformedError,
     );
     const badSym = { ...ekPublic, symmetric: { alg: "aes", bits: 64 } } as unknown as CredentialProtector;
-    assert.throws(() => makeCredential({ ekPublic: badSym, objectName, credential: randomBytes(8) }), RangeError);
+    await assert.rejects(
+      async () => makeCredential({ ekPublic: badSym, objectName, credential: randomBytes(8) }),
+      RangeError,
+    );
     const ec = cases[2]!.protector as Extract<CredentialProtector, { kind: "ecc" }>;
     const offCurve = { ...ec, y: ec.x };
-    assert.throws(() => makeCredential({ ekPublic: offCurve, objectName, credential: randomBytes(8) }));
-    assert.throws(
-      () =>
+    await assert.rejects(async () => makeCredential({ ekPublic: offCurve, objectName, credential: randomBytes(8) }));
+    await assert.rejects(
+      async () =>
         makeCredential({ ekPublic: { ...ec, x: new Uint8Array(33).fill(1) }, objectName, credential: randomBytes(8) }),
       MalformedError,
     );
   });
 
-  it("verifyActivatedCredential rejects a different secret", () => {
+  it("verifyActivatedCredential rejects a different secret", async () => {
     const secret = randomBytes(32);
     verifyActivatedCredential(secret, secret.slice());
     const other = secret.slice();
@@ -194,8 +203,8 @@ describe("makeCredential round trip with a software TPM", () => {
 });
 
 describe("tpm2-tools credential file", () => {
-  it("round-trips and has the documented header", () => {
-    const made = makeCredential({
+  it("round-trips and has the documented header", async () => {
+    const made = await makeCredential({
       ekPublic: cases[0]!.protector,
       objectName: nameFor("sha256", 1),
       credential: randomBytes(32),
@@ -205,8 +214,8 @@ describe("tpm2-tools credential file", () => {
     assert.deepEqual(decodeTpm2ToolsCredential(file), made);
   });
 
-  it("rejects bad magic, version, sizes and trailing data", () => {
-    const made = makeCredential({
+  it("rejects bad magic, version, sizes and trailing data", async () => {
+    const made = await makeCredential({
       ekPublic: cases[2]!.protector,
       objectName: nameFor("sha256", 1),
       credential: randomBytes(32),
@@ -237,8 +246,8 @@ describe("tpm2-tools credential file", () => {
     assert.equal(code(badHmac), "bad-length");
   });
 
-  it("random and mutated bytes yield only MalformedError", () => {
-    const made = makeCredential({
+  it("random and mutated bytes yield only MalformedError", async () => {
+    const made = await makeCredential({
       ekPublic: cases[0]!.protector,
       objectName: nameFor("sha256", 1),
       credential: randomBytes(32),

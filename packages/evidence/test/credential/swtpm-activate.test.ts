@@ -95,9 +95,9 @@ describe("credential activation on swtpm", { skip: swtpmUnavailable }, () => {
   });
 
   for (const kind of ["rsa", "ecc"] as const) {
-    it(`${kind.toUpperCase()} EK: the TPM recovers the credential made for its AK`, () => {
+    it(`${kind.toUpperCase()} EK: the TPM recovers the credential made for its AK`, async () => {
       const credential = randomBytes(32);
-      const made = makeCredential({
+      const made = await makeCredential({
         ekPublic: kind === "rsa" ? rsaEk() : eccEk(),
         objectName: bytes(`ak-${kind}.name`),
         credential,
@@ -107,8 +107,8 @@ describe("credential activation on swtpm", { skip: swtpmUnavailable }, () => {
       verifyActivatedCredential(credential, r.secret!);
     });
 
-    it(`${kind.toUpperCase()} EK: a credential made for another AK's Name is refused`, () => {
-      const made = makeCredential({
+    it(`${kind.toUpperCase()} EK: a credential made for another AK's Name is refused`, async () => {
+      const made = await makeCredential({
         ekPublic: kind === "rsa" ? rsaEk() : eccEk(),
         objectName: bytes(`ak2-${kind}.name`),
         credential: randomBytes(32),
@@ -120,9 +120,9 @@ describe("credential activation on swtpm", { skip: swtpmUnavailable }, () => {
     });
   }
 
-  it("a credential made for another EK is refused", () => {
+  it("a credential made for another EK is refused", async () => {
     const other = nodeCrypto.generateKeyPairSync("rsa", { modulusLength: 2048 });
-    const made = makeCredential({
+    const made = await makeCredential({
       ekPublic: {
         kind: "rsa",
         publicKey: { jwk: other.publicKey.export({ format: "jwk" }) },
@@ -135,15 +135,27 @@ describe("credential activation on swtpm", { skip: swtpmUnavailable }, () => {
     // libtpms answers a failed OAEP decryption with TPM_RC_FAILURE (0x101) rather than TPM_RC_VALUE.
     assert.equal(activate("ak-rsa.ctx", "ek-rsa.ctx", encodeTpm2ToolsCredential(made)).ok, false);
     // The ECC EK's credential presented to the RSA EK: the secret is no RSA ciphertext.
-    const ecc = makeCredential({ ekPublic: eccEk(), objectName: bytes("ak-rsa.name"), credential: randomBytes(32) });
+    const ecc = await makeCredential({
+      ekPublic: eccEk(),
+      objectName: bytes("ak-rsa.name"),
+      credential: randomBytes(32),
+    });
     assert.equal(activate("ak-rsa.ctx", "ek-rsa.ctx", encodeTpm2ToolsCredential(ecc)).ok, false);
     // And the TPM still works afterwards.
-    const good = makeCredential({ ekPublic: rsaEk(), objectName: bytes("ak-rsa.name"), credential: randomBytes(32) });
+    const good = await makeCredential({
+      ekPublic: rsaEk(),
+      objectName: bytes("ak-rsa.name"),
+      credential: randomBytes(32),
+    });
     assert.ok(activate("ak-rsa.ctx", "ek-rsa.ctx", encodeTpm2ToolsCredential(good)).ok);
   });
 
-  it("a tampered blob is refused", () => {
-    const made = makeCredential({ ekPublic: rsaEk(), objectName: bytes("ak-rsa.name"), credential: randomBytes(32) });
+  it("a tampered blob is refused", async () => {
+    const made = await makeCredential({
+      ekPublic: rsaEk(),
+      objectName: bytes("ak-rsa.name"),
+      credential: randomBytes(32),
+    });
     const blob = made.credentialBlob.slice();
     blob[blob.length - 1]! ^= 0x80;
     const r = activate("ak-rsa.ctx", "ek-rsa.ctx", encodeTpm2ToolsCredential({ ...made, credentialBlob: blob }));
@@ -151,7 +163,7 @@ describe("credential activation on swtpm", { skip: swtpmUnavailable }, () => {
     assert.match(r.error!, /integrity check failed/);
   });
 
-  it("tpm2_makecredential's file decodes, re-encodes and activates", () => {
+  it("tpm2_makecredential's file decodes, re-encodes and activates", async () => {
     const secret = randomBytes(20);
     writeFileSync(file("secret"), secret);
     tpm.tpm2(

@@ -16,8 +16,11 @@ import { verifyCertificateChain } from "../../src/x509/chain.js";
 import { verifyCertificateKey } from "../../src/x509/key-match.js";
 import { type ProvisionedTpm, pemToDer, provisionTpm, startSwtpm, swtpmUnavailable } from "../support/swtpm.js";
 
-function rejects(fn: () => unknown, code: string): void {
-  assert.throws(fn, (e: unknown) => e instanceof VerificationError && e.code === code);
+async function rejects(fn: () => unknown, code: string): Promise<void> {
+  await assert.rejects(
+    async () => fn(),
+    (e: unknown) => e instanceof VerificationError && e.code === code,
+  );
 }
 
 describe("swtpm EK certificate chains", { skip: swtpmUnavailable }, () => {
@@ -62,8 +65,8 @@ describe("swtpm EK certificate chains", { skip: swtpmUnavailable }, () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it("verifies the RSA EK certificate read from NV to the local CA root", () => {
-    const chain = verifyCertificateChain({
+  it("verifies the RSA EK certificate read from NV to the local CA root", async () => {
+    const chain = await verifyCertificateChain({
       leaf: rsaEkCert,
       intermediates: [issuerA],
       roots: [rootA],
@@ -76,16 +79,16 @@ describe("swtpm EK certificate chains", { skip: swtpmUnavailable }, () => {
     assert.deepEqual(chain.leaf.tpmDevice, { manufacturer: "id:00001014", model: "swtpm", version: "id:20191023" });
     // The certificate certifies the EK the TPM holds, not some other key.
     verifyCertificateKey(chain, { spki: pemToDer(rsaEkPem) });
-    rejects(() => verifyCertificateKey(chain, { spki: pemToDer(eccEkPem) }), "key-mismatch");
+    await rejects(() => verifyCertificateKey(chain, { spki: pemToDer(eccEkPem) }), "key-mismatch");
   });
 
-  it("matches the EK certificate file swtpm_setup wrote", () => {
+  it("matches the EK certificate file swtpm_setup wrote", async () => {
     const written = new Uint8Array(readFileSync(path.join(tpmA.certFilesDir, "ek-rsa2048.crt")));
     assert.deepEqual(written, rsaEkCert);
   });
 
-  it("verifies the ECC P-384 EK certificate", () => {
-    const chain = verifyCertificateChain({
+  it("verifies the ECC P-384 EK certificate", async () => {
+    const chain = await verifyCertificateChain({
       leaf: eccEkCert,
       intermediates: [issuerA],
       roots: [rootA],
@@ -96,37 +99,40 @@ describe("swtpm EK certificate chains", { skip: swtpmUnavailable }, () => {
     verifyCertificateKey(chain, { spki: pemToDer(eccEkPem) });
   });
 
-  it("rejects EK certificates from another swtpm CA", () => {
+  it("rejects EK certificates from another swtpm CA", async () => {
     const rootB = pemToDer(readFileSync(tpmB.rootCertPem, "utf8"));
     const issuerB = pemToDer(readFileSync(tpmB.issuerCertPem, "utf8"));
     const ekB = new Uint8Array(readFileSync(path.join(tpmB.certFilesDir, "ek-rsa2048.crt")));
     // Both CAs use the same names (CN=swtpm-localca), so only signatures and key ids tell them apart.
-    rejects(
+    await rejects(
       () => verifyCertificateChain({ leaf: ekB, intermediates: [issuerA], roots: [rootA], at }),
       "cert-untrusted-root",
     );
-    rejects(
+    await rejects(
       () => verifyCertificateChain({ leaf: rsaEkCert, intermediates: [issuerB], roots: [rootB], at }),
       "cert-untrusted-root",
     );
     // B's chain is fine on its own.
-    verifyCertificateChain({ leaf: ekB, intermediates: [issuerB], roots: [rootB], at });
+    await verifyCertificateChain({ leaf: ekB, intermediates: [issuerB], roots: [rootB], at });
     // A's intermediate under B's root: the names chain, the signature does not.
-    rejects(
+    await rejects(
       () => verifyCertificateChain({ leaf: rsaEkCert, intermediates: [issuerA], roots: [rootB], at }),
       "cert-untrusted-root",
     );
   });
 
-  it("checks validity at the pinned time", () => {
+  it("checks validity at the pinned time", async () => {
     const opts = { leaf: rsaEkCert, intermediates: [issuerA], roots: [rootA] };
-    rejects(() => verifyCertificateChain({ ...opts, at: new Date("2020-01-01T00:00:00Z") }), "cert-not-yet-valid");
+    await rejects(
+      () => verifyCertificateChain({ ...opts, at: new Date("2020-01-01T00:00:00Z") }),
+      "cert-not-yet-valid",
+    );
     // swtpm certificates expire at the end of year 9999 (GeneralizedTime 99991231235959Z).
-    rejects(() => verifyCertificateChain({ ...opts, at: new Date("+010000-01-01T00:00:00Z") }), "cert-expired");
+    await rejects(() => verifyCertificateChain({ ...opts, at: new Date("+010000-01-01T00:00:00Z") }), "cert-expired");
   });
 
-  it("enforces the required EKU", () => {
-    rejects(
+  it("enforces the required EKU", async () => {
+    await rejects(
       () =>
         verifyCertificateChain({
           leaf: rsaEkCert,

@@ -1,0 +1,16 @@
+// The runtime-independent modules of @veritee/core, exported by both entries
+// (index.ts for Node, index.web.ts for browsers).
+export { base64urlDecode, base64urlEncode } from "./base64url.js";
+export * from "./bytes.js";
+export * from "./errors.js";
+export * from "./hex.js";
+export {
+  decodeSpki,
+  encodeSpki,
+  isOnCurve,
+  type NistCurve,
+  type PublicKeyParts,
+  publicKeyFromJwk,
+  publicKeyJwkOf,
+} from "./spki.js";
+export * from "./tpm2.js";
