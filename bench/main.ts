@@ -8,8 +8,11 @@ import { benchChannel } from "./channel.js";
 import { benchClient } from "./client.js";
 import { benchEventlogReplay } from "./eventlog-replay.js";
 import { benchHttpOverhead } from "./http-overhead.js";
+import { benchNvidia } from "./nvidia.js";
 import { benchQuote } from "./quote.js";
 import { benchServer } from "./server.js";
+import { benchSnp } from "./snp.js";
+import { benchTdx } from "./tdx.js";
 
 const suites: Record<string, () => Promise<void>> = {
   quote: benchQuote,
@@ -18,6 +21,9 @@ const suites: Record<string, () => Promise<void>> = {
   channel: benchChannel,
   eventlog: benchEventlogReplay,
   client: benchClient,
+  snp: benchSnp,
+  tdx: benchTdx,
+  nvidia: benchNvidia,
 };
 
 const wanted = process.argv.slice(2);

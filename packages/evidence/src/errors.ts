@@ -39,7 +39,55 @@ export type VerificationCode =
   | "launch-log-incomplete"
   | "key-set-mismatch"
   | "ek-certificate-missing"
-  | "ek-attributes";
+  | "ek-attributes"
+  // AMD SEV-SNP attestation reports (./sev-snp)
+  | "snp-signing-key-mismatch"
+  | "snp-unsigned"
+  | "snp-tcb-mismatch"
+  | "snp-chip-id-mismatch"
+  | "snp-product-mismatch"
+  | "snp-product-unknown"
+  | "snp-certificate-invalid"
+  | "snp-chain-mismatch"
+  // certificate revocation lists (RFC 5280 §5; ./x509/crl.ts)
+  | "cert-revoked"
+  | "crl-signature-invalid"
+  | "crl-issuer-mismatch"
+  | "crl-expired"
+  | "crl-not-yet-valid"
+  | "crl-unknown-critical-extension"
+  // signed vendor collateral: Intel TCB info and QE identity (./tdx/collateral.ts)
+  | "collateral-signature-invalid"
+  | "collateral-signer"
+  | "collateral-expired"
+  | "collateral-not-yet-valid"
+  | "collateral-mismatch"
+  // Intel TDX quotes (./tdx)
+  | "tdx-qe-vendor"
+  | "tdx-qe-report-signature"
+  | "tdx-qe-binding"
+  | "tdx-quote-signature"
+  | "tdx-qe-identity-mismatch"
+  | "tdx-qe-tcb-not-supported"
+  | "tdx-module-mismatch"
+  | "tdx-tcb-not-supported"
+  // NVIDIA GPU attestation reports and RIMs (./nvidia)
+  | "nvidia-request-mismatch"
+  | "nvidia-device-key"
+  | "nvidia-nonce-mismatch"
+  | "nvidia-duplicate-measurement"
+  | "nvidia-rim-signature-invalid"
+  | "nvidia-rim-digest-mismatch"
+  // Azure confidential VMs with a vTPM: HCL report bindings (./azure-vtpm)
+  | "azure-platform-mismatch"
+  | "azure-runtime-data-mismatch"
+  | "azure-tdreport-mismatch"
+  | "azure-ak-mismatch"
+  // Platform evidence in the attestation document (launch/verify-platform.ts)
+  /** A CPU report's report data is not the binding of the nonce, the key set and the GPU reports. */
+  | "platform-binding-mismatch"
+  /** Platform evidence the verifier cannot check without collateral it was not given (TDX TCB info, QE identity). */
+  | "platform-collateral-missing";
 
 /** Evidence that decoded but failed a cryptographic or consistency check. */
 export class VerificationError extends VeriteeError<VerificationCode> {

@@ -1,4 +1,9 @@
+// Azure confidential VMs with a vTPM: HCL report, runtime claims, AK binding (./azure-vtpm)
+export * from "./azure-vtpm/index.js";
 // Credential activation, verifier side: TPM2_MakeCredential in software (./credential)
+
+// Intel TDX quotes, their collateral, CRLs and the injectable collateral source (./tdx, ./collateral, ./x509/crl.ts)
+export * from "./collateral/index.js";
 export { verifyActivatedCredential } from "./credential/check.js";
 export { kdfA, kdfE } from "./credential/kdf.js";
 export {
@@ -37,6 +42,54 @@ export {
 } from "./gce/verify.js";
 // Veritee launch log, key set, attestation document; verification and AK challenge (./launch)
 export * from "./launch/index.js";
+// NVIDIA Hopper GPU attestation reports (SPDM 1.1 measurements) and RIM reference values (./nvidia)
+export * from "./nvidia/index.js";
+// AMD SEV-SNP attestation reports: decode, VCEK chain, signature, TCB binding (./sev-snp)
+export * from "./sev-snp/index.js";
+export {
+  decodeTdxQeIdentity,
+  decodeTdxTcbInfo,
+  INTEL_TCB_SIGNING_CN,
+  type IsvSvnTcbLevel,
+  TDX_COLLATERAL_LIMITS,
+  TDX_TCB_STATUSES,
+  type TdxModuleIdentity,
+  type TdxQeIdentity,
+  type TdxTcbInfo,
+  type TdxTcbLevel,
+  type TdxTcbStatus,
+  verifyCollateralSignature,
+} from "./tdx/collateral.js";
+export {
+  type DecodeTdxQuoteOptions,
+  decodeSgxReportBody,
+  decodeTdxQuote,
+  type SgxReportBody,
+  TDX_ATTESTATION_KEY_TYPE_ECDSA_P256,
+  TDX_BODY_TYPE,
+  TDX_CERT_DATA_TYPE,
+  TDX_SIZES,
+  TDX_TEE_TYPE,
+  type TdxQeCertificationData,
+  type TdxQuote,
+  type TdxQuoteBody,
+  type TdxQuoteHeader,
+} from "./tdx/decode.js";
+export { decodePckExtensions, type PckExtensions, SGX_EXTENSION_OID } from "./tdx/pck-extensions.js";
+export { decodePemCertificates, MAX_PEM_CHAIN_CERTIFICATES } from "./tdx/pem.js";
+export { INTEL_SGX_ROOT_CA_SHA256, intelSgxRootCa } from "./tdx/roots.js";
+export {
+  INTEL_QE_VENDOR_ID,
+  type TdxCollateral,
+  type TdxRevocation,
+  type TdxTcbVerdict,
+  VerifiedTdxQuote,
+  VerifiedTdxQuoteSignatures,
+  type VerifyTdxQuoteOptions,
+  type VerifyTdxQuoteSignaturesOptions,
+  verifyTdxQuote,
+  verifyTdxQuoteSignatures,
+} from "./tdx/verify.js";
 // TPM 2.0 structures and quote verification (./tpm)
 export { AkPublic, akPublicFromDecoded, decodeAkPublic } from "./tpm/ak.js";
 export {
@@ -96,6 +149,17 @@ export {
   type TpmDeviceAttributes,
 } from "./x509/certificate.js";
 export { type CertificateChainOptions, VerifiedCertificateChain, verifyCertificateChain } from "./x509/chain.js";
+export {
+  CRL_EXTENSION_OID,
+  type DecodedCrl,
+  decodeCrl,
+  MAX_CRL_ENTRIES,
+  MAX_CRL_SIZE,
+  type RevokedCertificate,
+  VerifiedCrl,
+  type VerifyCrlOptions,
+  verifyCrl,
+} from "./x509/crl.js";
 export { type PublicKeyInput, verifyCertificateKey } from "./x509/key-match.js";
 export type { DistinguishedName, NameAttribute } from "./x509/name.js";
 export { decodeSpki, type PublicKeyInfo, publicKeysEqual } from "./x509/public-key.js";

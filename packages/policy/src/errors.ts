@@ -27,7 +27,17 @@ export type PolicyCode =
   /** The policy requires a measurement (a boot PCR, a model) the evidence does not hold. */
   | "measurement-missing"
   /** A channel mode the policy does not allow was asked for. */
-  | "channel-mode-not-allowed";
+  | "channel-mode-not-allowed"
+  /** A TEE report's REPORT_DATA (or REPORTDATA) is not the binding the verifier expected (a nonce, a key set). */
+  | "report-data-mismatch"
+  /** A TEE guest runs with a setting the policy forbids (debug, a migration agent, SMT, a VMPL). */
+  | "tee-attribute-not-allowed"
+  /** A TEE's firmware TCB or the guest's SVN is below the policy's minimum. */
+  | "tcb-too-old"
+  /** The policy requires revocation lists to have been checked (TDX PCK and root CA CRLs) and they were not. */
+  | "revocation-unchecked"
+  /** The policy requires platform evidence (SEV-SNP, TDX, an NVIDIA GPU) the attestation does not carry. */
+  | "platform-evidence-missing";
 
 /**
  * A policy failure. Evaluation failures carry the whole {@link Appraisal}

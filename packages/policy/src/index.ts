@@ -13,6 +13,7 @@ export {
   DEVELOPMENT_POLICY_WARNING,
   type DigestSpec,
   type NamedCertificate,
+  NONE,
   POLICY_VERSION,
   type Policy,
   type PolicyBoot,
@@ -20,6 +21,7 @@ export {
   type PolicyDocument,
   type PolicyFreshness,
   type PolicyLaunch,
+  type PolicyPlatform,
   type PolicyTrust,
 } from "./document.js";
 export { type PolicyCode, PolicyError } from "./errors.js";
@@ -27,5 +29,45 @@ export { type EvaluateOptions, evaluate } from "./evaluate.js";
 export { assertChannelModeAllowed, type PolicyVerificationInputs, verificationInputs } from "./inputs.js";
 export { MAX_POLICY_DEPTH, MAX_POLICY_TEXT, parseStrictJson } from "./json.js";
 export { decodePemCertificate, encodePemCertificate } from "./pem.js";
-export { policyFromReferenceValues, type ReferenceValues } from "./reference.js";
+export { NO_PLATFORM_EVIDENCE, policyFromReferenceValues, type ReferenceValues } from "./reference.js";
+// Azure confidential VM (vTPM) policy section (./tee/azure-vtpm)
+export {
+  type AzurePlatform,
+  type AzureVtpmRules,
+  azureVtpmClaims,
+  type EvaluateAzureVtpmOptions,
+  evaluateAzureVtpm,
+  parseAzureVtpmRules,
+} from "./tee/azure-vtpm.js";
+// NVIDIA GPU policy section (./tee/nvidia)
+export {
+  type EvaluateNvidiaOptions,
+  evaluateNvidia,
+  type NvidiaDigestSpec,
+  type NvidiaRules,
+  type NvidiaSessionInput,
+  type NvidiaVersionRule,
+  nvidiaClaims,
+  parseNvidiaRules,
+} from "./tee/nvidia.js";
+// AMD SEV-SNP policy section (./tee/snp)
+export {
+  type EvaluateSnpOptions,
+  evaluateSnp,
+  parseSnpRules,
+  type SnpHexSpec,
+  type SnpRules,
+  type SnpTcbMinimum,
+  snpClaims,
+} from "./tee/snp.js";
+// Intel TDX policy section (./tee/tdx)
+export {
+  type EvaluateTdxOptions,
+  evaluateTdx,
+  parseTdxRules,
+  type TdxAttributesRule,
+  type TdxHexSpec,
+  type TdxRules,
+  tdxClaims,
+} from "./tee/tdx.js";
 export { isPolicy, POLICY_LIMITS, parsePolicy, parsePolicyJson } from "./validate.js";

@@ -328,3 +328,69 @@ export function makeLeaf(parent: Ca, key: KeyPair = ecKey(), extra: Partial<Cert
     ...extra,
   });
 }
+
+export interface CrlEntrySpec {
+  /** Raw INTEGER content octets of the revoked serial. */
+  serial: Uint8Array;
+  date?: Date;
+  /** CRLReason (RFC 5280 §5.3.1), e.g. 1 = keyCompromise. */
+  reason?: number;
+  extensions?: Ext[];
+}
+
+export interface CrlSpec {
+  /** The CA that signs the CRL (its name is the CRL's issuer unless `issuerName` is given). */
+  issuer: Ca;
+  issuerName?: Uint8Array;
+  thisUpdate?: Date;
+  /** `null` leaves nextUpdate out. */
+  nextUpdate?: Date | null;
+  revoked?: CrlEntrySpec[];
+  crlNumber?: number;
+  /** Add authorityKeyIdentifier of the issuer's key (default true). */
+  aki?: boolean;
+  extensions?: Ext[];
+  sigAlg?: SigAlg;
+  /** Sign with this key instead of the issuer's (to forge a bad signature). */
+  signingKey?: nodeCrypto.KeyObject;
+}
+
+/** Build and sign a v2 CRL (RFC 5280 §5.1). */
+export function buildCrl(spec: CrlSpec): Uint8Array {
+  const sigAlg =
+    spec.sigAlg ?? (spec.issuer.key.privateKey.asymmetricKeyType === "rsa" ? "rsa-sha256" : "ecdsa-sha256");
+  const thisUpdate = spec.thisUpdate ?? DEFAULT_NOT_BEFORE;
+  const nextUpdate = spec.nextUpdate === undefined ? DEFAULT_NOT_AFTER : spec.nextUpdate;
+  const entries = (spec.revoked ?? []).map((e) =>
+    seq(
+      tlv(0x02, e.serial),
+      time(e.date ?? thisUpdate),
+      ...(e.reason !== undefined || e.extensions
+        ? [
+            seq(
+              ...(e.reason !== undefined
+                ? [extension({ oid: "2.5.29.21", value: tlv(0x0a, Uint8Array.of(e.reason)) })]
+                : []),
+              ...(e.extensions ?? []).map(extension),
+            ),
+          ]
+        : []),
+    ),
+  );
+  const exts: Ext[] = [
+    ...(spec.crlNumber !== undefined ? [{ oid: "2.5.29.20", value: int(spec.crlNumber) }] : []),
+    ...(spec.aki === false ? [] : [ext.aki(keyId(spec.issuer.key.publicKey))]),
+    ...(spec.extensions ?? []),
+  ];
+  const tbs = seq(
+    int(1),
+    algorithmIdentifier(sigAlg),
+    spec.issuerName ?? spec.issuer.name,
+    time(thisUpdate),
+    ...(nextUpdate === null ? [] : [time(nextUpdate)]),
+    ...(entries.length > 0 ? [seq(...entries)] : []),
+    ...(exts.length > 0 ? [explicit(0, seq(...exts.map(extension)))] : []),
+  );
+  const signature = sign(sigAlg, spec.signingKey ?? spec.issuer.key.privateKey, tbs);
+  return seq(tbs, algorithmIdentifier(sigAlg), bitString(signature));
+}

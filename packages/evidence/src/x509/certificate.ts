@@ -184,7 +184,11 @@ function readPssParams(el: DerElement | undefined, what: string): SignatureSchem
   return { kind: "rsa-pss", hash: hashAlg, saltLength };
 }
 
-function readSignatureAlgorithm(r: DerReader, field: string): CertificateSignatureAlgorithm & { encoded: Uint8Array } {
+/** Read an AlgorithmIdentifier of a signature (RFC 5280 §4.1.1.2); shared with CRL decoding. */
+export function readSignatureAlgorithm(
+  r: DerReader,
+  field: string,
+): CertificateSignatureAlgorithm & { encoded: Uint8Array } {
   const el = r.expect(TAG.SEQUENCE, field);
   const what = `${r.what}.${field}`;
   const alg = r.child(el, field);
@@ -298,7 +302,8 @@ function tpmDeviceFrom(names: readonly DistinguishedName[]): TpmDeviceAttributes
 /** The most extensions one certificate may carry; real ones have about ten. */
 const MAX_EXTENSIONS = 64;
 
-function readExtensions(r: DerReader): CertificateExtension[] {
+/** Read an Extensions SEQUENCE (RFC 5280 §4.1.2.9); shared with CRL decoding. */
+export function readExtensions(r: DerReader): CertificateExtension[] {
   const list = r.sequence("extensions");
   const out: CertificateExtension[] = [];
   const seen = new Set<string>();

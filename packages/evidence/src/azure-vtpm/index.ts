@@ -1,0 +1,36 @@
+export {
+  decodeRuntimeClaims,
+  HCL_AK_KID,
+  HCL_EK_KID,
+  MAX_USER_DATA_SIZE,
+  type RuntimeClaims,
+  type RuntimeClaimsKey,
+  type VmConfiguration,
+} from "./claims.js";
+export {
+  decodeHclReport,
+  decodeTdReport,
+  HCL_HEADER_SIZE,
+  HCL_HW_REPORT_SIZE,
+  HCL_REPORT_TYPE,
+  HCL_REQUEST_DATA_OFFSET,
+  HCL_REQUEST_DATA_SIZE,
+  HCL_REQUEST_DATA_VERSION,
+  HCL_REQUEST_TYPE_AK_CERT,
+  HCL_SIGNATURE,
+  HCL_VERSIONS,
+  type HclHardwareReport,
+  type HclReport,
+  MAX_HCL_REPORT_SIZE,
+  MAX_RUNTIME_CLAIMS_SIZE,
+  TD_REPORT_SIZE,
+  type TdReport,
+} from "./decode.js";
+export {
+  type AzureSnpInputs,
+  type AzureTdxInputs,
+  type VerifiedAzureHardware,
+  VerifiedAzureVtpm,
+  type VerifyAzureVtpmOptions,
+  verifyAzureVtpmAttestation,
+} from "./verify.js";

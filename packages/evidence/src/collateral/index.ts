@@ -1,0 +1,7 @@
+export {
+  type CachedCollateralOptions,
+  type CollateralKind,
+  type CollateralSource,
+  cachedCollateral,
+  checkCollateralName,
+} from "./source.js";

@@ -1,0 +1,2 @@
+/** `@veritee/evidence/node`: the Node-only parts of the evidence package (local file access). */
+export { directoryCollateral } from "./directory-collateral.js";

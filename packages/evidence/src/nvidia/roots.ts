@@ -1,0 +1,28 @@
+/**
+ * NVIDIA's GPU device identity trust anchor, embedded as data: the
+ * self-signed "NVIDIA Device Identity CA" certificate at the top of every
+ * Hopper attestation certificate chain (device certificate → GSP BROM →
+ * GH100 Provisioner ICA → GH100 Identity → this root). It is a public
+ * certificate; a GPU report is trusted only when its device certificate
+ * chains to it (or to a root the caller passes instead).
+ */
+import { base64Decode } from "../launch/base64.js";
+
+/**
+ * "CN=NVIDIA Device Identity CA, O=NVIDIA", self-signed, ECDSA P-384 with
+ * SHA-384, valid 2021-11-05 to 9999-12-31 (RFC 5280 §4.1.2.5 "no well-defined
+ * expiration"). SHA-256 of the DER:
+ * 102bf659d5419614c9d8e6aecebc80454eb26b1df6a769ac720b9a690b167b48.
+ */
+export const NVIDIA_DEVICE_IDENTITY_ROOT: Uint8Array = base64Decode(
+  "MIICCzCCAZCgAwIBAgIQLTZwscoQBBHB/sDoKgZbVDAKBggqhkjOPQQDAzA1MSIwIAYDVQQDDBlOVklESUEgRGV2aWNlIElkZW50" +
+    "aXR5IENBMQ8wDQYDVQQKDAZOVklESUEwIBcNMjExMTA1MDAwMDAwWhgPOTk5OTEyMzEyMzU5NTlaMDUxIjAgBgNVBAMMGU5WSURJ" +
+    "QSBEZXZpY2UgSWRlbnRpdHkgQ0ExDzANBgNVBAoMBk5WSURJQTB2MBAGByqGSM49AgEGBSuBBAAiA2IABA5MFKM7+KViZljbQSlg" +
+    "fky/RRnEQScW9NDZF8SXgAW96r6u/Ve8ZggtcYpPi2BS4VFu6KfEIrhN6FcHG7WP05W+oM+hxj7nyA1r1jkB2Ry70YfThX3Ba1zO" +
+    "ryOP+MJ9vaNjMGEwDwYDVR0TAQH/BAUwAwEB/zAOBgNVHQ8BAf8EBAMCAQYwHQYDVR0OBBYEFFeF/4PyY8xlfWi3Olv0jUrL+0lf" +
+    "MB8GA1UdIwQYMBaAFFeF/4PyY8xlfWi3Olv0jUrL+0lfMAoGCCqGSM49BAMDA2kAMGYCMQCPeFM3TASsKQVaT+8S0sO9u97PVGCp" +
+    "E9d/I42IT7k3UUOLSR/qvJynVOD1vQKVXf0CMQC+EY55WYoDBvs2wPAH1Gw4LbcwUN8QCff8bFmV4ZxjCRr4WXTLFHBKjbfneGSB" +
+    "WwA=",
+  "NVIDIA device identity root",
+  4096,
+);

@@ -1,0 +1,384 @@
+/**
+ * Verification of Intel TDX quotes, after the Intel TDX DCAP Quote
+ * Verification Library's steps (Intel SGX ECDSA Quote Library Reference
+ * "Quote Verification", and the TDX DCAP Quoting Library API Appendix A):
+ *
+ * 1. the QE is Intel's (header QE vendor ID);
+ * 2. the PCK certificate chains to the Intel SGX Root CA at `at`, and is
+ *    not revoked (PCK CRL of its issuing CA, root CA CRL for the CA);
+ * 3. the PCK key signed the QE report;
+ * 4. the QE report binds the attestation key: report_data[0..32] =
+ *    SHA-256(attestation key ‖ QE authentication data), rest zero;
+ * 5. the attestation key signed the quote header and body;
+ * 6. with collateral: TCB info and QE identity are signed by Intel's TCB
+ *    signing certificate (chained to the root, current at `at`); the TCB
+ *    info is for this platform (FMSPC, PCE ID); the QE matches its identity
+ *    (MRSIGNER, ISVPRODID, masked MISCSELECT and ATTRIBUTES) and its ISVSVN
+ *    selects a QE TCB status; the TDX module matches its identity; the
+ *    first TCB level the platform meets (SGX components and PCESVN from the
+ *    PCK certificate, TDX components from TEE_TCB_SVN) gives the status.
+ *
+ * Nothing here fetches anything: collateral comes in as bytes (see
+ * `../collateral/` for the injectable, cached fetch side). Policy (which
+ * statuses, which measurements) is `@veritee/policy`'s job.
+ */
+import { bytesEqual, hash, importPublicJwk, verifySignature } from "@veritee/core";
+import { VerificationError } from "../errors.js";
+import type { DecodedCertificate } from "../x509/certificate.js";
+import { type VerifiedCertificateChain, verifyCertificateChain } from "../x509/chain.js";
+import { type VerifiedCrl, verifyCrl } from "../x509/crl.js";
+import { publicKeyToJwk } from "../x509/public-key.js";
+import {
+  decodeTdxQeIdentity,
+  decodeTdxTcbInfo,
+  type IsvSvnTcbLevel,
+  type TdxQeIdentity,
+  type TdxTcbInfo,
+  type TdxTcbLevel,
+  type TdxTcbStatus,
+  verifyCollateralSignature,
+} from "./collateral.js";
+import { decodeTdxQuote, type TdxQuote, type TdxQuoteBody } from "./decode.js";
+import { decodePckExtensions, type PckExtensions } from "./pck-extensions.js";
+import { decodePemCertificates } from "./pem.js";
+import { intelSgxRootCa } from "./roots.js";
+
+/** Intel's QE vendor ID (DCAP Quote Library API §A.4.3). */
+export const INTEL_QE_VENDOR_ID = "939a7233f79c4ca9940a0db3957f0607";
+
+/** Inputs of {@link verifyTdxQuoteSignatures}. */
+export interface VerifyTdxQuoteSignaturesOptions {
+  /** The quote's bytes (decoded strictly) or an already decoded quote. */
+  readonly quote: Uint8Array | TdxQuote;
+  /** The time to validate certificates and CRLs at; never an implicit "now". */
+  readonly at: Date;
+  /** Trust anchors (DER); default: the embedded Intel SGX Root CA. */
+  readonly roots?: readonly Uint8Array[];
+  /** The CRL of the CA that issued the PCK certificate (DER or PEM). */
+  readonly pckCrl?: Uint8Array | string;
+  /** The Intel SGX Root CA's CRL (DER or PEM), covering the intermediate CA. */
+  readonly rootCrl?: Uint8Array | string;
+}
+
+/** Already fetched collateral for {@link verifyTdxQuote}. */
+export interface TdxCollateral {
+  /** The TCB info response body, or an already decoded one. */
+  readonly tcbInfo: Uint8Array | string | TdxTcbInfo;
+  /** The QE identity response body, or an already decoded one. */
+  readonly qeIdentity: Uint8Array | string | TdxQeIdentity;
+  /**
+   * The TCB signing chain (PCS header TCB-Info-Issuer-Chain): PEM text, or
+   * DER certificates leaf first. It must end at one of the roots.
+   */
+  readonly tcbSigningChain: string | Uint8Array | readonly Uint8Array[];
+  readonly pckCrl?: Uint8Array | string;
+  readonly rootCrl?: Uint8Array | string;
+}
+
+/** Inputs of {@link verifyTdxQuote}. */
+export interface VerifyTdxQuoteOptions {
+  readonly quote: Uint8Array | TdxQuote;
+  readonly collateral: TdxCollateral;
+  readonly at: Date;
+  readonly roots?: readonly Uint8Array[];
+}
+
+/** Which revocation lists were checked. */
+export interface TdxRevocation {
+  readonly pckCrl: boolean;
+  readonly rootCrl: boolean;
+}
+
+const CONSTRUCT: unique symbol = Symbol("VerifiedTdx");
+
+/**
+ * A quote whose signatures {@link verifyTdxQuoteSignatures} proved (steps
+ * 1–5 of the module comment), without TCB evaluation. Only the verifier
+ * constructs it; policy does not accept it (it needs {@link VerifiedTdxQuote}).
+ */
+export class VerifiedTdxQuoteSignatures {
+  readonly quote: TdxQuote;
+  readonly pckChain: VerifiedCertificateChain;
+  readonly pck: PckExtensions;
+  readonly revocation: TdxRevocation;
+  readonly verifiedAt: Date;
+
+  /** @internal Use {@link verifyTdxQuoteSignatures}. */
+  constructor(
+    token: typeof CONSTRUCT,
+    quote: TdxQuote,
+    pckChain: VerifiedCertificateChain,
+    pck: PckExtensions,
+    revocation: TdxRevocation,
+    at: Date,
+  ) {
+    if (token !== CONSTRUCT) throw new TypeError("created by verifyTdxQuoteSignatures only");
+    this.quote = quote;
+    this.pckChain = pckChain;
+    this.pck = pck;
+    this.revocation = Object.freeze({ ...revocation });
+    this.verifiedAt = new Date(at.getTime());
+    Object.freeze(this);
+  }
+}
+
+/** The TCB verdicts of a fully verified quote. */
+export interface TdxTcbVerdict {
+  /** The platform's TCB level status (TCB info `tcbLevels`). */
+  readonly platform: TdxTcbStatus;
+  /** The QE's status (QE identity `tcbLevels`). */
+  readonly qe: TdxTcbStatus;
+  /** The TDX module's status, for module versions above 0 (TCB info `tdxModuleIdentities`). */
+  readonly module?: TdxTcbStatus;
+  /** Advisories of the platform, QE and module levels, sorted, each once. */
+  readonly advisoryIds: readonly string[];
+  /** The matched platform level's date. */
+  readonly tcbDate: Date;
+  /** The TCB evaluation data number of the TCB info used. */
+  readonly tcbEvaluationDataNumber: number;
+}
+
+/**
+ * A quote that {@link verifyTdxQuote} proved: every signature, chain,
+ * binding and collateral check passed at `verifiedAt`, and its TCB status
+ * is known. Only the verifier constructs it; the TDX policy evaluator
+ * accepts nothing else.
+ */
+export class VerifiedTdxQuote {
+  readonly quote: TdxQuote;
+  /** The TD report body: the measurements policy checks. */
+  readonly body: TdxQuoteBody;
+  readonly pckChain: VerifiedCertificateChain;
+  readonly pck: PckExtensions;
+  readonly revocation: TdxRevocation;
+  readonly tcb: TdxTcbVerdict;
+  readonly verifiedAt: Date;
+
+  /** @internal Use {@link verifyTdxQuote}. */
+  constructor(token: typeof CONSTRUCT, base: VerifiedTdxQuoteSignatures, tcb: TdxTcbVerdict) {
+    if (token !== CONSTRUCT) throw new TypeError("VerifiedTdxQuote is created by verifyTdxQuote only");
+    this.quote = base.quote;
+    this.body = base.quote.body;
+    this.pckChain = base.pckChain;
+    this.pck = base.pck;
+    this.revocation = base.revocation;
+    this.tcb = Object.freeze({ ...tcb });
+    this.verifiedAt = base.verifiedAt;
+    Object.freeze(this);
+  }
+}
+
+function p256FromRaw(raw: Uint8Array, what: string, code: "tdx-quote-signature") {
+  const b64 = (b: Uint8Array) => Buffer.from(b).toString("base64url");
+  try {
+    return importPublicJwk({ kty: "EC", crv: "P-256", x: b64(raw.subarray(0, 32)), y: b64(raw.subarray(32, 64)) });
+  } catch (cause) {
+    // A point off the curve cannot have signed anything.
+    throw new VerificationError(code, `${what} is not a P-256 point`, { cause });
+  }
+}
+
+async function checkCrls(
+  chain: VerifiedCertificateChain,
+  at: Date,
+  pckCrl: Uint8Array | string | undefined,
+  rootCrl: Uint8Array | string | undefined,
+): Promise<{ revocation: TdxRevocation; root: VerifiedCrl | undefined }> {
+  let root: VerifiedCrl | undefined;
+  if (rootCrl !== undefined) {
+    root = await verifyCrl({ crl: rootCrl, issuer: chain.anchor, at });
+    for (let i = 1; i < chain.path.length - 1; i++) root.assertNotRevoked(chain.path[i]!, `PCK chain certificate ${i}`);
+  }
+  if (pckCrl !== undefined) {
+    const issuer = chain.path[1]!;
+    const crl = await verifyCrl({ crl: pckCrl, issuer, at });
+    crl.assertNotRevoked(chain.leaf, "the PCK certificate");
+  }
+  return { revocation: { pckCrl: pckCrl !== undefined, rootCrl: rootCrl !== undefined }, root };
+}
+
+/**
+ * Verify a TDX quote's PCK chain, QE report signature, attestation key
+ * binding and quote signature (steps 1–5), without collateral. Throws
+ * `VerificationError` (tdx-qe-vendor, cert-*, crl-*, cert-revoked,
+ * tdx-qe-report-signature, tdx-qe-binding, tdx-quote-signature) or
+ * `MalformedError`.
+ *
+ * @example
+ * const v = await verifyTdxQuoteSignatures({ quote: bytes, at: new Date("2023-06-20T00:00:00Z") });
+ * v.pck.fmspc;
+ */
+export async function verifyTdxQuoteSignatures(
+  options: VerifyTdxQuoteSignaturesOptions,
+): Promise<VerifiedTdxQuoteSignatures> {
+  const { at } = options;
+  if (!(at instanceof Date) || Number.isNaN(at.getTime())) throw new TypeError("`at` must be a valid Date");
+  const quote = options.quote instanceof Uint8Array ? decodeTdxQuote(options.quote) : options.quote;
+  const roots = options.roots ?? [intelSgxRootCa()];
+  if (Buffer.from(quote.header.qeVendorId).toString("hex") !== INTEL_QE_VENDOR_ID) {
+    throw new VerificationError("tdx-qe-vendor", "the quote is not from Intel's quoting enclave");
+  }
+  const cert = quote.certification;
+  // The chain's own root is never a trust anchor: only `roots` are.
+  const [leaf, ...intermediates] = cert.pckChain;
+  const chain = await verifyCertificateChain({ leaf: leaf!, intermediates, roots, at, maxDepth: 3 });
+  // Intel's chain carries its root too; every certificate sent must be the one the path used, so the
+  // quote cannot smuggle in a different "root" (or unrelated certificates) beside a valid path.
+  if (
+    cert.pckChain.length !== chain.path.length ||
+    !cert.pckChain.every((der, i) => bytesEqual(der, chain.path[i]!.der))
+  ) {
+    throw new VerificationError("cert-untrusted-root", "the quote's PCK chain is not exactly the verified path");
+  }
+  const pck = decodePckExtensions(chain.leaf);
+  const { revocation } = await checkCrls(chain, at, options.pckCrl, options.rootCrl);
+
+  const pckKey = chain.leaf.publicKey;
+  if (pckKey.kind !== "ec" || pckKey.curve !== "P-256") {
+    throw new VerificationError("tdx-qe-report-signature", "the PCK key is not P-256");
+  }
+  const ecdsa = { kind: "ecdsa", hash: "sha256" } as const;
+  const qeOk = await verifySignature(
+    ecdsa,
+    importPublicJwk(publicKeyToJwk(pckKey)),
+    cert.qeReport.raw,
+    cert.qeReportSignature,
+  );
+  if (!qeOk) throw new VerificationError("tdx-qe-report-signature", "the QE report is not signed by the PCK key");
+
+  // The QE vouches for the attestation key by hashing it into its own report data.
+  const expected = hash("sha256", quote.attestationKey, cert.qeAuthData);
+  const reportData = cert.qeReport.reportData;
+  if (!bytesEqual(reportData.subarray(0, 32), expected) || reportData.subarray(32).some((b) => b !== 0)) {
+    throw new VerificationError("tdx-qe-binding", "the QE report does not bind the attestation key");
+  }
+  const attKey = p256FromRaw(quote.attestationKey, "the attestation key", "tdx-quote-signature");
+  if (!(await verifySignature(ecdsa, attKey, quote.signedData, quote.signature))) {
+    throw new VerificationError("tdx-quote-signature", "the quote is not signed by the attestation key");
+  }
+  return new VerifiedTdxQuoteSignatures(CONSTRUCT, quote, chain, pck, revocation, at);
+}
+
+function signingChain(input: TdxCollateral["tcbSigningChain"]): readonly Uint8Array[] {
+  if (typeof input === "string") return decodePemCertificates(new TextEncoder().encode(input), "TCB signing chain");
+  if (input instanceof Uint8Array) return decodePemCertificates(input, "TCB signing chain");
+  return input;
+}
+
+function maskedEqual(value: Uint8Array, mask: Uint8Array, expected: Uint8Array): boolean {
+  if (value.length !== mask.length || mask.length !== expected.length) return false;
+  return value.every((b, i) => (b & mask[i]!) === expected[i]);
+}
+
+function isvSvnStatus(levels: readonly IsvSvnTcbLevel[], svn: number): IsvSvnTcbLevel | undefined {
+  // Levels are best first; the first one at or below the SVN applies.
+  return levels.find((l) => l.isvSvn <= svn);
+}
+
+function checkQeIdentity(identity: TdxQeIdentity, base: VerifiedTdxQuoteSignatures): IsvSvnTcbLevel {
+  const report = base.quote.certification.qeReport;
+  const ok =
+    bytesEqual(report.mrSigner, identity.mrSigner) &&
+    report.isvProdId === identity.isvProdId &&
+    (report.miscSelect & identity.miscSelectMask) >>> 0 === (identity.miscSelect & identity.miscSelectMask) >>> 0 &&
+    maskedEqual(report.attributes, identity.attributesMask, identity.attributes);
+  if (!ok) throw new VerificationError("tdx-qe-identity-mismatch", "the QE is not the one Intel's QE identity names");
+  const level = isvSvnStatus(identity.tcbLevels, report.isvSvn);
+  if (!level) throw new VerificationError("tdx-qe-tcb-not-supported", "the QE's ISVSVN is below every QE TCB level");
+  return level;
+}
+
+function checkModule(tcbInfo: TdxTcbInfo, body: TdxQuoteBody): IsvSvnTcbLevel | undefined {
+  // TEE_TCB_SVN[1] is the TDX module's major version; version 0 modules use `tdxModule`.
+  const version = body.teeTcbSvn[1]!;
+  const identity =
+    version === 0
+      ? { ...tcbInfo.tdxModule, tcbLevels: undefined }
+      : tcbInfo.tdxModuleIdentities.find((m) => m.id === `TDX_${version.toString(16).toUpperCase().padStart(2, "0")}`);
+  if (identity === undefined)
+    throw new VerificationError("tdx-module-mismatch", "no identity for this TDX module version");
+  if (
+    !bytesEqual(body.mrSignerSeam, identity.mrSigner) ||
+    !maskedEqual(body.seamAttributes, identity.attributesMask, identity.attributes)
+  ) {
+    throw new VerificationError("tdx-module-mismatch", "the TDX module's signer or attributes are not Intel's");
+  }
+  if (identity.tcbLevels === undefined) return undefined;
+  const level = isvSvnStatus(identity.tcbLevels, body.teeTcbSvn[0]!);
+  if (!level) throw new VerificationError("tdx-tcb-not-supported", "the TDX module's SVN is below every module level");
+  return level;
+}
+
+function platformLevel(tcbInfo: TdxTcbInfo, pck: PckExtensions, body: TdxQuoteBody): TdxTcbLevel {
+  // With a module version above 0 the first two TEE_TCB_SVN bytes are the module's, judged by its identity.
+  const skip = body.teeTcbSvn[1]! > 0 ? 2 : 0;
+  const level = tcbInfo.tcbLevels.find(
+    (l) =>
+      l.sgxTcbComponents.every((svn, i) => pck.sgxTcbComponents[i]! >= svn) &&
+      pck.pceSvn >= l.pceSvn &&
+      l.tdxTcbComponents.every((svn, i) => i < skip || body.teeTcbSvn[i]! >= svn),
+  );
+  if (!level) throw new VerificationError("tdx-tcb-not-supported", "the platform's TCB is below every TCB level");
+  return level;
+}
+
+/**
+ * Verify a TDX quote completely: {@link verifyTdxQuoteSignatures}, then the
+ * collateral and TCB steps (step 6 of the module comment). Throws
+ * `VerificationError` (the codes above, plus collateral-signer,
+ * collateral-signature-invalid, collateral-expired, collateral-not-yet-valid,
+ * collateral-mismatch, tdx-qe-identity-mismatch, tdx-qe-tcb-not-supported,
+ * tdx-module-mismatch, tdx-tcb-not-supported) or `MalformedError`.
+ *
+ * @example
+ * const verified = await verifyTdxQuote({
+ *   quote, at, collateral: { tcbInfo, qeIdentity, tcbSigningChain, pckCrl, rootCrl },
+ * });
+ * verified.tcb.platform; // "UpToDate"
+ */
+export async function verifyTdxQuote(options: VerifyTdxQuoteOptions): Promise<VerifiedTdxQuote> {
+  const { collateral, at } = options;
+  const roots = options.roots ?? [intelSgxRootCa()];
+  const tcbInfo =
+    typeof collateral.tcbInfo === "string" || collateral.tcbInfo instanceof Uint8Array
+      ? decodeTdxTcbInfo(collateral.tcbInfo)
+      : collateral.tcbInfo;
+  const qeIdentity =
+    typeof collateral.qeIdentity === "string" || collateral.qeIdentity instanceof Uint8Array
+      ? decodeTdxQeIdentity(collateral.qeIdentity)
+      : collateral.qeIdentity;
+  const base = await verifyTdxQuoteSignatures({
+    quote: options.quote,
+    at,
+    roots,
+    ...(collateral.pckCrl === undefined ? {} : { pckCrl: collateral.pckCrl }),
+    ...(collateral.rootCrl === undefined ? {} : { rootCrl: collateral.rootCrl }),
+  });
+
+  const chainDer = signingChain(collateral.tcbSigningChain);
+  const signer = await verifyCollateralSignature(tcbInfo, chainDer, roots, at);
+  await verifyCollateralSignature(qeIdentity, chainDer, roots, at);
+  if (collateral.rootCrl !== undefined) {
+    const crl = await verifyCrl({ crl: collateral.rootCrl, issuer: signer.anchor, at });
+    const signerCert: DecodedCertificate = signer.leaf;
+    crl.assertNotRevoked(signerCert, "the TCB signing certificate");
+    for (let i = 1; i < signer.path.length - 1; i++) crl.assertNotRevoked(signer.path[i]!, "a TCB signing CA");
+  }
+  if (tcbInfo.fmspc !== base.pck.fmspc || tcbInfo.pceId !== base.pck.pceId) {
+    throw new VerificationError("collateral-mismatch", "the TCB info is for another platform (FMSPC or PCE ID)");
+  }
+
+  const qe = checkQeIdentity(qeIdentity, base);
+  const body = base.quote.body;
+  const module = checkModule(tcbInfo, body);
+  const level = platformLevel(tcbInfo, base.pck, body);
+  const advisoryIds = [...new Set([...level.advisoryIds, ...qe.advisoryIds, ...(module?.advisoryIds ?? [])])].sort();
+  return new VerifiedTdxQuote(CONSTRUCT, base, {
+    platform: level.tcbStatus,
+    qe: qe.tcbStatus,
+    ...(module === undefined ? {} : { module: module.tcbStatus }),
+    advisoryIds: Object.freeze(advisoryIds),
+    tcbDate: level.tcbDate,
+    tcbEvaluationDataNumber: tcbInfo.tcbEvaluationDataNumber,
+  });
+}
