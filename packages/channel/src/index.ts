@@ -24,6 +24,7 @@ export {
   sealRequest,
   sealsInHeader,
 } from "./request.js";
+export { createRequestSealer, RequestSealer } from "./request-sealer.js";
 export {
   createResponseDecoder,
   type OpenedResponse,

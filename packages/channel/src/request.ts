@@ -15,6 +15,7 @@
  * another endpoint. The client keeps a {@link RequestContext} (the exported
  * response secret) to open the response; the server gets a {@link Responder}.
  */
+import type { SenderContext } from "@hpke/core";
 import { ByteWriter, utf8 } from "@veritee/core";
 import { base64Encode, HPKE_KEM_X25519_SHA256, type HpkeKeyConfig } from "@veritee/evidence";
 import { type ChannelSuite, channelSuite, type HpkeBackend } from "./backend.js";
@@ -25,6 +26,7 @@ import { encodeResponseHead, type ResponseHead } from "./head.js";
 import { deriveResponseKeys, randomBytes, responseSecretSize } from "./response-keys.js";
 import { webCryptoBackend } from "./web-backend.js";
 import {
+  FRAME_HEADER_SIZE,
   INNER_CONTENT_TYPE_HEADER,
   KEY_SET_DIGEST_SIZE,
   KEY_SET_HEADER,
@@ -182,15 +184,157 @@ export function sealsInHeader(method: string): boolean {
   return method === "GET" || method === "HEAD";
 }
 
+const RESPONSE_EXPORT_BYTES = utf8(RESPONSE_EXPORT_LABEL);
+
 function hex(bytes: Uint8Array): string {
   let out = "";
   for (const b of bytes) out += b.toString(16).padStart(2, "0");
   return out;
 }
 
+/** Imported recipient keys per suite, by their bytes: a session seals every request to the same key. */
+const publicKeys = new WeakMap<ChannelSuite, Map<string, Promise<CryptoKey>>>();
+/** Key sets a client meets at once (replicas, a rotation) are few; the oldest import is dropped beyond this. */
+const MAX_CACHED_PUBLIC_KEYS = 16;
+
+/**
+ * The recipient's public key imported into `suite`'s KEM, once per key: an
+ * import is a WebCrypto call (a thread-pool round trip on Node) or a key
+ * object on the Node backend, and public keys hold no secret.
+ *
+ * @throws ChannelError `unsupported-suite` when the key does not import.
+ */
+async function recipientPublicKeyOf(suite: ChannelSuite, publicKey: Uint8Array): Promise<CryptoKey> {
+  let byKey = publicKeys.get(suite);
+  if (byKey === undefined) {
+    byKey = new Map();
+    publicKeys.set(suite, byKey);
+  }
+  const id = hex(publicKey);
+  let key = byKey.get(id);
+  if (key === undefined) {
+    key = suite.hpke.kem.deserializePublicKey(publicKey.slice());
+    byKey.set(id, key);
+    if (byKey.size > MAX_CACHED_PUBLIC_KEYS) byKey.delete(byKey.keys().next().value!);
+    // A key that does not import is not kept: the next request tries again (and fails the same way).
+    const imported = key;
+    imported.catch(() => {
+      if (byKey.get(id) === imported) byKey.delete(id);
+    });
+  }
+  try {
+    return await key;
+  } catch (e) {
+    throw new ChannelError("unsupported-suite", "the HPKE public key does not import", { cause: e });
+  }
+}
+
+/** How requests to one target are sealed: the suite, the request header and the HPKE info (module-internal). */
+export interface SealPlan {
+  readonly suite: ChannelSuite;
+  /** hdr: key id, KEM, KDF and AEAD ids. */
+  readonly hdr: Uint8Array;
+  /** info: the label, hdr and the key-set digest. */
+  readonly info: Uint8Array;
+  /** The recipient's raw X25519 public key. */
+  readonly publicKey: Uint8Array;
+  /** The key-set digest as the `veritee-key-set` header carries it. */
+  readonly keySetHex: string;
+}
+
+/**
+ * The plan for sealing to `target`: the server's first suite the backend has (or `options.aeadId`).
+ *
+ * @throws ChannelError `unsupported-suite`; RangeError for a key-set digest that is not 32 bytes.
+ */
+export function planSeal(target: SealTarget, options: SealOptions = {}): SealPlan {
+  const backend = options.backend ?? webCryptoBackend;
+  if (target.keySetDigest.length !== KEY_SET_DIGEST_SIZE) throw new RangeError("SealTarget.keySetDigest: not 32 bytes");
+  const config = target.keySet.hpke;
+  if (config.kemId !== HPKE_KEM_X25519_SHA256) throw new ChannelError("unsupported-suite", "the key is not X25519");
+  const suite = config.cipherSuites
+    .filter((s) => options.aeadId === undefined || s.aeadId === options.aeadId)
+    .map((s) => channelSuite(backend, s.kdfId, s.aeadId))
+    .find((s) => s !== undefined);
+  if (suite === undefined)
+    throw new ChannelError("unsupported-suite", "no cipher suite of the key configuration is available");
+  const hdr = requestHeader(config.keyId, suite);
+  return Object.freeze({
+    suite,
+    hdr,
+    info: requestInfo(hdr, target.keySetDigest),
+    publicKey: config.publicKey.slice(),
+    keySetHex: hex(target.keySetDigest),
+  });
+}
+
+/**
+ * A fresh HPKE encapsulation to the plan's key (RFC 9180 §5.1.1 SetupBaseS:
+ * a new ephemeral key, the DH, the key schedule), for exactly one request
+ * (module-internal).
+ *
+ * @throws ChannelError `unsupported-suite` when the public key does not import.
+ */
+export async function encapsulate(plan: SealPlan): Promise<SenderContext> {
+  const recipientPublicKey = await recipientPublicKeyOf(plan.suite, plan.publicKey);
+  return plan.suite.hpke.createSenderContext({ recipientPublicKey, info: plan.info });
+}
+
+/** A plain request checked against the format. */
+interface CheckedRequest {
+  readonly meta: RequestMeta;
+  readonly body: Uint8Array;
+  readonly inHeader: boolean;
+}
+
+/**
+ * Check a plain request before any key is touched (module-internal).
+ *
+ * @throws RangeError for a method, path or content type outside the format, or a body on GET or HEAD.
+ */
+export function checkPlainRequest(request: PlainRequest): CheckedRequest {
+  const meta: RequestMeta = { method: request.method, path: request.path, contentType: request.contentType ?? "" };
+  checkMeta(meta, (what, detail) => {
+    throw new RangeError(`PlainRequest.${what}: ${detail}`);
+  });
+  const body = request.body ?? new Uint8Array(0);
+  const inHeader = sealsInHeader(meta.method);
+  if (inHeader && (body.length > 0 || meta.contentType !== "")) {
+    throw new RangeError("PlainRequest.body: GET and HEAD requests have no body");
+  }
+  return { meta, body, inHeader };
+}
+
+/**
+ * Seal a checked request with `sender`, a fresh encapsulation that is used
+ * for this request only and then dropped (module-internal).
+ */
+export async function sealWith(plan: SealPlan, sender: SenderContext, request: CheckedRequest): Promise<SealedRequest> {
+  const { meta, body, inHeader } = request;
+  const ct = new Uint8Array(await sender.seal(body, requestAad(meta)));
+  const secret = new Uint8Array(await sender.export(RESPONSE_EXPORT_BYTES, responseSecretSize(plan.suite)));
+  const enc = new Uint8Array(sender.enc);
+  const sealed = concat(plan.hdr, enc, ct);
+  const headers: Record<string, string> = { [KEY_SET_HEADER]: plan.keySetHex };
+  if (inHeader) {
+    headers[SEALED_REQUEST_HEADER] = base64Encode(sealed);
+  } else {
+    headers["content-type"] = SEALED_REQUEST_TYPE;
+    if (meta.contentType !== "") headers[INNER_CONTENT_TYPE_HEADER] = meta.contentType;
+  }
+  return Object.freeze({
+    sealed,
+    body: inHeader ? undefined : sealed,
+    headers: Object.freeze(headers),
+    context: new RequestContext(TOKEN, { suite: plan.suite, enc, secret, used: false }),
+  });
+}
+
 /**
  * Seal a request to the attested HPKE key. The suite is the server's first
- * preference that the backend supports (or `options.aeadId`).
+ * preference that the backend supports (or `options.aeadId`). To seal many
+ * requests to one key set, `createRequestSealer` keeps the next
+ * encapsulation ready.
  *
  * @throws ChannelError `unsupported-suite` when no suite fits; RangeError for
  *   a method, path or content type outside the format, a body on GET or HEAD,
@@ -207,54 +351,9 @@ export async function sealRequest(
   request: PlainRequest,
   options: SealOptions = {},
 ): Promise<SealedRequest> {
-  const backend = options.backend ?? webCryptoBackend;
-  const meta: RequestMeta = { method: request.method, path: request.path, contentType: request.contentType ?? "" };
-  checkMeta(meta, (what, detail) => {
-    throw new RangeError(`PlainRequest.${what}: ${detail}`);
-  });
-  const body = request.body ?? new Uint8Array(0);
-  const inHeader = sealsInHeader(meta.method);
-  if (inHeader && (body.length > 0 || meta.contentType !== "")) {
-    throw new RangeError("PlainRequest.body: GET and HEAD requests have no body");
-  }
-  if (target.keySetDigest.length !== KEY_SET_DIGEST_SIZE) throw new RangeError("SealTarget.keySetDigest: not 32 bytes");
-  const config = target.keySet.hpke;
-  if (config.kemId !== HPKE_KEM_X25519_SHA256) throw new ChannelError("unsupported-suite", "the key is not X25519");
-  const suite = config.cipherSuites
-    .filter((s) => options.aeadId === undefined || s.aeadId === options.aeadId)
-    .map((s) => channelSuite(backend, s.kdfId, s.aeadId))
-    .find((s) => s !== undefined);
-  if (suite === undefined)
-    throw new ChannelError("unsupported-suite", "no cipher suite of the key configuration is available");
-
-  const hdr = requestHeader(config.keyId, suite);
-  let recipientPublicKey: CryptoKey;
-  try {
-    recipientPublicKey = await suite.hpke.kem.deserializePublicKey(config.publicKey.slice());
-  } catch (e) {
-    throw new ChannelError("unsupported-suite", "the HPKE public key does not import", { cause: e });
-  }
-  const sender = await suite.hpke.createSenderContext({
-    recipientPublicKey,
-    info: requestInfo(hdr, target.keySetDigest),
-  });
-  const ct = new Uint8Array(await sender.seal(body, requestAad(meta)));
-  const secret = new Uint8Array(await sender.export(utf8(RESPONSE_EXPORT_LABEL), responseSecretSize(suite)));
-  const enc = new Uint8Array(sender.enc);
-  const sealed = concat(hdr, enc, ct);
-  const headers: Record<string, string> = { [KEY_SET_HEADER]: hex(target.keySetDigest) };
-  if (inHeader) {
-    headers[SEALED_REQUEST_HEADER] = base64Encode(sealed);
-  } else {
-    headers["content-type"] = SEALED_REQUEST_TYPE;
-    if (meta.contentType !== "") headers[INNER_CONTENT_TYPE_HEADER] = meta.contentType;
-  }
-  return Object.freeze({
-    sealed,
-    body: inHeader ? undefined : sealed,
-    headers: Object.freeze(headers),
-    context: new RequestContext(TOKEN, { suite, enc, secret, used: false }),
-  });
+  const checked = checkPlainRequest(request);
+  const plan = planSeal(target, options);
+  return sealWith(plan, await encapsulate(plan), checked);
 }
 
 /**
@@ -309,7 +408,7 @@ export async function openRequest(
       info: requestInfo(hdr, recipient.keySetDigest),
     });
     body = new Uint8Array(await ctx.open(ct, requestAad(meta)));
-    secret = new Uint8Array(await ctx.export(utf8(RESPONSE_EXPORT_LABEL), responseSecretSize(suite)));
+    secret = new Uint8Array(await ctx.export(RESPONSE_EXPORT_BYTES, responseSecretSize(suite)));
   } catch (e) {
     // A bad `enc` (e.g. a low-order point, RFC 9180 §7.1.4) fails here as well as a bad tag.
     throw new ChannelError("tampered", "the sealed request failed authentication", { cause: e });
@@ -414,6 +513,31 @@ export class Responder {
     const frames = new FrameSealer(keys);
     const headFrame = await frames.seal(headBytes, false);
     return new ResponseSealer(RESPONDER_TOKEN, concat(nonce, headFrame), frames);
+  }
+
+  /**
+   * The exact length of what {@link sealResponse} returns for `head` and a
+   * body of `bodyLength` bytes, so that a server can announce a sealed
+   * response's `content-length` before sealing it: the response nonce, the
+   * head frame and one frame per 64 KiB of body (at least one).
+   *
+   * @throws RangeError for a head outside the format or a length that is not a non-negative integer.
+   * @example
+   * res.writeHead(200, { "content-length": responder.sealedSize(head, body.length) });
+   */
+  sealedSize(head: ResponseHead, bodyLength: number): number {
+    if (!Number.isSafeInteger(bodyLength) || bodyLength < 0) throw new RangeError("bodyLength: not a length");
+    const headLength = encodeResponseHead(head).length;
+    const tag = this.#suite.tagSize;
+    const bodyFrames = Math.max(1, Math.ceil(bodyLength / MAX_FRAME_PLAINTEXT));
+    return (
+      responseSecretSize(this.#suite) +
+      FRAME_HEADER_SIZE +
+      headLength +
+      tag +
+      bodyFrames * (FRAME_HEADER_SIZE + tag) +
+      bodyLength
+    );
   }
 
   /**

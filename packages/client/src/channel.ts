@@ -16,13 +16,15 @@
  */
 import {
   ChannelError,
+  createRequestSealer,
   type HpkeBackend,
+  openResponse,
   openResponseStream,
+  type RequestSealer,
   SEALED_RESPONSE_TYPE,
-  sealRequest,
   sealsInHeader,
 } from "@veritee/channel";
-import { discardBody, readErrorCode } from "./body.js";
+import { BodyTooLargeError, discardBody, readBounded, readErrorCode } from "./body.js";
 import type { OutgoingRequest } from "./request.js";
 import type { AcceptedAttestation, KeySetChannel } from "./session.js";
 import { type FetchLike, send } from "./transport.js";
@@ -97,14 +99,17 @@ export async function openKeySetChannel(
   const pinned = plan.pinned?.pinned(plan.address, accepted.attestation.keySet.tlsSpki);
   const transport = pinned?.fetch ?? fetchFn;
   const info = Object.freeze({ sealed: plan.sealed, attestedTls: pinned !== undefined });
-  const backend = plan.backend;
-  const verified = accepted.attestation;
+  // One sealer per key set: it keeps the next request's HPKE encapsulation ready (each is used once).
+  const sealer = plan.sealed
+    ? createRequestSealer(accepted.attestation, plan.backend ? { backend: plan.backend } : {})
+    : undefined;
   return {
     info,
-    exchange: plan.sealed
-      ? (request) => sendSealed(transport, pinned !== undefined, request, verified, backend)
+    exchange: sealer
+      ? (request) => sendSealed(transport, pinned !== undefined, request, sealer)
       : (request) => sendPinned(transport, request),
     close: async () => {
+      sealer?.close();
       await pinned?.close();
     },
   };
@@ -139,8 +144,7 @@ async function sendSealed(
   transport: FetchLike,
   pinned: boolean,
   request: OutgoingRequest,
-  target: AcceptedAttestation["attestation"],
-  backend: HpkeBackend | undefined,
+  sealer: RequestSealer,
 ): Promise<Response | "unknown-key"> {
   const method = request.method;
   let body = request.body ?? new Uint8Array(0);
@@ -150,11 +154,7 @@ async function sendSealed(
     body = new Uint8Array(0);
     contentType = "";
   }
-  const sealed = await sealRequest(
-    target,
-    { method, path: `${request.url.pathname}${request.url.search}`, contentType, body },
-    backend ? { backend } : {},
-  );
+  const sealed = await sealer.seal({ method, path: `${request.url.pathname}${request.url.search}`, contentType, body });
   const headers = new Headers();
   for (const [name, value] of request.headers) {
     if (pinned ? !HOP_BY_HOP.has(name) && name !== "content-type" : UNPINNED_HEADERS.has(name))
@@ -180,12 +180,44 @@ async function sendSealed(
     await discardBody(response);
     throw new ChannelError("not-sealed", `the server answered HTTP ${response.status} without sealing`);
   }
+  const length = wholeLength(response.headers.get("content-length"));
+  if (length !== undefined) {
+    // A whole sealed response (the server sends every answer of known length so): read it, open it at once, and
+    // hand out the plaintext bytes — no second stream to pipe through for a body that is already complete.
+    let bytes: Uint8Array;
+    try {
+      bytes = await readBounded(response, length);
+    } catch (error) {
+      if (error instanceof BodyTooLargeError) throw new ChannelError("bad-framing", "the sealed response overruns");
+      throw error;
+    }
+    const opened = await openResponse(sealed.context, bytes);
+    checkStatus(opened.status);
+    const nullBody = method === "HEAD" || NULL_BODY_STATUSES.has(opened.status);
+    return new Response(nullBody ? null : opened.body, { status: opened.status, headers: opened.headers });
+  }
   const opened = await openResponseStream(sealed.context, response.body);
   if (opened.status < 200 || opened.status > 599) {
     await opened.body.cancel().catch(() => undefined);
-    throw new ChannelError("bad-framing", "the sealed response has an informational status");
+    checkStatus(opened.status);
   }
   const nullBody = method === "HEAD" || NULL_BODY_STATUSES.has(opened.status);
   if (nullBody) await opened.body.cancel().catch(() => undefined);
   return new Response(nullBody ? null : opened.body, { status: opened.status, headers: opened.headers });
+}
+
+/** Largest sealed response read whole rather than streamed. */
+const MAX_WHOLE_RESPONSE = 16 * 1024 * 1024;
+
+/** The outer `content-length` when the response is to be read whole, else undefined (a stream). */
+function wholeLength(value: string | null): number | undefined {
+  if (value === null || !/^\d{1,9}$/.test(value)) return undefined;
+  const length = Number(value);
+  return length <= MAX_WHOLE_RESPONSE ? length : undefined;
+}
+
+/** A sealed head must carry a final status: 1xx answers have no place inside a sealed response. */
+function checkStatus(status: number): void {
+  if (status < 200 || status > 599)
+    throw new ChannelError("bad-framing", "the sealed response has an informational status");
 }

@@ -201,6 +201,68 @@ describe("sealed channel", () => {
     assert.equal((await reader.read()).done, true);
   });
 
+  test("an answer of known length is read whole and handed over complete; a length past the bound streams", async () => {
+    const keys = makeKeys();
+    for (const [length, streamed] of [
+      [undefined, true],
+      ["exact", false],
+      [String(64 * 1024 * 1024), true],
+    ] as const) {
+      const server = sealedServer(keys, echo, []);
+      const channel = await openKeySetChannel(
+        { address: ADDRESS, sealed: true, backend: nodeBackend },
+        keys.accepted,
+        async (input, init) => {
+          const genuine = new Uint8Array(await (await server(input, init)).arrayBuffer());
+          const headers: Record<string, string> = { "content-type": SEALED_RESPONSE_TYPE };
+          if (length !== undefined) headers["content-length"] = length === "exact" ? String(genuine.length) : length;
+          // A big declared length is only a header here: the body is what it is, and the stream path opens it.
+          return new Response(genuine as Uint8Array<ArrayBuffer>, { status: 200, headers });
+        },
+      );
+      const response = await channel.exchange(
+        await outgoing(`${ADDRESS.apiRoot}/completions`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: '{"n":1}',
+        }),
+      );
+      assert.ok(response instanceof Response);
+      assert.equal(response.status, 201);
+      assert.equal(response.headers.get("content-type"), "application/json");
+      assert.equal(response.headers.get("content-length"), null, "the outer length is not the plaintext's");
+      assert.deepEqual(await response.json(), { got: '{"n":1}', type: "application/json" }, `streamed: ${streamed}`);
+    }
+  });
+
+  test("a whole answer longer than its declared length is refused", async () => {
+    const keys = makeKeys();
+    const server = sealedServer(keys, echo, []);
+    const channel = await openKeySetChannel(
+      { address: ADDRESS, sealed: true, backend: nodeBackend },
+      keys.accepted,
+      async (input, init) => {
+        const genuine = new Uint8Array(await (await server(input, init)).arrayBuffer());
+        // A transport that does not enforce the length (node:http does): the client bounds it itself.
+        const stream = new ReadableStream<Uint8Array>({
+          start(controller) {
+            controller.enqueue(genuine);
+            controller.enqueue(new Uint8Array(8));
+            controller.close();
+          },
+        });
+        return new Response(stream, {
+          status: 200,
+          headers: { "content-type": SEALED_RESPONSE_TYPE, "content-length": String(genuine.length) },
+        });
+      },
+    );
+    await assert.rejects(
+      channel.exchange(await outgoing(`${ADDRESS.apiRoot}/completions`, { method: "POST", body: "{}" })),
+      (e: unknown) => e instanceof ChannelError && e.code === "bad-framing",
+    );
+  });
+
   test("a server that does not hold the key set: the unknown-key signal, for the session to re-attest", async () => {
     const keys = makeKeys();
     const other = makeKeys();
@@ -341,6 +403,7 @@ describe("property: whatever bytes come back as a sealed response", () => {
   async function outcome(
     keys: ReturnType<typeof makeKeys>,
     mutate: (bytes: Uint8Array) => Uint8Array,
+    whole = false,
   ): Promise<"ok" | ChannelError> {
     const server = sealedServer(keys, echo, []);
     const channel = await openKeySetChannel(
@@ -348,10 +411,11 @@ describe("property: whatever bytes come back as a sealed response", () => {
       keys.accepted,
       async (input, init) => {
         const genuine = new Uint8Array(await (await server(input, init)).arrayBuffer());
-        return new Response(mutate(genuine) as Uint8Array<ArrayBuffer>, {
-          status: 200,
-          headers: { "content-type": SEALED_RESPONSE_TYPE },
-        });
+        const mutated = mutate(genuine);
+        // `whole`: as the server sends an answer of known length (read whole by the client), else streamed.
+        const headers: Record<string, string> = { "content-type": SEALED_RESPONSE_TYPE };
+        if (whole) headers["content-length"] = String(mutated.length);
+        return new Response(mutated as Uint8Array<ArrayBuffer>, { status: 200, headers });
       },
     );
     try {
@@ -370,30 +434,36 @@ describe("property: whatever bytes come back as a sealed response", () => {
   test("random bytes, flipped bits, cuts and extensions yield only a ChannelError (or, untouched, the answer)", async () => {
     const keys = makeKeys();
     assert.equal(await outcome(keys, (b) => b), "ok");
+    assert.equal(await outcome(keys, (b) => b, true), "ok");
     await fc.assert(
       fc.asyncProperty(
+        fc.boolean(),
         fc.oneof(
           fc.record({ kind: fc.constant("random" as const), bytes: fc.uint8Array({ maxLength: 300 }) }),
           fc.record({ kind: fc.constant("flip" as const), at: fc.nat(), bit: fc.integer({ min: 0, max: 7 }) }),
           fc.record({ kind: fc.constant("cut" as const), at: fc.nat() }),
           fc.record({ kind: fc.constant("extend" as const), bytes: fc.uint8Array({ minLength: 1, maxLength: 40 }) }),
         ),
-        async (m) => {
-          const result = await outcome(keys, (b) => {
-            if (m.kind === "random") return m.bytes;
-            if (m.kind === "flip") {
-              const copy = b.slice();
-              copy[m.at % copy.length]! ^= 1 << m.bit;
-              return copy;
-            }
-            if (m.kind === "cut") return b.slice(0, m.at % b.length);
-            return new Uint8Array([...b, ...m.bytes]);
-          });
+        async (whole, m) => {
+          const result = await outcome(
+            keys,
+            (b) => {
+              if (m.kind === "random") return m.bytes;
+              if (m.kind === "flip") {
+                const copy = b.slice();
+                copy[m.at % copy.length]! ^= 1 << m.bit;
+                return copy;
+              }
+              if (m.kind === "cut") return b.slice(0, m.at % b.length);
+              return new Uint8Array([...b, ...m.bytes]);
+            },
+            whole,
+          );
           // Every change is detected: nothing modified is ever handed over as an answer.
           assert.ok(result instanceof ChannelError, `accepted a ${m.kind} mutation`);
         },
       ),
-      { numRuns: 150 },
+      { numRuns: 200 },
     );
   });
 });

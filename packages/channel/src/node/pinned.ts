@@ -58,6 +58,8 @@ export function connectPinned(options: PinnedConnectOptions): Promise<TLSSocket>
       minVersion: "TLSv1.3",
       ALPNProtocols: ["http/1.1"],
     });
+    // Requests and answers are small writes each: Nagle's algorithm would only hold them back.
+    socket.setNoDelay(true);
     const onAbort = () => socket.destroy(options.signal?.reason as Error);
     options.signal?.addEventListener("abort", onAbort, { once: true });
     const settle = () => options.signal?.removeEventListener("abort", onAbort);

@@ -20,6 +20,7 @@ import {
   REQUEST_HEADER_SIZE,
   type RecipientKey,
   type Responder,
+  type ResponseHead,
   type ResponseSealer,
   SEALED_REQUEST_HEADER,
   SEALED_REQUEST_TYPE,
@@ -27,7 +28,7 @@ import {
   sealsInHeader,
   X25519_ENC_SIZE,
 } from "@veritee/channel";
-import { toHex } from "@veritee/core";
+import { concatBytes, toHex } from "@veritee/core";
 import { base64Decode } from "@veritee/evidence";
 import { DEFAULT_MAX_BODY_BYTES } from "../http/body.js";
 import { createJsonLogger, type Logger } from "../http/logger.js";
@@ -285,24 +286,45 @@ interface OriginalMethods {
   end: (this: ServerResponse, chunk: Uint8Array, callback?: () => void) => ServerResponse;
 }
 
+/** A decimal `content-length` value, or undefined. */
+function declaredLength(value: string | undefined): number | undefined {
+  if (value === undefined || !/^\d{1,15}$/.test(value)) return undefined;
+  return Number(value);
+}
+
 /**
- * Seals a `ServerResponse` in place: `writeHead` sends the outer 200 and the
- * sealed head, `write` seals a frame, `end` seals the final frame. Sealing is
- * asynchronous (WebCrypto-shaped API); one queue keeps frames in call order,
- * and `write` reports back-pressure while sealed bytes wait.
+ * Seals a `ServerResponse` in place. Two shapes, chosen when the head is
+ * written:
+ *
+ * - **Whole** (the route declared a `content-length`, as every JSON answer
+ *   does): the body is collected, sealed at `end` into the head frame and
+ *   final frame(s), and sent in one write with the sealed length as the outer
+ *   `content-length` — one socket write, no chunked framing.
+ * - **Stream** (no length: server-sent events): `writeHead` sends the outer
+ *   200 and the sealed head at once, each `write` seals a frame, `end` the
+ *   final frame. Sealing is asynchronous (WebCrypto-shaped API); one queue
+ *   keeps frames in call order, and `write` reports back-pressure while
+ *   sealed bytes wait.
  */
 class SealingResponse {
   readonly #res: ServerResponse;
   readonly #responder: Responder;
   readonly #logger: Logger;
   readonly #original: OriginalMethods;
+  #started = false;
+  #ended = false;
+  #failed = false;
+  // Whole responses.
+  #whole: { head: ResponseHead; declared: number; announced: number } | undefined;
+  #body: Uint8Array[] = [];
+  #bodySize = 0;
+  #callbacks: WriteCallback[] = [];
+  // Streams.
   #sealer: Promise<ResponseSealer> | undefined;
   #queue: Promise<void> = Promise.resolve();
   #queued = 0;
   #congested = false;
   #wantDrain = false;
-  #ended = false;
-  #failed = false;
 
   constructor(res: ServerResponse, responder: Responder, logger: Logger) {
     this.#res = res;
@@ -327,8 +349,10 @@ class SealingResponse {
     } as ServerResponse["end"];
   }
 
-  #writeHead(status: number, rest: unknown[]): void {
-    if (this.#sealer !== undefined) return;
+  /** `length`: the plaintext body's length when `end` is the first call (it is known then). */
+  #writeHead(status: number, rest: unknown[], length?: number): void {
+    if (this.#started) return;
+    this.#started = true;
     const res = this.#res;
     // writeHead(status, headers) or writeHead(status, reason, headers); headers as an object or a flat array.
     const given = typeof rest[0] === "string" ? rest[1] : rest[0];
@@ -355,10 +379,26 @@ class SealingResponse {
     outer["content-type"] = SEALED_RESPONSE_TYPE;
     outer["cache-control"] = "no-store";
     outer["x-content-type-options"] = "nosniff";
+    const head: ResponseHead = { status, headers: sealedFields };
+    // A HEAD answer carries no body on the wire at all (node:http drops it): it stays a stream, as before.
+    const declared = res.req?.method === "HEAD" ? undefined : (length ?? declaredLength(fields["content-length"]));
+    let announced: number | undefined;
+    if (declared !== undefined) {
+      try {
+        announced = this.#responder.sealedSize(head, declared);
+      } catch {
+        // A head outside the format: the stream path below reports it as a sealing failure.
+      }
+    }
+    if (declared !== undefined && announced !== undefined) {
+      this.#whole = { head, declared, announced };
+      outer["content-length"] = String(announced);
+    }
     this.#original.writeHead.call(res, 200, outer);
     // Logs and metrics report the status the route chose; the wire shows 200 (the real one is sealed).
     res.statusCode = status;
-    const sealer = this.#responder.sealStream({ status, headers: sealedFields });
+    if (this.#whole !== undefined) return;
+    const sealer = this.#responder.sealStream(head);
     this.#sealer = sealer;
     // A rejected sealer is handled by the first queued job; keep it from being reported as unhandled meanwhile.
     sealer.catch(() => undefined);
@@ -406,21 +446,41 @@ class SealingResponse {
   #fail(error: unknown): void {
     if (this.#failed) return;
     this.#failed = true;
+    this.#body = [];
     const code = error instanceof ChannelError ? error.code : "internal";
     this.#logger.log("error", "sealed-response-failed", { code });
-    // The client sees a truncated stream and reports it; nothing unsealed is ever written.
+    // The client sees a truncated response and reports it; nothing unsealed is ever written.
     this.#res.destroy();
+  }
+
+  /** Keep a chunk of a whole response; false when it overruns the declared length (the response then fails). */
+  #collect(bytes: Uint8Array): boolean {
+    if (this.#bodySize + bytes.length > this.#whole!.declared) {
+      this.#fail(new RangeError("the body is longer than its content-length"));
+      return false;
+    }
+    if (bytes.length > 0) this.#body.push(bytes);
+    this.#bodySize += bytes.length;
+    return true;
   }
 
   #write(chunk: Chunk, rest: unknown[]): boolean {
     const encoding = typeof rest[0] === "string" ? (rest[0] as BufferEncoding) : undefined;
     const callback = (typeof rest[0] === "function" ? rest[0] : rest[1]) as WriteCallback | undefined;
-    if (this.#ended || this.#res.destroyed) {
+    if (this.#ended || this.#failed || this.#res.destroyed) {
       callback?.(new Error("write after end"));
       return false;
     }
-    if (this.#sealer === undefined) this.#writeHead(this.#res.statusCode, []);
+    if (!this.#started) this.#writeHead(this.#res.statusCode, []);
     const bytes = toBytes(chunk, encoding);
+    if (this.#whole !== undefined) {
+      if (!this.#collect(bytes)) {
+        callback?.(new Error("the body is longer than its content-length"));
+        return false;
+      }
+      if (callback) this.#callbacks.push(callback);
+      return true;
+    }
     const sealer = this.#sealer!;
     this.#enqueue(
       bytes.length,
@@ -445,8 +505,14 @@ class SealingResponse {
     }
     if (this.#ended) return;
     this.#ended = true;
-    if (this.#sealer === undefined) this.#writeHead(this.#res.statusCode, []);
     const bytes = chunk === undefined ? new Uint8Array(0) : toBytes(chunk, encoding);
+    // `end(body)` without a head: the whole body is here, so its length is known.
+    if (!this.#started) this.#writeHead(this.#res.statusCode, [], bytes.length);
+    if (this.#failed) return;
+    if (this.#whole !== undefined) {
+      this.#endWhole(bytes, callback);
+      return;
+    }
     const sealer = this.#sealer!;
     this.#enqueue(
       bytes.length,
@@ -456,6 +522,35 @@ class SealingResponse {
         if (res.destroyed || res.writableEnded) return;
         this.#original.end.call(res, frame, callback);
       },
+    );
+  }
+
+  /** Seal a whole response and send it in one write, exactly the announced length. */
+  #endWhole(last: Uint8Array, callback: (() => void) | undefined): void {
+    const whole = this.#whole!;
+    if (!this.#collect(last)) return;
+    if (this.#bodySize !== whole.declared) {
+      this.#fail(new RangeError("the body is shorter than its content-length"));
+      return;
+    }
+    const body = this.#body.length === 1 ? this.#body[0]! : concatBytes(...this.#body);
+    this.#body = [];
+    this.#responder.sealResponse(whole.head, body).then(
+      (sealed) => {
+        const res = this.#res;
+        if (this.#failed || res.destroyed || res.writableEnded) return;
+        if (sealed.length !== whole.announced) {
+          this.#fail(new RangeError("the sealed response is not its announced length"));
+          return;
+        }
+        const callbacks = this.#callbacks;
+        this.#callbacks = [];
+        this.#original.end.call(res, sealed, () => {
+          for (const cb of callbacks) cb();
+          callback?.();
+        });
+      },
+      (error: unknown) => this.#fail(error),
     );
   }
 }
