@@ -2,6 +2,7 @@ import { Command, CommanderError } from "commander";
 import { registerChat } from "./commands/chat.js";
 import { registerComplete } from "./commands/complete.js";
 import { registerEventlog } from "./commands/eventlog.js";
+import { registerEvidence } from "./commands/evidence.js";
 import { registerMeasure } from "./commands/measure.js";
 import { registerServe } from "./commands/serve.js";
 import { registerTpmAttest } from "./commands/tpm-attest.js";
@@ -24,6 +25,7 @@ export function buildProgram(): Command {
   registerVerifyQuote(tpm);
 
   registerEventlog(program);
+  registerEvidence(program);
   registerServe(program);
   registerMeasure(program);
   registerVerify(program);
