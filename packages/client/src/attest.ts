@@ -12,6 +12,7 @@ import {
   challengeAk,
   confirmAkResidency,
   decodeActivationResponse,
+  type PlatformVerifyOptions,
   parseJsonBytes,
   VerificationError,
   type VerifiedAttestation,
@@ -40,6 +41,8 @@ export interface AttestationTrust {
   readonly appPcr?: number;
   /** The SHA-256 boot PCRs the quote must cover. */
   readonly bootPcrs?: readonly number[];
+  /** Trust anchors and collateral for platform evidence (SEV-SNP, TDX, NVIDIA GPUs); see `verifyAttestationDocument`. */
+  readonly platform?: PlatformVerifyOptions;
 }
 
 /** Inputs to {@link attestServer}. */
@@ -104,13 +107,14 @@ export async function attestServer(options: AttestServerOptions): Promise<Verifi
     ...(options.trust.ekIntermediates ? { ekIntermediates: options.trust.ekIntermediates } : {}),
     ...(options.trust.appPcr === undefined ? {} : { appPcr: options.trust.appPcr }),
     ...(options.trust.bootPcrs ? { bootPcrs: options.trust.bootPcrs } : {}),
+    ...(options.trust.platform ? { platform: options.trust.platform } : {}),
   });
 
   options.onVerified?.(verified);
 
   // Credential activation: the AK that signed the quote lives in the TPM whose EK is certified.
   const activationFetch = options.activationFetch?.(verified) ?? options.fetch;
-  const challenge = challengeAk(verified);
+  const challenge = await challengeAk(verified);
   const body = JSON.stringify(challenge);
   for (let attempt = 0; ; attempt++) {
     const answer = await send(

@@ -15,7 +15,7 @@
  */
 import type { HpkeBackend } from "@veritee/channel";
 import { toHex } from "@veritee/core";
-import type { VerifiedAttestation } from "@veritee/evidence";
+import type { GpuRim, PlatformVerifyOptions, VerifiedAttestation } from "@veritee/evidence";
 import {
   type Appraisal,
   assertChannelModeAllowed,
@@ -75,6 +75,13 @@ export interface ConnectOptions {
   readonly signal?: AbortSignal;
   /** Called after each step that passed, at `connect` and at every re-attestation. Must not throw. */
   readonly onProgress?: (step: ConnectStep) => void;
+  /**
+   * Verifier options for the document's platform evidence: AMD roots and
+   * CRL, TDX collateral (required to accept a server that sends a TDX quote),
+   * NVIDIA roots, and RIMs for GPU rules with `measurements: "from-rim"`.
+   * Which evidence is required is the policy's `platform` section.
+   */
+  readonly platform?: PlatformVerifyOptions & { readonly nvidiaRims?: readonly GpuRim[] };
 }
 
 /**
@@ -126,7 +133,7 @@ export async function connect(options: ConnectOptions): Promise<Session> {
         attestation = await attestServer({
           apiRoot: address.apiRoot,
           fetch: attestationFetch,
-          trust: inputs,
+          trust: options.platform ? { ...inputs, platform: options.platform } : inputs,
           at,
           ...(signal ? { signal } : {}),
           onVerified: (verified) => progress({ step: "verified", attestation: verified }),
@@ -136,7 +143,8 @@ export async function connect(options: ConnectOptions): Promise<Session> {
         for (const p of oneOff.splice(0)) await p.close().catch(() => undefined);
       }
       progress({ step: "ak-resident", attestation });
-      const appraisal = evaluate(attestation, policy, { now: now() });
+      const rims = options.platform?.nvidiaRims;
+      const appraisal = evaluate(attestation, policy, { now: now(), ...(rims ? { nvidiaRims: rims } : {}) });
       progress({ step: "accepted", appraisal });
       const accepted: AcceptedAttestation = {
         attestation,

@@ -6,6 +6,9 @@
  * The schema fails closed: every member is required, unknown members are
  * errors, and a check is skipped only where the policy says `"any"`.
  */
+import type { NvidiaRules } from "./tee/nvidia.js";
+import type { SnpRules } from "./tee/snp.js";
+import type { TdxRules } from "./tee/tdx.js";
 
 /** The schema version this package reads and writes. */
 export const POLICY_VERSION = 1;
@@ -73,6 +76,22 @@ export interface PolicyFreshness {
   readonly minNonceBytes: number;
 }
 
+/**
+ * Confidential-computing evidence the policy requires (docs/POLICY.md
+ * "platform"). A rule set makes that evidence required and evaluated (for
+ * `nvidiaGpu`: at least one GPU, and every GPU passes); `"none"` makes it
+ * optional — evidence of that kind is still verified when present and shown
+ * in the appraisal, but no rule applies to it.
+ */
+export interface PolicyPlatform {
+  readonly sevSnp: SnpRules | typeof NONE;
+  readonly tdx: TdxRules | typeof NONE;
+  readonly nvidiaGpu: NvidiaRules | typeof NONE;
+}
+
+/** The literal that leaves a kind of platform evidence unrequired. */
+export const NONE = "none";
+
 /** Channel modes the client may use. */
 export interface PolicyChannel {
   /** 1–2 distinct modes. */
@@ -94,6 +113,7 @@ export interface PolicyDocument {
   readonly launch: PolicyLaunch;
   readonly freshness: PolicyFreshness;
   readonly channel: PolicyChannel;
+  readonly platform: PolicyPlatform;
 }
 
 declare const VALIDATED: unique symbol;

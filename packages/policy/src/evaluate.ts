@@ -11,17 +11,22 @@
  * the error's code and message.
  */
 import { bytesEqual, toHex } from "@veritee/core";
-import { VerifiedAttestation } from "@veritee/evidence";
+import { type GpuRim, gpuReportsOf, platformReportData, VerifiedAttestation } from "@veritee/evidence";
 import type { Appraisal, Claim } from "./appraisal.js";
 import { developmentIndicators } from "./development.js";
-import { ANY, DEVELOPMENT_POLICY_WARNING, type DigestSpec, type Policy } from "./document.js";
+import { ANY, DEVELOPMENT_POLICY_WARNING, type DigestSpec, NONE, type Policy } from "./document.js";
 import { type PolicyCode, PolicyError } from "./errors.js";
+import { nvidiaClaims } from "./tee/nvidia.js";
+import { snpClaims } from "./tee/snp.js";
+import { tdxClaims } from "./tee/tdx.js";
 import { parsePolicy, trustMaterial } from "./validate.js";
 
 /** Inputs of {@link evaluate} besides the evidence and the policy. */
 export interface EvaluateOptions {
   /** The time to evaluate freshness at (never an implicit "now"). */
   readonly now: Date;
+  /** Reference values for GPU rules with `measurements: "from-rim"` (NVIDIA driver and VBIOS RIMs). */
+  readonly nvidiaRims?: readonly GpuRim[];
 }
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -85,7 +90,15 @@ class Claims {
  *    need not all be loaded, as a prebuilt engine ships CPU variants and
  *    loads one;
  * 8. `launch.models`: every measured model is listed and allowed, and every
- *    listed model was measured (`measurement-missing`).
+ *    listed model was measured (`measurement-missing`);
+ * 9. `platform.sevSnp`, `platform.tdx`, `platform.nvidiaGpu`: evidence a rule
+ *    set requires is present (`platform-evidence-missing`; for GPUs at least
+ *    one) and passes every rule of its section, with claim paths like
+ *    `platform.sevSnp.measurement` and `platform.nvidiaGpu[0].driverVersion`
+ *    (the sections' own codes). The CPU report data is compared with the
+ *    binding of this nonce, key set and GPU reports. Evidence of a kind the
+ *    policy leaves at `"none"` was still verified and is reported as a
+ *    passing claim; a kind neither required nor present makes no claim.
  *
  * A development policy's appraisal is marked `insecure` with
  * {@link DEVELOPMENT_POLICY_WARNING}, whatever the server.
@@ -266,6 +279,9 @@ export function evaluate(verified: VerifiedAttestation, policy: Policy, options:
     }
   }
 
+  // 9. Platform evidence.
+  platformClaims(claims, verified, p, now, options.nvidiaRims);
+
   const failed = claims.list.filter((c) => !c.ok);
   const appraisal: Appraisal = Object.freeze({
     verdict: failed.length === 0 ? "pass" : "fail",
@@ -284,4 +300,64 @@ export function evaluate(verified: VerifiedAttestation, policy: Policy, options:
     });
   }
   return appraisal;
+}
+
+const PLATFORM_NAMES = { sevSnp: "SEV-SNP evidence", tdx: "TDX evidence", nvidiaGpu: "NVIDIA GPU evidence" } as const;
+
+/** Step 9 of {@link evaluate}: presence of required platform evidence, then each section's claims. */
+function platformClaims(
+  claims: Claims,
+  verified: VerifiedAttestation,
+  p: Policy,
+  now: Date,
+  rims: readonly GpuRim[] | undefined,
+): void {
+  const { sevSnp, tdx, gpus } = verified.platform;
+  const rules = p.platform;
+  // What the CPU report data must be; the verifier already required it, the claims record it.
+  const expectedReportData = platformReportData({
+    nonce: verified.nonce,
+    keySetDigest: verified.keySetDigest,
+    gpuReports: gpuReportsOf(verified.document.platform),
+  });
+  const presence = (key: keyof typeof PLATFORM_NAMES, present: boolean, actual: string) => {
+    const required = rules[key] !== NONE;
+    // Neither required nor sent: nothing to say (a TPM-only server under a TPM-only policy).
+    if (!required && !present) return;
+    claims.add(
+      `platform.${key}`,
+      PLATFORM_NAMES[key],
+      required ? (key === "nvidiaGpu" ? "at least one GPU, each passing the rules" : "required") : "not required",
+      present ? actual : "absent",
+      present || !required,
+      "platform-evidence-missing",
+    );
+  };
+
+  presence(
+    "sevSnp",
+    sevSnp !== undefined,
+    `verified (${sevSnp?.product ?? ""}, ${sevSnp?.signer.toUpperCase() ?? ""}-signed)`,
+  );
+  if (sevSnp !== undefined && rules.sevSnp !== NONE) {
+    claims.list.push(...snpClaims(rules.sevSnp, sevSnp, { expectedReportData, path: "platform.sevSnp", now }));
+  }
+  presence("tdx", tdx !== undefined, `verified (TCB ${tdx?.tcb.platform ?? ""})`);
+  if (tdx !== undefined && rules.tdx !== NONE) {
+    claims.list.push(...tdxClaims(rules.tdx, tdx, { expectedReportData, path: "platform.tdx", now }));
+  }
+  presence("nvidiaGpu", gpus.length > 0, `${gpus.length} verified GPU report${gpus.length === 1 ? "" : "s"}`);
+  const gpuRules = rules.nvidiaGpu;
+  if (gpuRules !== NONE) {
+    gpus.forEach((gpu, i) => {
+      claims.list.push(
+        ...nvidiaClaims(gpuRules, gpu, {
+          session: { clientNonce: verified.nonce, keySetDigest: verified.keySetDigest },
+          path: `platform.nvidiaGpu[${i}]`,
+          now,
+          ...(rims ? { rims } : {}),
+        }),
+      );
+    });
+  }
 }

@@ -32,7 +32,20 @@ export interface ReferenceValues {
   readonly maxAgeSeconds?: number;
   /** Default 32. */
   readonly minNonceBytes?: number;
+  /**
+   * The `platform` section as JSON (rule sets, or "none" per kind), e.g. made
+   * from evidence the server produced. Default: nothing required
+   * (`{"sevSnp":"none","tdx":"none","nvidiaGpu":"none"}`).
+   */
+  readonly platform?: {
+    readonly sevSnp: unknown;
+    readonly tdx: unknown;
+    readonly nvidiaGpu: unknown;
+  };
 }
+
+/** The `platform` section of a policy that requires no confidential-computing evidence. */
+export const NO_PLATFORM_EVIDENCE = Object.freeze({ sevSnp: "none", tdx: "none", nvidiaGpu: "none" } as const);
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: certificate text may hold anything
 const CONTROL = /[\u0000-\u001f\u007f]/g;
@@ -93,5 +106,6 @@ export function policyFromReferenceValues(rv: ReferenceValues): Policy {
     },
     freshness: { maxAgeSeconds: rv.maxAgeSeconds ?? 300, minNonceBytes: rv.minNonceBytes ?? 32 },
     channel: { modes: ["attested-tls", "sealed"] },
+    platform: rv.platform ?? NO_PLATFORM_EVIDENCE,
   });
 }

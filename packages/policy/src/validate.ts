@@ -15,13 +15,18 @@ import {
   type ChannelMode,
   type DigestSpec,
   type NamedCertificate,
+  NONE,
   POLICY_VERSION,
   type Policy,
   type PolicyDocument,
+  type PolicyPlatform,
 } from "./document.js";
 import { PolicyError } from "./errors.js";
 import { parseStrictJson } from "./json.js";
 import { decodePemCertificate } from "./pem.js";
+import { parseNvidiaRules } from "./tee/nvidia.js";
+import { parseSnpRules } from "./tee/snp.js";
+import { parseTdxRules } from "./tee/tdx.js";
 
 /** Bounds of a version 1 policy. */
 export const POLICY_LIMITS = Object.freeze({
@@ -250,6 +255,7 @@ export function parsePolicy(input: unknown): Policy {
     "launch",
     "freshness",
     "channel",
+    "platform",
   ]);
   if (typeof top.development !== "boolean")
     fail("development", `must be true or false, not ${typeName(top.development)}`);
@@ -329,6 +335,8 @@ export function parsePolicy(input: unknown): Policy {
   );
   if (new Set(modes).size !== modes.length) fail("channel.modes", "lists a mode twice");
 
+  const platform = parsePlatform(top.platform);
+
   const policy: PolicyDocument = Object.freeze({
     version: POLICY_VERSION,
     development,
@@ -338,6 +346,7 @@ export function parsePolicy(input: unknown): Policy {
     launch,
     freshness,
     channel: Object.freeze({ modes: Object.freeze(modes) }),
+    platform,
   });
   validated.set(
     policy,
@@ -347,6 +356,24 @@ export function parsePolicy(input: unknown): Policy {
     }),
   );
   return policy as Policy;
+}
+
+/**
+ * The `platform` section: for each kind, `"none"` or that kind's rule set,
+ * validated by its own strict parser with paths like `platform.sevSnp.measurement`.
+ */
+function parsePlatform(value: unknown): PolicyPlatform {
+  const o = object(value, "platform", ["sevSnp", "tdx", "nvidiaGpu"]);
+  const section = <T>(v: unknown, path: string, parse: (v: unknown, path: string) => T): T | typeof NONE => {
+    if (v === NONE) return NONE;
+    if (!isPlainObject(v)) fail(path, `must be "none" or an object of rules, not ${typeName(v)}`);
+    return parse(v, path);
+  };
+  return Object.freeze({
+    sevSnp: section(o.sevSnp, "platform.sevSnp", parseSnpRules),
+    tdx: section(o.tdx, "platform.tdx", parseTdxRules),
+    nvidiaGpu: section(o.nvidiaGpu, "platform.nvidiaGpu", parseNvidiaRules),
+  });
 }
 
 /**

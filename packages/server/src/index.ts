@@ -11,3 +11,21 @@ export {
   type ServeOptions,
   startVeriteeServer,
 } from "./serve.js";
+export {
+  createPlatformCollector,
+  type GpuEvidence,
+  type GpuEvidenceSource,
+  type PlatformCollector,
+  type PlatformCollectorOptions,
+  platformCollectorFor,
+  type TsmSource,
+} from "./tee/collector.js";
+export {
+  CONFIGFS_TSM_ROOT,
+  readTsmReport,
+  type TsmFileSystem,
+  type TsmReport,
+  tsmAvailable,
+} from "./tee/configfs-tsm.js";
+export { TeeError, type TeeErrorCode } from "./tee/errors.js";
+export { decodeSnpCertTable, encodeSnpCertTable, SNP_CERT_GUID, type SnpCertTable } from "./tee/snp-cert-table.js";

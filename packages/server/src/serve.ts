@@ -37,6 +37,12 @@ import { assertApplicationPcrFresh, type MeasuredLaunch, runMeasuredLaunch } fro
 import { engineBinaryInputs, type LaunchMeasurements, measureLaunch, measureModel } from "./launch/measure.js";
 import { APPLICATION_PCR, serverConfig, type TpmChoice } from "./launch/server-config.js";
 import { ModelError, type ProgressCallback, resolveModel } from "./model/resolve.js";
+import {
+  type GpuEvidenceSource,
+  type PlatformCollector,
+  platformCollectorFor,
+  type TsmSource,
+} from "./tee/collector.js";
 
 /** What to serve and where. */
 export interface ServeOptions {
@@ -78,6 +84,15 @@ export interface ServeOptions {
   readonly logger?: Logger;
   /** Progress of long start-up work (downloading and hashing models). */
   readonly onProgress?: (what: string) => ProgressCallback;
+  /**
+   * Confidential-computing evidence in every attestation document
+   * (`platform`): `"auto"` (default) uses configfs-tsm when this machine
+   * offers it (an SEV-SNP or TDX guest on Linux 6.7+), `"none"` sends none,
+   * `{ tsm }` uses that configfs-tsm root or file system (tests).
+   */
+  readonly platformEvidence?: "auto" | "none" | { readonly tsm: TsmSource };
+  /** GPU attestation reports for every attestation (NVML needs native code: none by default). */
+  readonly gpuEvidence?: GpuEvidenceSource;
 }
 
 /** The reference values a client policy needs, as the server measured them. */
@@ -109,6 +124,8 @@ export interface RunningVeriteeServer {
   readonly launch: MeasuredLaunch;
   readonly measurements: LaunchMeasurements;
   readonly attester: Attester;
+  /** Which platform evidence the server attaches to attestations (configfs-tsm CPU reports, GPU reports). */
+  readonly platformSources: PlatformCollector["sources"];
   readonly referenceValues: ReferenceValues;
   /** Graceful shutdown: drain requests, close the engine, drop keys, release the TPM. Idempotent. */
   close(): Promise<void>;
@@ -189,7 +206,9 @@ export async function startVeriteeServer(options: ServeOptions): Promise<Running
     cleanups.push(async () => launch.keys.dropKeys());
 
     // 4. Attester and HTTP.
+    const platform = await platformCollectorFor(options.platformEvidence ?? "auto", options.gpuEvidence);
     const attester = await createAttester({
+      platform,
       tpm,
       keySet: launch.keys.keySet,
       launchLog: launch.launchLog,
@@ -259,6 +278,7 @@ export async function startVeriteeServer(options: ServeOptions): Promise<Running
       measurements,
       attester,
       referenceValues,
+      platformSources: platform.sources,
       close: () => {
         closing ??= cleanup();
         return closing;

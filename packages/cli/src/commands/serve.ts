@@ -30,6 +30,7 @@ interface Options {
   contextSize?: string;
   writePolicy?: string;
   tlsPort?: number;
+  platformEvidence: string;
 }
 
 /** `veritee serve`: the attested OpenAI-compatible inference server. */
@@ -59,6 +60,11 @@ export function registerServe(program: Command): void {
     .option("--context-size <n>", "embedded engine: context window per sequence in tokens")
     .option("--write-policy <file>", "write the reference values as a client policy file")
     .option(
+      "--platform-evidence <mode>",
+      "auto: attach SEV-SNP or TDX reports through configfs-tsm when this is a confidential VM; none: TPM evidence only",
+      "auto",
+    )
+    .option(
       "--tls-port <n>",
       "also serve attested TLS on this port: a self-signed certificate for the attested TLS key, which clients pin (0: any free port)",
       parsePort,
@@ -77,6 +83,10 @@ export function registerServe(program: Command): void {
           .join(", ")}`,
       );
       out(`  attestation     GET ${server.url}/v1/attestation?nonce=HEX`);
+      const sources = server.platformSources;
+      out(
+        `  platform        ${sources.tsm ? "TPM + confidential-VM report (configfs-tsm)" : "TPM only (not a confidential VM, or --platform-evidence none)"}${sources.gpus ? " + GPU reports" : ""}`,
+      );
       out("expected measurements (reference values for a client policy):");
       out(`  application PCR ${rv.appPcr} = ${rv.appPcrValue} (unique to this launch: it includes the key set)`);
       out(`  code bundle     ${rv.launch.codeBundle}`);
@@ -135,11 +145,15 @@ function buildServeOptions(opts: Options): ServeOptions {
   } else {
     throw new CliError("bad-argument", "--engine must be embedded or upstream");
   }
+  if (opts.platformEvidence !== "auto" && opts.platformEvidence !== "none") {
+    throw new CliError("bad-argument", "--platform-evidence must be auto or none");
+  }
   return {
     host: opts.host,
     port: opts.port,
     engine,
     tpm,
+    platformEvidence: opts.platformEvidence,
     codeRoot: CODE_ROOT,
     ...(opts.tlsPort !== undefined ? { tls: { port: opts.tlsPort } } : {}),
     onProgress: (what) => progressBar(what),

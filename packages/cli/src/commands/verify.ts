@@ -22,12 +22,21 @@ const EVIDENCE_STEPS = [
   { id: "quote", name: "quote signed by the AK over the nonce and the key set, covering the PCRs" },
   { id: "launch", name: "launch log sealed, complete, bound to the key set, replays to the application PCR" },
   { id: "boot", name: "boot event log replays to the boot PCRs" },
+  {
+    id: "platform",
+    name: "confidential-VM and GPU reports (SEV-SNP, TDX, NVIDIA) verified and bound to the nonce and key set",
+  },
   { id: "activation", name: "AK resident in the certified TPM (credential activation)" },
 ] as const;
 type EvidenceStep = (typeof EVIDENCE_STEPS)[number]["id"];
 
-/** The verification step each VerificationError code belongs to. */
-const STEP_OF_CODE: Readonly<Record<VerificationCode, EvidenceStep>> = {
+/**
+ * The verification step each VerificationError code of a TPM attestation
+ * document belongs to. Codes of confidential-VM and GPU evidence (SEV-SNP,
+ * TDX, NVIDIA, CRLs, collateral) are reported by `veritee evidence verify`,
+ * not in a document's steps; a document failing with one is a document failure.
+ */
+const STEP_OF_CODE: Readonly<Partial<Record<VerificationCode, EvidenceStep>>> = {
   "ek-certificate-missing": "ek",
   "cert-signature-invalid": "ek",
   "cert-expired": "ek",
@@ -57,7 +66,16 @@ const STEP_OF_CODE: Readonly<Record<VerificationCode, EvidenceStep>> = {
   "eventlog-replay-mismatch": "boot",
   "eventlog-bank-missing": "boot",
   "credential-mismatch": "activation",
+  "platform-binding-mismatch": "platform",
+  "platform-collateral-missing": "platform",
 };
+
+/** Vendor evidence codes (SEV-SNP, TDX, NVIDIA, their CRLs and collateral) come from the platform step. */
+const PLATFORM_CODE = /^(snp|tdx|nvidia|azure|crl|collateral)-|^cert-revoked$/;
+
+function stepOf(code: VerificationCode): EvidenceStep {
+  return STEP_OF_CODE[code] ?? (PLATFORM_CODE.test(code) ? "platform" : "document");
+}
 
 type Status = "pass" | "fail" | "skipped";
 
@@ -148,7 +166,7 @@ function evidenceSteps(verified: VerifiedAttestation | undefined, resident: bool
   let failedAt: EvidenceStep | undefined;
   let checked = true;
   if (failure !== undefined && verified === undefined) {
-    if (failure instanceof VerificationError) failedAt = STEP_OF_CODE[failure.code];
+    if (failure instanceof VerificationError) failedAt = stepOf(failure.code);
     else if (failure instanceof MalformedError || failure instanceof ClientError) failedAt = "document";
     else checked = false;
   } else if (failure !== undefined && !resident) failedAt = "activation";
@@ -175,9 +193,20 @@ function evidenceDetail(id: EvidenceStep, v: VerifiedAttestation): string | null
       return `${v.launch.log.events.length} events → PCR ${v.appPcr} = ${toHex(v.launch.pcrValue)}`;
     case "boot":
       return v.bootEventLog === undefined ? "no boot event log (nothing to replay)" : "replayed";
+    case "platform":
+      return platformDetail(v);
     case "activation":
       return v.akResidency;
   }
+}
+
+function platformDetail(v: VerifiedAttestation): string {
+  const { sevSnp, tdx, gpus } = v.platform;
+  const parts: string[] = [];
+  if (sevSnp) parts.push(`SEV-SNP (${sevSnp.product}) measurement ${toHex(sevSnp.report.measurement)}`);
+  if (tdx) parts.push(`TDX MRTD ${toHex(tdx.quote.body.mrTd)}`);
+  if (gpus.length > 0) parts.push(`${gpus.length} NVIDIA GPU report${gpus.length === 1 ? "" : "s"}`);
+  return parts.length === 0 ? "none presented (TPM evidence only)" : parts.join("; ");
 }
 
 function describe(error: unknown): NonNullable<VerifyReport["error"]> {

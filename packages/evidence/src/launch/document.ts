@@ -14,7 +14,8 @@
  *       "ek": { "public": b64 TPM2B_PUBLIC, "certificate": b64 DER | null, "intermediates": [ b64 DER, ... ] },
  *       "bootEventLog": b64 TCG event log | null,
  *       "launchLog": { launch log, see log.ts },
- *       "keySet": { key set, see key-set.ts }
+ *       "keySet": { key set, see key-set.ts },
+ *       "platform": [ confidential-computing evidence, see platform.ts ]
  *     }
  */
 import { digestSize, fromHex, type HashAlg, MalformedError, toHex } from "@veritee/core";
@@ -32,6 +33,12 @@ import {
 } from "./json.js";
 import { decodeKeySet, type KeySet, type KeySetJson, keySetToJson } from "./key-set.js";
 import { decodeLaunchLog, type LaunchLog, type LaunchLogJson, launchLogToJson } from "./log.js";
+import {
+  decodePlatformEvidence,
+  type PlatformEvidence,
+  type PlatformEvidenceJson,
+  platformEvidenceToJson,
+} from "./platform.js";
 
 /** The attestation-document schema version this module reads and writes. */
 export const ATTESTATION_DOCUMENT_VERSION = 1;
@@ -86,6 +93,12 @@ export interface AttestationDocument {
   readonly bootEventLog: Uint8Array | null;
   readonly launchLog: LaunchLog;
   readonly keySet: KeySet;
+  /**
+   * Confidential-computing evidence (SEV-SNP or TDX report, NVIDIA GPU
+   * reports), each bound to the nonce and key set by its own report data;
+   * empty for a TPM-only server.
+   */
+  readonly platform: readonly PlatformEvidence[];
 }
 
 /** The JSON form of an attestation document. */
@@ -102,6 +115,7 @@ export interface AttestationDocumentJson {
   readonly bootEventLog: string | null;
   readonly launchLog: LaunchLogJson;
   readonly keySet: KeySetJson;
+  readonly platform: readonly PlatformEvidenceJson[];
 }
 
 const BANKS: readonly HashAlg[] = ["sha1", "sha256", "sha384", "sha512"];
@@ -124,6 +138,7 @@ export function attestationDocumentToJson(doc: AttestationDocument): Attestation
     keySet: keySetToJson(doc.keySet),
     launchLog: launchLogToJson(doc.launchLog),
     pcrs: doc.pcrs.map((p) => ({ bank: p.bank, index: p.index, value: toHex(p.value) })),
+    platform: platformEvidenceToJson(doc.platform),
     quote: { attest: base64Encode(doc.quote.attest), signature: base64Encode(doc.quote.signature) },
     version: doc.version,
   };
@@ -139,8 +154,8 @@ export function encodeAttestationDocument(doc: AttestationDocument): Uint8Array 
 /**
  * Decode an attestation document, strictly: the version-1 schema exactly,
  * canonical base64 and hex, every size within {@link ATTESTATION_DOCUMENT_LIMITS},
- * no PCR listed twice, and the launch log and key set decoded by their own
- * strict decoders. Bytes must be the document's RFC 8785 canonical JSON.
+ * no PCR listed twice, and the launch log, key set and platform evidence
+ * decoded by their own strict decoders. Bytes must be the document's RFC 8785 canonical JSON.
  * The TPM structures inside stay bytes; verification decodes them.
  *
  * @throws MalformedError naming the field.
@@ -150,7 +165,17 @@ export function encodeAttestationDocument(doc: AttestationDocument): Uint8Array 
 export function decodeAttestationDocument(input: unknown): AttestationDocument {
   const what = "AttestationDocument";
   const value = input instanceof Uint8Array ? parseJsonBytes(input, what, { maxBytes: L.maxBytes }) : input;
-  const o = expectMembers(value, what, ["version", "quote", "pcrs", "ak", "ek", "bootEventLog", "launchLog", "keySet"]);
+  const o = expectMembers(value, what, [
+    "version",
+    "quote",
+    "pcrs",
+    "ak",
+    "ek",
+    "bootEventLog",
+    "launchLog",
+    "keySet",
+    "platform",
+  ]);
   if (o.version !== ATTESTATION_DOCUMENT_VERSION) {
     throw new MalformedError("unsupported", `${what}.version`, "not version 1");
   }
@@ -187,6 +212,7 @@ export function decodeAttestationDocument(input: unknown): AttestationDocument {
     // A nested log is JSON, never bytes (decodeLaunchLog would take bytes as serialized JSON).
     launchLog: decodeLaunchLog(expectObject(o.launchLog, `${what}.launchLog`)),
     keySet: decodeKeySet(o.keySet, `${what}.keySet`),
+    platform: decodePlatformEvidence(o.platform, `${what}.platform`),
   };
   return Object.freeze(doc);
 }

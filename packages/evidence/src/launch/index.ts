@@ -1,6 +1,13 @@
 /** Veritee's launch log, key set and attestation document: decode, verify, credential challenge (./launch). */
 export { base64Decode, base64Encode } from "./base64.js";
-export { ATTESTATION_LABEL, attestationExtraData, NONCE_LENGTH } from "./binding.js";
+export {
+  ATTESTATION_LABEL,
+  attestationExtraData,
+  NONCE_LENGTH,
+  PLATFORM_LABEL,
+  type PlatformBindingInput,
+  platformReportData,
+} from "./binding.js";
 export { AkChallenge, challengeAk, confirmAkResidency } from "./challenge.js";
 export {
   type ActivationRequest,
@@ -61,6 +68,17 @@ export {
   replayLaunchLog,
 } from "./log.js";
 export {
+  decodePlatformEvidence,
+  type GpuPlatformEvidence,
+  gpuReportsOf,
+  PLATFORM_EVIDENCE_LIMITS,
+  type PlatformEvidence,
+  type PlatformEvidenceJson,
+  platformEvidenceToJson,
+  type SnpPlatformEvidence,
+  type TdxPlatformEvidence,
+} from "./platform.js";
+export {
   checkLaunchLogStructure,
   type LaunchLogSummary,
   VerifiedLaunchLog,
@@ -74,3 +92,10 @@ export {
   type VerifyAttestationOptions,
   verifyAttestationDocument,
 } from "./verify-document.js";
+export {
+  type PlatformSession,
+  type PlatformVerifyOptions,
+  type TdxPlatformCollateral,
+  type VerifiedPlatform,
+  verifyPlatformEvidence,
+} from "./verify-platform.js";

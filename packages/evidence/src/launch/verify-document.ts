@@ -21,6 +21,7 @@ import { checkDefaultEk } from "./ek.js";
 import { type KeySet, keySetDigest } from "./key-set.js";
 import { DEFAULT_LAUNCH_PCR, LAUNCH_PCR_RANGE } from "./log.js";
 import { checkLaunchLogStructure, type VerifiedLaunchLog, verifyLaunchLog } from "./verify.js";
+import { type PlatformVerifyOptions, type VerifiedPlatform, verifyPlatformEvidence } from "./verify-platform.js";
 
 /** The boot PCRs quoted by default: the firmware's (TCG PC Client PFP §3.3.4: PCRs 0–7). */
 export const DEFAULT_BOOT_PCRS: readonly number[] = Object.freeze([0, 1, 2, 3, 4, 5, 6, 7]);
@@ -41,6 +42,12 @@ export interface VerifyAttestationOptions {
   readonly appPcr?: number;
   /** The SHA-256 boot PCRs the quote must cover (default 0–7). */
   readonly bootPcrs?: readonly number[];
+  /**
+   * Trust anchors and collateral for the document's platform evidence
+   * (SEV-SNP, TDX, NVIDIA GPUs). Every entry present is verified whether or
+   * not policy requires it; a TDX entry needs `platform.tdx`.
+   */
+  readonly platform?: PlatformVerifyOptions;
 }
 
 /**
@@ -67,6 +74,7 @@ interface VerifiedAttestationInit {
   readonly appPcr: number;
   readonly bootPcrs: ReadonlyMap<number, Uint8Array>;
   readonly bootEventLog: VerifiedEventLog | undefined;
+  readonly platform: VerifiedPlatform;
 }
 
 /**
@@ -111,6 +119,8 @@ export class VerifiedAttestation {
   readonly bootPcrs: ReadonlyMap<number, Uint8Array>;
   /** The boot event log verified against the boot PCRs, when the document has one. */
   readonly bootEventLog: VerifiedEventLog | undefined;
+  /** The verified platform evidence (SEV-SNP, TDX, GPUs), each bound to the nonce and the key set. */
+  readonly platform: VerifiedPlatform;
 
   /** Not for callers: use {@link verifyAttestationDocument}. */
   constructor(token: typeof TOKEN, init: VerifiedAttestationInit, akResidency: AkResidency) {
@@ -128,6 +138,7 @@ export class VerifiedAttestation {
     this.appPcr = init.appPcr;
     this.bootPcrs = init.bootPcrs;
     this.bootEventLog = init.bootEventLog;
+    this.platform = init.platform;
     Object.freeze(this);
   }
 
@@ -152,6 +163,7 @@ export function withAkResident(verified: VerifiedAttestation): VerifiedAttestati
       appPcr: verified.appPcr,
       bootPcrs: verified.bootPcrs,
       bootEventLog: verified.bootEventLog,
+      platform: verified.platform,
     },
     "credential-activation",
   );
@@ -190,7 +202,13 @@ function checkPcrIndices(appPcr: number, bootPcrs: readonly number[]): void {
  *    (`launch-log-mismatch`): these launch measurements, and nothing else,
  *    reached that PCR since reset;
  * 7. a boot event log, when present, replays to the quoted boot PCRs
- *    (`eventlog-replay-mismatch`).
+ *    (`eventlog-replay-mismatch`);
+ * 8. each platform evidence entry verifies at `at` with its vendor's
+ *    verifier (`snp-*`, `tdx-*`, `nvidia-*`, `cert-*`, ...) and is bound to
+ *    the nonce and the key set: GPU nonces by `gpuNonceBinding`, the CPU
+ *    report data by `platformReportData`, which also pins the GPU reports
+ *    (`platform-binding-mismatch`); a TDX quote without collateral fails
+ *    (`platform-collateral-missing`).
  *
  * The result's `akResidency` is `"unproven"`: run {@link challengeAk} and
  * {@link confirmAkResidency} (credential activation) to tie the AK to the EK.
@@ -221,7 +239,7 @@ export async function verifyAttestationDocument(
   if (doc.ek.certificate === null) {
     throw new VerificationError("ek-certificate-missing", "the document carries no EK certificate");
   }
-  const ekChain = verifyCertificateChain({
+  const ekChain = await verifyCertificateChain({
     leaf: doc.ek.certificate,
     intermediates: [...doc.ek.intermediates, ...(options.ekIntermediates ?? [])],
     roots: options.ekRoots,
@@ -280,6 +298,13 @@ export async function verifyAttestationDocument(
           pcrs: bootPcrs,
         });
 
+  // 8. Platform evidence, bound to the same nonce and key set.
+  const platform = await verifyPlatformEvidence(
+    doc.platform,
+    { nonce, keySetDigest: digest, at: options.at },
+    options.platform,
+  );
+
   const boot = new Map<number, Uint8Array>();
   for (const p of [...bootPcrs].sort((a, b) => a - b)) boot.set(p, sha256!.get(p)!);
   return new VerifiedAttestation(
@@ -295,6 +320,7 @@ export async function verifyAttestationDocument(
       appPcr,
       bootPcrs: boot,
       bootEventLog,
+      platform,
     },
     "unproven",
   );

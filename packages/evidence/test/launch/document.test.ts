@@ -37,6 +37,7 @@ function sampleDocument(): AttestationDocument {
     bootEventLog: null,
     launchLog: logOf(launchEvents(keySet)),
     keySet,
+    platform: [],
   };
 }
 

@@ -31,9 +31,11 @@ import {
   LAUNCH_PCR_RANGE,
   type LaunchLog,
   NONCE_LENGTH,
+  type PlatformEvidence,
   replayLaunchLog,
 } from "@veritee/evidence";
 import { type LoadedObject, type TpmClient, TpmError } from "@veritee/tpm";
+import type { PlatformCollector } from "../tee/collector.js";
 import { AttestationError } from "./errors.js";
 
 /** Where Linux exposes the firmware's TCG event log (securityfs). */
@@ -61,6 +63,12 @@ export interface CreateAttesterOptions {
    * describes the machine's TPM, not the simulator. Default `"system"`.
    */
   readonly bootEventLog?: "system" | "none" | Uint8Array;
+  /**
+   * Confidential-computing evidence for the document's `platform` member,
+   * collected fresh for every attestation and bound to its nonce and key set
+   * (`createPlatformCollector`). Default: none (`"platform": []`).
+   */
+  readonly platform?: PlatformCollector;
 }
 
 /** A running attester. */
@@ -77,10 +85,11 @@ export interface Attester {
   readonly keySetDigest: Uint8Array;
   /**
    * Quote the boot PCRs and the application PCR with extraData =
-   * SHA-256("veritee-attestation-v1" || nonce || keySetDigest), and return the
+   * SHA-256("veritee-attestation-v1" || nonce || keySetDigest), collect the
+   * platform evidence for the same nonce and key set, and return the
    * attestation document.
    *
-   * @throws AttestationError `bad-nonce` (not 16–64 bytes), `tpm-failed`, `closed`.
+   * @throws AttestationError `bad-nonce` (not 16–64 bytes), `tpm-failed`, `platform-failed`, `closed`.
    */
   attest(nonce: Uint8Array): Promise<AttestationDocument>;
   /**
@@ -196,6 +205,7 @@ export async function createAttester(options: CreateAttesterOptions): Promise<At
       keySet,
       keySetDigest: digest,
       selection: [...bootPcrs, appPcr].sort((a, b) => a - b),
+      platform: options.platform,
     });
   } catch (error) {
     if (ak !== undefined) await tpm.flushContext(ak.handle).catch(() => undefined);
@@ -216,6 +226,7 @@ interface AttesterState {
   readonly keySetDigest: Uint8Array;
   /** The SHA-256 PCRs quoted, ascending. */
   readonly selection: readonly number[];
+  readonly platform: PlatformCollector | undefined;
 }
 
 class TpmAttester implements Attester {
@@ -250,6 +261,14 @@ class TpmAttester implements Attester {
     const s = this.#s;
     const extraData = attestationExtraData(nonce, s.keySetDigest);
     const selection = { sha256: [...s.selection] };
+    let platform: readonly PlatformEvidence[] = [];
+    if (s.platform !== undefined) {
+      try {
+        platform = Object.freeze(await s.platform.collect(nonce.slice(), s.keySetDigest.slice()));
+      } catch (cause) {
+        throw new AttestationError("platform-failed", "collecting the platform evidence failed", { cause });
+      }
+    }
     for (let attempt = 1; ; attempt++) {
       let quote: { attest: Uint8Array; signature: Uint8Array };
       let values: Map<number, Uint8Array> | undefined;
@@ -290,6 +309,7 @@ class TpmAttester implements Attester {
           bootEventLog: s.bootEventLog,
           launchLog: s.launchLog,
           keySet: s.keySet,
+          platform,
         });
       }
       if (attempt >= QUOTE_ATTEMPTS) {

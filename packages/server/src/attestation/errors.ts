@@ -9,6 +9,7 @@ import { VeriteeError } from "@veritee/core";
  * - `tpm-failed`: the TPM could not be reached or failed (503);
  * - `pcr-mismatch`: the application PCR does not hold the launch log's replay (at start: refuse to serve);
  * - `bad-argument`: the attester was created with inconsistent inputs;
+ * - `platform-failed`: confidential-computing evidence (configfs-tsm, GPUs) could not be collected (503);
  * - `closed`: the attester was closed (503).
  */
 export type AttestationErrorCode =
@@ -18,6 +19,7 @@ export type AttestationErrorCode =
   | "tpm-failed"
   | "pcr-mismatch"
   | "bad-argument"
+  | "platform-failed"
   | "closed";
 
 /** An attestation failure. Messages carry no request data. */

@@ -134,7 +134,7 @@ describe("attest → verify", () => {
     assert.equal(res.status, 200);
     assert.equal(res.headers["cache-control"], "no-store");
     const verified = await verifyA(decodeAttestationDocument(utf8(res.body)), nonce);
-    const challenge = challengeAk(verified);
+    const challenge = await challengeAk(verified);
     const answer = await handleActivateRequest(attester, JSON.parse(JSON.stringify(challenge)));
     assert.equal(answer.status, 200);
     const proven = confirmAkResidency(verified, challenge, decodeActivationResponse(JSON.parse(answer.body)));
@@ -289,7 +289,7 @@ describe("attacks", () => {
     const hybrid = { ...other, ek: genuine.ek };
     const verified = await verifyA(hybrid, nonce);
     assert.equal(verified.akResidency, "unproven", "without activation the AK is not tied to the EK");
-    const challenge = challengeAk(verified);
+    const challenge = await challengeAk(verified);
     const body = JSON.parse(JSON.stringify(challenge));
     // TPM A holds the EK but not that AK; TPM B holds the AK but not the EK: both refuse.
     for (const server of [attester, copycat]) {
@@ -325,7 +325,7 @@ describe("attacks", () => {
   test("a credential challenge answered by another TPM: refused, and a guessed answer fails credential-mismatch", async () => {
     const nonce = randomBytes(32);
     const verified = await verifyA(await attester.attest(nonce), nonce);
-    const challenge = challengeAk(verified);
+    const challenge = await challengeAk(verified);
     const res = await handleActivateRequest(copycat, JSON.parse(JSON.stringify(challenge)));
     assert.equal(res.status, 400);
     assert.equal(JSON.parse(res.body).error.code, "credential_rejected");
