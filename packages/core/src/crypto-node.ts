@@ -16,6 +16,7 @@ import {
   pssSaltCandidates,
   type SignatureScheme,
 } from "./crypto-types.js";
+import { MalformedError } from "./errors.js";
 
 export {
   digestSize,
@@ -115,7 +116,9 @@ function keyOf(handle: PublicKeyHandle): NodePublicKey {
  * ```
  */
 export function importPublicJwk(jwk: JsonWebKey): PublicKeyHandle {
-  return new NodePublicKey(nodeCrypto.createPublicKey({ key: jwk as nodeCrypto.JsonWebKey, format: "jwk" }));
+  return new NodePublicKey(
+    importChecked(() => nodeCrypto.createPublicKey({ key: jwk as nodeCrypto.JsonWebKey, format: "jwk" }), "JWK"),
+  );
 }
 
 /**
@@ -127,7 +130,24 @@ export function importPublicJwk(jwk: JsonWebKey): PublicKeyHandle {
  * ```
  */
 export function importPublicSpki(spki: Uint8Array): PublicKeyHandle {
-  return new NodePublicKey(nodeCrypto.createPublicKey({ key: Buffer.from(spki), format: "der", type: "spki" }));
+  return new NodePublicKey(
+    importChecked(
+      () => nodeCrypto.createPublicKey({ key: Buffer.from(spki), format: "der", type: "spki" }),
+      "SubjectPublicKeyInfo",
+    ),
+  );
+}
+
+/**
+ * A key OpenSSL refuses (a point off its curve, a malformed modulus) is
+ * malformed input, reported as such, as the browser backend's strict decoder does.
+ */
+function importChecked(importKey: () => nodeCrypto.KeyObject, what: string): nodeCrypto.KeyObject {
+  try {
+    return importKey();
+  } catch (cause) {
+    throw new MalformedError("bad-value", what, "not a valid public key", { cause });
+  }
 }
 
 /**

@@ -8,6 +8,7 @@ import { describe, it } from "node:test";
 import fc from "fast-check";
 import * as node from "../src/crypto-node.js";
 import * as web from "../src/crypto-web.js";
+import { MalformedError } from "../src/errors.js";
 import * as nodeIndex from "../src/index.js";
 import * as webIndex from "../src/index.web.js";
 import { decodeSpki, encodeSpki, isOnCurve, publicKeyFromJwk, publicKeyJwkOf } from "../src/spki.js";
@@ -143,6 +144,16 @@ describe("AES-CFB", () => {
 });
 
 describe("key import and export", () => {
+  it("a point off its curve is a MalformedError in both backends, not an OpenSSL error", () => {
+    const spki = EC["P-256"]!.spki.slice();
+    spki[spki.length - 1]! ^= 1; // the y coordinate's last byte: the point leaves the curve
+    const jwk = { ...EC["P-256"]!.jwk, y: Buffer.from(spki.slice(-32)).toString("base64url") };
+    for (const [name, b] of BACKENDS) {
+      assert.throws(() => b.importPublicSpki(spki), MalformedError, name);
+      assert.throws(() => b.importPublicJwk(jwk), MalformedError, name);
+    }
+  });
+
   it("SPKI and JWK import give the same canonical SPKI in both backends", () => {
     for (const k of [RSA, ...Object.values(EC)]) {
       for (const [name, b] of BACKENDS) {

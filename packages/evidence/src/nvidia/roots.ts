@@ -26,3 +26,24 @@ export const NVIDIA_DEVICE_IDENTITY_ROOT: Uint8Array = base64Decode(
   "NVIDIA device identity root",
   4096,
 );
+
+/**
+ * "CN=NVIDIA CoRIM signing Root CA, O=NVIDIA, C=US", self-signed, ECDSA
+ * P-384 with SHA-384, valid 2023-03-16 to 2053-03-08: the trust anchor of
+ * NVIDIA's reference integrity manifests (RIM signer → "NVIDIA Reference
+ * Value L3 GH100 001" → "NVIDIA Reference Value GH100 CA" → this root), as
+ * carried in the KeyInfo of the RIMs in ../shared/vectors/nvidia. SHA-256 of
+ * the DER: 12977b5115acb0381179279fffeb5a8c4d264971ebb32298023a465fa41df5d1.
+ */
+export const NVIDIA_RIM_ROOT: Uint8Array = base64Decode(
+  "MIICKTCCAbCgAwIBAgIQRdrjoA5QN73fh1N17LXicDAKBggqhkjOPQQDAzBFMQswCQYDVQQGEwJVUzEPMA0GA1UECgwGTlZJRElB" +
+    "MSUwIwYDVQQDDBxOVklESUEgQ29SSU0gc2lnbmluZyBSb290IENBMCAXDTIzMDMxNjE1MzczNFoYDzIwNTMwMzA4MTUzNzM0WjBF" +
+    "MQswCQYDVQQGEwJVUzEPMA0GA1UECgwGTlZJRElBMSUwIwYDVQQDDBxOVklESUEgQ29SSU0gc2lnbmluZyBSb290IENBMHYwEAYH" +
+    "KoZIzj0CAQYFK4EEACIDYgAEuECyi9vNM+Iw2lfUzyBldHAwaC1HF7TCgp12QcEyUTm3Tagxwr48d55+K2VIlWYIDk7NlAIQdcV/" +
+    "Ff7euGLI+Qauj93HsSI4WX298PpW54RTgz9tC+Q684caR/BXWEeZo2MwYTAdBgNVHQ4EFgQUpaXrOPK4ZDAk08DBskn594zeZjAw" +
+    "HwYDVR0jBBgwFoAUpaXrOPK4ZDAk08DBskn594zeZjAwDwYDVR0TAQH/BAUwAwEB/zAOBgNVHQ8BAf8EBAMCAQYwCgYIKoZIzj0E" +
+    "AwMDZwAwZAIwHGDyscDP6ihHqRvZlI3eqZ4YkvjE1duaN84tAHRVgxVMvNrp5Tnom3idHYGW/dskAjATvjIx6VzHm/4e2GiZAyZE" +
+    "IUBDOKPzp5ei/A0iUZpdvngenDwV8Qa/wGdiTmJ7Bp4=",
+  "NVIDIA RIM signing root",
+  4096,
+);

@@ -17,15 +17,29 @@ export interface XmlName {
 
 /** One attribute (namespace declarations are not listed; they are resolved). */
 export interface XmlAttribute extends XmlName {
+  /** The name as written (`ns1:BindingSpec`). */
+  readonly qname: string;
   readonly value: string;
+}
+
+/** A namespace declaration as written on an element: `xmlns="uri"` (prefix "") or `xmlns:p="uri"`. */
+export interface XmlNamespaceDeclaration {
+  readonly prefix: string;
+  readonly uri: string;
 }
 
 /** One element with its attributes, child elements and concatenated text. */
 export interface XmlElement extends XmlName {
+  /** The name as written (`ns0:Payload`). */
+  readonly qname: string;
+  /** The namespace declarations on this element, in document order (canonicalization needs them). */
+  readonly declarations: readonly XmlNamespaceDeclaration[];
   readonly attributes: readonly XmlAttribute[];
   readonly children: readonly XmlElement[];
   /** The element's direct text content, entities resolved. */
   readonly text: string;
+  /** Child elements and text runs in document order (canonicalization needs them). */
+  readonly content: readonly (XmlElement | string)[];
 }
 
 /** Limits of {@link parseXml}. */
@@ -115,11 +129,16 @@ class Parser {
       raw.push({ name, value });
     }
     const inner = new Map(scope);
+    const declarations: XmlNamespaceDeclaration[] = [];
     for (const { name, value } of raw) {
-      if (name === "xmlns") inner.set("", value);
-      else if (name.startsWith("xmlns:")) {
+      if (name === "xmlns") {
+        inner.set("", value);
+        declarations.push(Object.freeze({ prefix: "", uri: value }));
+      } else if (name.startsWith("xmlns:")) {
         if (value === "") this.fail("bad-value", "an empty namespace for a prefix");
+        if (name === "xmlns:xml" || name === "xmlns:xmlns") this.fail("unsupported", "a reserved prefix declared");
         inner.set(name.slice(6), value);
+        declarations.push(Object.freeze({ prefix: name.slice(6), uri: value }));
       }
     }
     const resolve = (q: string, isAttribute: boolean): XmlName => {
@@ -136,17 +155,20 @@ class Parser {
       const n = resolve(name, true);
       if (attributes.some((a) => a.ns === n.ns && a.local === n.local))
         this.fail("bad-value", "an attribute given twice");
-      attributes.push(Object.freeze({ ...n, value }));
+      attributes.push(Object.freeze({ ...n, qname: name, value }));
     }
     const { ns, local } = resolve(qname, false);
     const children: XmlElement[] = [];
+    const content: (XmlElement | string)[] = [];
     let text = "";
     if (this.text.startsWith("/>", this.pos)) {
       this.pos += 2;
     } else {
       this.pos++; // ">"
       for (;;) {
-        text += this.chars("<", false);
+        const run = this.chars("<", false);
+        text += run;
+        if (run !== "") content.push(run);
         if (this.text.startsWith("</", this.pos)) {
           this.pos += 2;
           if (this.name() !== qname) this.fail("bad-value", "a mismatched end tag");
@@ -158,10 +180,21 @@ class Parser {
         if (this.text.startsWith("<!", this.pos) || this.text.startsWith("<?", this.pos)) {
           this.fail("unsupported", "a comment, CDATA section, DTD or processing instruction");
         }
-        children.push(this.element(depth + 1, inner));
+        const child = this.element(depth + 1, inner);
+        children.push(child);
+        content.push(child);
       }
     }
-    return Object.freeze({ ns, local, attributes: Object.freeze(attributes), children: Object.freeze(children), text });
+    return Object.freeze({
+      ns,
+      local,
+      qname,
+      declarations: Object.freeze(declarations),
+      attributes: Object.freeze(attributes),
+      children: Object.freeze(children),
+      text,
+      content: Object.freeze(content),
+    });
   }
 }
 
@@ -186,10 +219,12 @@ function codePoint(n: number): string | undefined {
  * const root = parseXml(readFileSync("driver.swidtag", "utf8"));
  * root.local; // "SoftwareIdentity"
  */
-export function parseXml(text: string): XmlElement {
-  if (typeof text !== "string") throw new MalformedError("bad-value", WHAT, "not a string");
-  if (text.length > XML_LIMITS.maxText)
+export function parseXml(input: string): XmlElement {
+  if (typeof input !== "string") throw new MalformedError("bad-value", WHAT, "not a string");
+  if (input.length > XML_LIMITS.maxText)
     throw new MalformedError("too-large", WHAT, `over ${XML_LIMITS.maxText} characters`);
+  // XML 1.0 §2.11: CR LF and lone CR are read as LF (character references to CR survive).
+  const text = input.replace(/\r\n?/g, "\n");
   const p = new Parser(text);
   if (text.startsWith("\ufeff")) p.pos = 1;
   if (text.startsWith("<?xml", p.pos)) {

@@ -42,7 +42,7 @@
  * fails either.
  */
 import { bytesEqual, toHex } from "@veritee/core";
-import { type GpuRim, VerifiedGpuReport } from "@veritee/evidence";
+import { VerifiedGpuReport, VerifiedGpuRim } from "@veritee/evidence";
 import type { Appraisal, Claim } from "../appraisal.js";
 import { ANY } from "../document.js";
 import { type PolicyCode, PolicyError } from "../errors.js";
@@ -189,8 +189,8 @@ export interface NvidiaSessionInput {
 
 /** Inputs of {@link evaluateNvidia} besides the rules and the report. */
 export interface EvaluateNvidiaOptions {
-  /** Reference values for `measurements: "from-rim"` (e.g. the driver and the VBIOS RIM). */
-  readonly rims?: readonly GpuRim[];
+  /** Reference values for `measurements: "from-rim"` (e.g. the driver and the VBIOS RIM), signatures verified by `verifyGpuRim`. */
+  readonly rims?: readonly VerifiedGpuRim[];
   /** The session the CPU evidence answers, for `nonceBinding: "bound"`. */
   readonly session?: NvidiaSessionInput;
   /** The section's JSON path, prefixed to every claim's path (default `nvidia`). */
@@ -362,10 +362,14 @@ function versionClaim(
 
 function rimClaims(
   verified: VerifiedGpuReport,
-  rims: readonly GpuRim[],
+  verifiedRims: readonly VerifiedGpuRim[],
   add: Add,
   measured: (index: number) => string | undefined,
 ): void {
+  // Reference values count only from RIMs whose signature and chain were verified.
+  if (!verifiedRims.every((r) => VerifiedGpuRim.is(r)))
+    throw new TypeError("rims must be VerifiedGpuRim values (verifyGpuRim)");
+  const rims = verifiedRims.map((r) => r.rim);
   if (rims.length === 0) {
     add("measurements", "GPU measurements", "from-rim", "no RIM was given", false, "measurement-missing");
     return;
@@ -373,7 +377,7 @@ function rimClaims(
   const reported = [verified.driverVersion, verified.vbiosVersion]
     .filter((v) => v !== undefined)
     .map((v) => v.toUpperCase());
-  const owner = new Map<number, GpuRim>();
+  const owner = new Map<number, (typeof rims)[number]>();
   rims.forEach((rim, i) => {
     add(
       `measurements.rim[${i}]`,

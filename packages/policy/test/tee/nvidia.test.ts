@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { fromHex, randomBytes, toHex } from "@veritee/core";
-import { decodeGpuRim, type GpuRim, gpuNonceBinding, verifyGpuReport } from "@veritee/evidence";
+import { gpuNonceBinding, type VerifiedGpuRim, verifyGpuReport, verifyGpuRim } from "@veritee/evidence";
 import { sharedPath } from "@veritee/testkit";
 import {
   defaultGpuReportFields,
@@ -13,6 +13,7 @@ import {
   testMeasurement,
   vbiosVersionField,
 } from "@veritee/testkit/nvidia";
+import { forgeGpuRim, makeRimSigner } from "@veritee/testkit/nvidia-rim";
 import { PolicyError } from "../../src/errors.js";
 import { evaluateNvidia, nvidiaClaims, parseNvidiaRules } from "../../src/tee/nvidia.js";
 
@@ -148,26 +149,25 @@ describe("NVIDIA policy section: evaluation", () => {
 });
 
 describe("NVIDIA policy section: reference values from RIMs", () => {
-  const rimFor = (version: string, values: Map<number, string[]>): GpuRim =>
-    Object.freeze({
-      tagId: "t",
-      product: "GH100",
-      version,
-      measurements: new Map(
-        [...values].map(([i, alternatives]) => [i, Object.freeze({ spdmIndex: i, name: `m${i}`, alternatives })]),
-      ),
+  // Signed under a test root and verified, as policy takes only verified RIMs; keys are SPDM block indices.
+  const signer = makeRimSigner();
+  const rimFor = (version: string, values: Map<number, string[]>): Promise<VerifiedGpuRim> =>
+    verifyGpuRim({
+      xml: forgeGpuRim(signer, { version, measurements: new Map([...values].map(([i, v]) => [i - 1, v])) }),
+      at: AT,
+      roots: [signer.root.cert],
     });
   const FROM_RIM = { ...STRICT, measurements: "from-rim", nonceBinding: "any" };
 
   it("passes when the driver and VBIOS RIMs cover the report", async () => {
-    const driver = rimFor(
+    const driver = await rimFor(
       "550.90.07",
       new Map([
         [1, [toHex(testMeasurement(1))]],
         [2, ["00".repeat(48), toHex(testMeasurement(2))]],
       ]),
     );
-    const vbios = rimFor("96.00.9F.00.01", new Map([[3, [toHex(testMeasurement(3))]]]));
+    const vbios = await rimFor("96.00.9F.00.01", new Map([[3, [toHex(testMeasurement(3))]]]));
     const appraisal = evaluateNvidia(parseNvidiaRules(FROM_RIM), await verified(), { rims: [driver, vbios] });
     assert.equal(appraisal.verdict, "pass");
   });
@@ -175,28 +175,36 @@ describe("NVIDIA policy section: reference values from RIMs", () => {
   it("fails on a value, a version, a missing block, an index two RIMs claim, no RIM", async () => {
     const rules = parseNvidiaRules(FROM_RIM);
     const v = await verified();
-    const vbios = rimFor("96.00.9F.00.01", new Map([[3, [toHex(testMeasurement(3))]]]));
-    const wrong = rimFor("550.90.07", new Map([[1, ["11".repeat(48)]]]));
+    const vbios = await rimFor("96.00.9F.00.01", new Map([[3, [toHex(testMeasurement(3))]]]));
+    const wrong = await rimFor("550.90.07", new Map([[1, ["11".repeat(48)]]]));
     failsWith(
       () => evaluateNvidia(rules, v, { rims: [wrong, vbios] }),
       "measurement-mismatch",
       'nvidia.measurements["1"]',
     );
-    const oldVersion = rimFor("550.54.14", new Map([[1, [toHex(testMeasurement(1))]]]));
+    const oldVersion = await rimFor("550.54.14", new Map([[1, [toHex(testMeasurement(1))]]]));
     failsWith(
       () => evaluateNvidia(rules, v, { rims: [oldVersion, vbios] }),
       "measurement-mismatch",
       "nvidia.measurements.rim[0]",
     );
-    const missing = rimFor("550.90.07", new Map([[40, ["11".repeat(48)]]]));
+    const missing = await rimFor("550.90.07", new Map([[40, ["11".repeat(48)]]]));
     failsWith(() => evaluateNvidia(rules, v, { rims: [missing] }), "measurement-missing", 'nvidia.measurements["40"]');
-    const twice = rimFor("550.90.07", new Map([[3, [toHex(testMeasurement(3))]]]));
+    const twice = await rimFor("550.90.07", new Map([[3, [toHex(testMeasurement(3))]]]));
     failsWith(
       () => evaluateNvidia(rules, v, { rims: [twice, vbios] }),
       "measurement-mismatch",
       'nvidia.measurements["3"]',
     );
     failsWith(() => evaluateNvidia(rules, v), "measurement-missing", "nvidia.measurements");
+  });
+
+  it("takes reference values only from verified RIMs", async () => {
+    const rules = parseNvidiaRules(FROM_RIM);
+    const v = await verified();
+    const vbios = await rimFor("96.00.9F.00.01", new Map([[3, [toHex(testMeasurement(3))]]]));
+    const lookalike = { rim: vbios.rim, signer: vbios.signer, verifiedAt: vbios.verifiedAt } as VerifiedGpuRim;
+    assert.throws(() => evaluateNvidia(rules, v, { rims: [lookalike] }), TypeError);
   });
 
   it("the real Hopper capture against NVIDIA's VBIOS RIM: another VBIOS version, and its changed blocks", async () => {
@@ -208,7 +216,7 @@ describe("NVIDIA policy section: reference values from RIMs", () => {
       expectedNonce: report.slice(4, 36),
       at: AT,
     });
-    const rim = decodeGpuRim(readFileSync(dir("1010_0200_882_96005E0001_PROD.swidtag"), "utf8"));
+    const rim = await verifyGpuRim({ xml: readFileSync(dir("1010_0200_882_96005E0001_PROD.swidtag"), "utf8"), at: AT });
     const rules = parseNvidiaRules({ ...FROM_RIM, driverVersion: { allowed: ["550.90.07"] }, vbiosVersion: "any" });
     const claims = nvidiaClaims(rules, real, { rims: [rim] });
     const failed = claims.filter((c) => !c.ok).map((c) => c.path);
