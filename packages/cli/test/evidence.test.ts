@@ -437,7 +437,7 @@ describe("usage", () => {
     assert.match(at.stderr, /--at must be an ISO 8601 date or date-time with a zone/);
     assert.match(nonce.stderr, /--nonce must be hex/);
     assert.match(undetectable.stderr, /give --type snp\|tdx\|nvidia/);
-    assert.match(azure.stderr, /azure-vtpm is not supported yet/);
+    assert.match(azure.stderr, /--type azure-vtpm needs --quote-attest/);
     for (const r of [missing, noDir]) {
       assert.equal(r.code, EXIT.environment, r.stderr);
       assert.match(r.stderr, /file-not-found/);

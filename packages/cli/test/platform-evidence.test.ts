@@ -98,7 +98,7 @@ const gpuRules = {
 
 function policyWith(platform: Record<string, unknown>): object {
   const doc = JSON.parse(JSON.stringify(base)) as Record<string, unknown>;
-  doc.platform = { sevSnp: "none", tdx: "none", nvidiaGpu: "none", ...platform };
+  doc.platform = { sevSnp: "none", tdx: "none", nvidiaGpu: "none", azureVtpm: "none", ...platform };
   return doc;
 }
 
@@ -162,6 +162,23 @@ describe("platform evidence end to end", () => {
       connectWith(policyWith({ tdx })),
       (e: unknown) =>
         e instanceof PolicyError && e.code === "platform-evidence-missing" && e.claim?.path === "platform.tdx",
+    );
+  });
+
+  test("a policy requiring Azure vTPM evidence fails naming platform.azureVtpm (this server has none)", async () => {
+    mode = "honest";
+    const azureVtpm = {
+      platforms: "any",
+      secureBoot: "required",
+      tpmEnabled: "required",
+      allowConsole: false,
+      snp: "any",
+      tdx: "any",
+    };
+    await assert.rejects(
+      connectWith(policyWith({ azureVtpm })),
+      (e: unknown) =>
+        e instanceof PolicyError && e.code === "platform-evidence-missing" && e.claim?.path === "platform.azureVtpm",
     );
   });
 

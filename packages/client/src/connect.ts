@@ -15,7 +15,7 @@
  */
 import type { HpkeBackend } from "@veritee/channel";
 import { toHex } from "@veritee/core";
-import type { GpuRim, PlatformVerifyOptions, VerifiedAttestation } from "@veritee/evidence";
+import type { PlatformVerifyOptions, VerifiedAttestation, VerifiedGpuRim } from "@veritee/evidence";
 import {
   type Appraisal,
   assertChannelModeAllowed,
@@ -77,11 +77,12 @@ export interface ConnectOptions {
   readonly onProgress?: (step: ConnectStep) => void;
   /**
    * Verifier options for the document's platform evidence: AMD roots and
-   * CRL, TDX collateral (required to accept a server that sends a TDX quote),
+   * CRL, TDX collateral (required to accept a server that sends a TDX quote:
+   * given, or from a `collateral` source such as `cachedCollateral(directoryCollateral(dir), …)`),
    * NVIDIA roots, and RIMs for GPU rules with `measurements: "from-rim"`.
    * Which evidence is required is the policy's `platform` section.
    */
-  readonly platform?: PlatformVerifyOptions & { readonly nvidiaRims?: readonly GpuRim[] };
+  readonly platform?: PlatformVerifyOptions & { readonly nvidiaRims?: readonly VerifiedGpuRim[] };
 }
 
 /**

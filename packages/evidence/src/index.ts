@@ -79,10 +79,14 @@ export { decodePckExtensions, type PckExtensions, SGX_EXTENSION_OID } from "./td
 export { decodePemCertificates, MAX_PEM_CHAIN_CERTIFICATES } from "./tdx/pem.js";
 export { INTEL_SGX_ROOT_CA_SHA256, intelSgxRootCa } from "./tdx/roots.js";
 export {
+  createTdxVerifier,
   INTEL_QE_VENDOR_ID,
   type TdxCollateral,
   type TdxRevocation,
   type TdxTcbVerdict,
+  type TdxVerifier,
+  type TdxVerifierInput,
+  type TdxVerifierOptions,
   VerifiedTdxQuote,
   VerifiedTdxQuoteSignatures,
   type VerifyTdxQuoteOptions,

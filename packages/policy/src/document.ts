@@ -6,6 +6,7 @@
  * The schema fails closed: every member is required, unknown members are
  * errors, and a check is skipped only where the policy says `"any"`.
  */
+import type { AzureVtpmRules } from "./tee/azure-vtpm.js";
 import type { NvidiaRules } from "./tee/nvidia.js";
 import type { SnpRules } from "./tee/snp.js";
 import type { TdxRules } from "./tee/tdx.js";
@@ -87,6 +88,12 @@ export interface PolicyPlatform {
   readonly sevSnp: SnpRules | typeof NONE;
   readonly tdx: TdxRules | typeof NONE;
   readonly nvidiaGpu: NvidiaRules | typeof NONE;
+  /**
+   * An Azure confidential VM's vTPM: the document's `azure-vtpm` entry (HCL
+   * report) must be present, name the AK that signed the quote (the
+   * verifier's check), and pass these rules (`tee/azure-vtpm.ts`).
+   */
+  readonly azureVtpm: AzureVtpmRules | typeof NONE;
 }
 
 /** The literal that leaves a kind of platform evidence unrequired. */

@@ -11,11 +11,12 @@
  * the error's code and message.
  */
 import { bytesEqual, toHex } from "@veritee/core";
-import { type GpuRim, gpuReportsOf, platformReportData, VerifiedAttestation } from "@veritee/evidence";
+import { gpuReportsOf, platformReportData, VerifiedAttestation, type VerifiedGpuRim } from "@veritee/evidence";
 import type { Appraisal, Claim } from "./appraisal.js";
 import { developmentIndicators } from "./development.js";
 import { ANY, DEVELOPMENT_POLICY_WARNING, type DigestSpec, NONE, type Policy } from "./document.js";
 import { type PolicyCode, PolicyError } from "./errors.js";
+import { azureVtpmClaims } from "./tee/azure-vtpm.js";
 import { nvidiaClaims } from "./tee/nvidia.js";
 import { snpClaims } from "./tee/snp.js";
 import { tdxClaims } from "./tee/tdx.js";
@@ -26,7 +27,7 @@ export interface EvaluateOptions {
   /** The time to evaluate freshness at (never an implicit "now"). */
   readonly now: Date;
   /** Reference values for GPU rules with `measurements: "from-rim"` (NVIDIA driver and VBIOS RIMs). */
-  readonly nvidiaRims?: readonly GpuRim[];
+  readonly nvidiaRims?: readonly VerifiedGpuRim[];
 }
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -74,7 +75,9 @@ class Claims {
  * 2. `trust.ekRoots`: the EK chain's anchor is one of the policy's roots
  *    (`untrusted-root`);
  * 3. `trust.akProof`: the AK is proven resident by credential activation,
- *    when required (`ak-residency-unproven`);
+ *    when required (`ak-residency-unproven`); under `"any"`, a verified
+ *    Azure vTPM entry that `platform.azureVtpm` requires is reported as the
+ *    AK's proof (the HCL report names the AK: docs/ATTESTATION.md);
  * 4. `freshness.maxAgeSeconds`: the attestation was verified at most that
  *    long before `now`, and not after it (`attestation-stale`);
  *    `freshness.minNonceBytes`: the answered nonce is long enough
@@ -91,7 +94,8 @@ class Claims {
  *    loads one;
  * 8. `launch.models`: every measured model is listed and allowed, and every
  *    listed model was measured (`measurement-missing`);
- * 9. `platform.sevSnp`, `platform.tdx`, `platform.nvidiaGpu`: evidence a rule
+ * 9. `platform.sevSnp`, `platform.tdx`, `platform.nvidiaGpu`,
+ *    `platform.azureVtpm`: evidence a rule
  *    set requires is present (`platform-evidence-missing`; for GPUs at least
  *    one) and passes every rule of its section, with claim paths like
  *    `platform.sevSnp.measurement` and `platform.nvidiaGpu[0].driverVersion`
@@ -156,7 +160,9 @@ export function evaluate(verified: VerifiedAttestation, policy: Policy, options:
     "trust.akProof",
     "AK residency",
     akProof,
-    verified.akResidency,
+    verified.akResidency === "unproven" && verified.platform.azureVtpm !== undefined && p.platform.azureVtpm !== NONE
+      ? "unproven by credential activation; the Azure HCL report names this AK"
+      : verified.akResidency,
     akProof === ANY || verified.akResidency === akProof,
     "ak-residency-unproven",
   );
@@ -302,7 +308,12 @@ export function evaluate(verified: VerifiedAttestation, policy: Policy, options:
   return appraisal;
 }
 
-const PLATFORM_NAMES = { sevSnp: "SEV-SNP evidence", tdx: "TDX evidence", nvidiaGpu: "NVIDIA GPU evidence" } as const;
+const PLATFORM_NAMES = {
+  sevSnp: "SEV-SNP evidence",
+  tdx: "TDX evidence",
+  nvidiaGpu: "NVIDIA GPU evidence",
+  azureVtpm: "Azure vTPM evidence (HCL report)",
+} as const;
 
 /** Step 9 of {@link evaluate}: presence of required platform evidence, then each section's claims. */
 function platformClaims(
@@ -310,9 +321,9 @@ function platformClaims(
   verified: VerifiedAttestation,
   p: Policy,
   now: Date,
-  rims: readonly GpuRim[] | undefined,
+  rims: readonly VerifiedGpuRim[] | undefined,
 ): void {
-  const { sevSnp, tdx, gpus } = verified.platform;
+  const { sevSnp, tdx, gpus, azureVtpm } = verified.platform;
   const rules = p.platform;
   // What the CPU report data must be; the verifier already required it, the claims record it.
   const expectedReportData = platformReportData({
@@ -345,6 +356,14 @@ function platformClaims(
   presence("tdx", tdx !== undefined, `verified (TCB ${tdx?.tcb.platform ?? ""})`);
   if (tdx !== undefined && rules.tdx !== NONE) {
     claims.list.push(...tdxClaims(rules.tdx, tdx, { expectedReportData, path: "platform.tdx", now }));
+  }
+  presence(
+    "azureVtpm",
+    azureVtpm !== undefined,
+    `verified (${azureVtpm?.platform.toUpperCase() ?? ""}; the HCL report names the quoting AK)`,
+  );
+  if (azureVtpm !== undefined && rules.azureVtpm !== NONE) {
+    claims.list.push(...azureVtpmClaims(rules.azureVtpm, azureVtpm, { path: "platform.azureVtpm", now }));
   }
   presence("nvidiaGpu", gpus.length > 0, `${gpus.length} verified GPU report${gpus.length === 1 ? "" : "s"}`);
   const gpuRules = rules.nvidiaGpu;

@@ -35,17 +35,23 @@ export interface ReferenceValues {
   /**
    * The `platform` section as JSON (rule sets, or "none" per kind), e.g. made
    * from evidence the server produced. Default: nothing required
-   * (`{"sevSnp":"none","tdx":"none","nvidiaGpu":"none"}`).
+   * (`{"sevSnp":"none","tdx":"none","nvidiaGpu":"none","azureVtpm":"none"}`).
    */
   readonly platform?: {
     readonly sevSnp: unknown;
     readonly tdx: unknown;
     readonly nvidiaGpu: unknown;
+    readonly azureVtpm: unknown;
   };
 }
 
 /** The `platform` section of a policy that requires no confidential-computing evidence. */
-export const NO_PLATFORM_EVIDENCE = Object.freeze({ sevSnp: "none", tdx: "none", nvidiaGpu: "none" } as const);
+export const NO_PLATFORM_EVIDENCE = Object.freeze({
+  sevSnp: "none",
+  tdx: "none",
+  nvidiaGpu: "none",
+  azureVtpm: "none",
+} as const);
 
 // biome-ignore lint/suspicious/noControlCharactersInRegex: certificate text may hold anything
 const CONTROL = /[\u0000-\u001f\u007f]/g;

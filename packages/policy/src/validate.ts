@@ -24,6 +24,7 @@ import {
 import { PolicyError } from "./errors.js";
 import { parseStrictJson } from "./json.js";
 import { decodePemCertificate } from "./pem.js";
+import { parseAzureVtpmRules } from "./tee/azure-vtpm.js";
 import { parseNvidiaRules } from "./tee/nvidia.js";
 import { parseSnpRules } from "./tee/snp.js";
 import { parseTdxRules } from "./tee/tdx.js";
@@ -363,7 +364,7 @@ export function parsePolicy(input: unknown): Policy {
  * validated by its own strict parser with paths like `platform.sevSnp.measurement`.
  */
 function parsePlatform(value: unknown): PolicyPlatform {
-  const o = object(value, "platform", ["sevSnp", "tdx", "nvidiaGpu"]);
+  const o = object(value, "platform", ["sevSnp", "tdx", "nvidiaGpu", "azureVtpm"]);
   const section = <T>(v: unknown, path: string, parse: (v: unknown, path: string) => T): T | typeof NONE => {
     if (v === NONE) return NONE;
     if (!isPlainObject(v)) fail(path, `must be "none" or an object of rules, not ${typeName(v)}`);
@@ -373,6 +374,7 @@ function parsePlatform(value: unknown): PolicyPlatform {
     sevSnp: section(o.sevSnp, "platform.sevSnp", parseSnpRules),
     tdx: section(o.tdx, "platform.tdx", parseTdxRules),
     nvidiaGpu: section(o.nvidiaGpu, "platform.nvidiaGpu", parseNvidiaRules),
+    azureVtpm: section(o.azureVtpm, "platform.azureVtpm", parseAzureVtpmRules),
   });
 }
 

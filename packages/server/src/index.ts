@@ -12,11 +12,23 @@ export {
   startVeriteeServer,
 } from "./serve.js";
 export {
+  AZURE_AK_PERSISTENT_HANDLE,
+  AZURE_HCL_REPORT_NV_INDEX,
+  type AzureCertificateSource,
+  type AzureSnpCertificates,
+  loadAzureCertificates,
+  type NvReader,
+  readAzureVtpmEvidence,
+} from "./tee/azure-vtpm.js";
+export {
+  type AzureVtpmAccess,
   createPlatformCollector,
   type GpuEvidence,
   type GpuEvidenceSource,
+  type NvAccess,
   type PlatformCollector,
   type PlatformCollectorOptions,
+  type PlatformEvidenceChoice,
   platformCollectorFor,
   type TsmSource,
 } from "./tee/collector.js";
@@ -28,4 +40,5 @@ export {
   tsmAvailable,
 } from "./tee/configfs-tsm.js";
 export { TeeError, type TeeErrorCode } from "./tee/errors.js";
+export { type GpuEvidenceCommand, gpuEvidenceFromCommand, parseGpuEvidence } from "./tee/gpu-command.js";
 export { decodeSnpCertTable, encodeSnpCertTable, SNP_CERT_GUID, type SnpCertTable } from "./tee/snp-cert-table.js";

@@ -37,11 +37,12 @@ import { assertApplicationPcrFresh, type MeasuredLaunch, runMeasuredLaunch } fro
 import { engineBinaryInputs, type LaunchMeasurements, measureLaunch, measureModel } from "./launch/measure.js";
 import { APPLICATION_PCR, serverConfig, type TpmChoice } from "./launch/server-config.js";
 import { ModelError, type ProgressCallback, resolveModel } from "./model/resolve.js";
+import { AZURE_AK_PERSISTENT_HANDLE, type AzureCertificateSource } from "./tee/azure-vtpm.js";
 import {
   type GpuEvidenceSource,
   type PlatformCollector,
+  type PlatformEvidenceChoice,
   platformCollectorFor,
-  type TsmSource,
 } from "./tee/collector.js";
 
 /** What to serve and where. */
@@ -89,8 +90,19 @@ export interface ServeOptions {
    * (`platform`): `"auto"` (default) uses configfs-tsm when this machine
    * offers it (an SEV-SNP or TDX guest on Linux 6.7+), `"none"` sends none,
    * `{ tsm }` uses that configfs-tsm root or file system (tests).
+   * `"auto"` also takes an Azure confidential VM's vTPM HCL report (NV
+   * 0x01400001) when there is no configfs-tsm and the TPM has one;
+   * `"azure-vtpm"` requires it. Azure evidence needs `azureCertificates`,
+   * and the server then quotes with the vTPM AK the HCL report names
+   * (persistent handle 0x81000003) instead of a fresh AK.
    */
-  readonly platformEvidence?: "auto" | "none" | { readonly tsm: TsmSource };
+  readonly platformEvidence?: PlatformEvidenceChoice;
+  /**
+   * The VCEK chain of an Azure HCL report's SEV-SNP report: a directory with
+   * `vcek.der` (and `ask.der`, `ark.der`), or a callback (e.g. fetching from
+   * IMDS THIM, `http://169.254.169.254/metadata/THIM/amd/certification`).
+   */
+  readonly azureCertificates?: AzureCertificateSource;
   /** GPU attestation reports for every attestation (NVML needs native code: none by default). */
   readonly gpuEvidence?: GpuEvidenceSource;
 }
@@ -206,7 +218,10 @@ export async function startVeriteeServer(options: ServeOptions): Promise<Running
     cleanups.push(async () => launch.keys.dropKeys());
 
     // 4. Attester and HTTP.
-    const platform = await platformCollectorFor(options.platformEvidence ?? "auto", options.gpuEvidence);
+    const platform = await platformCollectorFor(options.platformEvidence ?? "auto", options.gpuEvidence, {
+      tpm,
+      ...(options.azureCertificates ? { certificates: options.azureCertificates } : {}),
+    });
     const attester = await createAttester({
       platform,
       tpm,
@@ -216,6 +231,8 @@ export async function startVeriteeServer(options: ServeOptions): Promise<Running
       bootPcrs: BOOT_PCRS,
       ekIntermediates,
       bootEventLog: sim ? "none" : "system",
+      // The HCL report names the vTPM's own AK; a fresh AK would not be bound to it.
+      ...(platform.sources.azureVtpm ? { ak: { persistentHandle: AZURE_AK_PERSISTENT_HANDLE } } : {}),
     });
     cleanups.push(() => attester.close());
     const bootValues = (await tpm.pcrRead({ sha256: BOOT_PCRS })).get("sha256")!;

@@ -6,11 +6,17 @@
  */
 import { bytesEqual, toHex } from "@veritee/core";
 import {
+  COLLATERAL_KINDS,
+  CollateralError,
   type CollateralSource,
+  collateralKeys,
   decodeCertificate,
   decodeGpuReport,
   decodeSnpEndorsementExtensions,
   decodeTdxQuote,
+  getCollateral,
+  resolveTdxCollateral,
+  resolveTdxCrls,
   SNP_PRODUCTS,
   type SnpRoots,
   type SnpTcbVersion,
@@ -28,7 +34,6 @@ import {
   verifyTdxQuoteSignatures,
 } from "@veritee/evidence";
 import { CliError } from "../cli-error.js";
-import { COLLATERAL_LAYOUT, CollateralError, tdxCollateral, tdxCrls } from "./evidence-collateral.js";
 import { hexText } from "./evidence-input.js";
 
 /** One printed claim: a verified value, or a check that was not made (and why). */
@@ -86,7 +91,7 @@ function reportDataClaim(actual: Uint8Array, expected: Uint8Array | undefined): 
 
 // ---- AMD SEV-SNP ----
 
-interface SnpCerts {
+export interface SnpCerts {
   vcek: Uint8Array;
   ask?: Uint8Array;
   ark?: Uint8Array;
@@ -97,7 +102,7 @@ interface SnpCerts {
  * cspID extension, 57230 Table 9), ARK (self-issued) and ASK/ASVK (the
  * rest). The roles only place them; the chain is then verified.
  */
-function sortSnpCerts(certs: readonly Uint8Array[]): SnpCerts {
+export function sortSnpCerts(certs: readonly Uint8Array[]): SnpCerts {
   let vcek: Uint8Array | undefined;
   let ask: Uint8Array | undefined;
   let ark: Uint8Array | undefined;
@@ -144,7 +149,7 @@ export async function verifySnp(inputs: EvidenceInputs): Promise<EvidenceOutcome
   const crl =
     inputs.collateral === undefined || product === undefined
       ? undefined
-      : await inputs.collateral.get(COLLATERAL_LAYOUT.snpCrl, product);
+      : await getCollateral(inputs.collateral, collateralKeys.snpCrl(product));
   let roots: SnpRoots | undefined;
   if (inputs.roots !== undefined) {
     if (inputs.roots.length !== 1) throw new CliError("bad-argument", "--root: give exactly one ARK for SEV-SNP");
@@ -170,7 +175,7 @@ export async function verifySnp(inputs: EvidenceInputs): Promise<EvidenceOutcome
       `${v.signer.toUpperCase()} → ${cn(v.endorsement.chain)} (${v.endorsement.chain.path.length} certificates)`,
     ),
     crl === undefined
-      ? skipped("revocation", `not checked (no ${COLLATERAL_LAYOUT.snpCrl}/${product ?? "<product>"} collateral)`)
+      ? skipped("revocation", `not checked (no ${COLLATERAL_KINDS.snpCrl}/${product ?? "<product>"} collateral)`)
       : verified("revocation", "ASK not on AMD's CRL"),
     verified("report version", String(r.version)),
     verified("measurement", toHex(r.measurement)),
@@ -250,7 +255,7 @@ export async function verifyTdx(inputs: EvidenceInputs): Promise<EvidenceOutcome
   const quote = decodeTdxQuote(inputs.evidence, { trailingData: inputs.allowTrailingData ? "ignore" : "reject" });
   const roots = inputs.roots === undefined ? {} : { roots: inputs.roots };
   if (inputs.signaturesOnly) {
-    const crls = inputs.collateral === undefined ? {} : await tdxCrls(inputs.collateral, quote);
+    const crls = inputs.collateral === undefined ? {} : await resolveTdxCrls(inputs.collateral, quote);
     const v = await verifyTdxQuoteSignatures({ quote, at: inputs.at, ...roots, ...crls });
     const claims = [
       ...tdxCommonClaims(v, inputs.nonce),
@@ -264,7 +269,7 @@ export async function verifyTdx(inputs: EvidenceInputs): Promise<EvidenceOutcome
       "a TDX quote needs --collateral DIR (TCB info, QE identity, TCB signing chain), or --signatures-only",
     );
   }
-  const collateral = await tdxCollateral(inputs.collateral, quote);
+  const collateral = await resolveTdxCollateral(inputs.collateral, quote);
   const v = await verifyTdxQuote({ quote, collateral, at: inputs.at, ...roots });
   const t = v.tcb;
   const claims = [

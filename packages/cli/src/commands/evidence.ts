@@ -1,6 +1,8 @@
 /**
  * `veritee evidence verify FILE [--type snp|tdx|nvidia|azure-vtpm] [--cert FILE]...
- * [--collateral DIR] [--at ISO-TIME] [--nonce HEX] [--root FILE]... [--json]`:
+ * [--collateral DIR] [--at ISO-TIME] [--nonce HEX] [--root FILE]... [--json]`
+ * (azure-vtpm: the HCL report FILE with `--quote-attest FILE --quote-signature FILE
+ * --ak-public FILE --nonce HEX --cert FILE…`):
  * verify confidential-VM or GPU evidence offline, at a pinned time, and
  * print the verified claims with ✓ (· for a check not made) or the typed
  * failure with ✗. Exits 0 only when verification passed; otherwise with the
@@ -11,6 +13,7 @@ import { MalformedError, VeriteeError } from "@veritee/core";
 import { type Command, Option } from "commander";
 import { CliError } from "../cli-error.js";
 import { out, parseHexOption } from "../io.js";
+import { verifyAzureVtpm } from "./evidence-azure.js";
 import { openCollateral } from "./evidence-collateral.js";
 import {
   detectEvidenceType,
@@ -34,11 +37,14 @@ interface Options {
   signaturesOnly?: boolean;
   allowTrailingData?: boolean;
   json?: boolean;
+  quoteAttest?: string;
+  quoteSignature?: string;
+  akPublic?: string;
 }
 
 /** The machine-readable report (`--json`). */
 export interface EvidenceReport {
-  readonly type: Exclude<EvidenceType, "azure-vtpm">;
+  readonly type: EvidenceType;
   readonly verdict: "pass" | "fail";
   /** "full", or "signatures-only" (TDX with --signatures-only: no TCB status). */
   readonly mode: "full" | "signatures-only";
@@ -60,6 +66,7 @@ const LABEL: Readonly<Record<EvidenceReport["type"], string>> = {
   snp: "AMD SEV-SNP attestation report",
   tdx: "Intel TDX quote",
   nvidia: "NVIDIA GPU attestation report",
+  "azure-vtpm": "Azure confidential VM HCL report with its vTPM quote",
 };
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -101,6 +108,9 @@ export function registerEvidence(program: Command): void {
       "--allow-trailing-data",
       "TDX: ignore bytes after the quote (zero-padded GetQuote buffers); they are not signed",
     )
+    .option("--quote-attest <file>", "azure-vtpm: the TPM quote's TPMS_ATTEST (tpm2_quote -m)")
+    .option("--quote-signature <file>", "azure-vtpm: the quote's TPMT_SIGNATURE (tpm2_quote -s)")
+    .option("--ak-public <file>", "azure-vtpm: the quoting AK's TPM2B_PUBLIC (tpm2_readpublic -o)")
     .option("--json", "print the report as JSON")
     .addHelpText(
       "after",
@@ -112,13 +122,24 @@ export function registerEvidence(program: Command): void {
 async function runVerify(file: string, opts: Options): Promise<void> {
   // Every option is checked before any evidence is touched: a usage error never looks like a verdict.
   const at = opts.at === undefined ? new Date() : parseIsoTime(opts.at);
-  if (opts.type === "azure-vtpm") {
-    throw new CliError("bad-argument", "--type azure-vtpm is not supported yet (no Azure vTPM verifier in this build)");
+  const azure = opts.type === "azure-vtpm";
+  const quoteFiles = [opts.quoteAttest, opts.quoteSignature, opts.akPublic];
+  if (azure && (quoteFiles.some((f) => f === undefined) || opts.nonce === undefined)) {
+    throw new CliError(
+      "bad-argument",
+      "--type azure-vtpm needs --quote-attest, --quote-signature, --ak-public and --nonce (the quote's extraData)",
+    );
+  }
+  if (!azure && quoteFiles.some((f) => f !== undefined)) {
+    throw new CliError("bad-argument", "--quote-attest, --quote-signature and --ak-public apply to --type azure-vtpm");
   }
   const bytes = await readBoundedFile(file, "FILE", MAX_EVIDENCE_FILE);
   const type = opts.type ?? detectEvidenceType(bytes);
-  if (type === undefined || type === "azure-vtpm") {
-    throw new CliError("bad-argument", "cannot tell the evidence type from the file; give --type snp|tdx|nvidia");
+  if (type === undefined) {
+    throw new CliError(
+      "bad-argument",
+      "cannot tell the evidence type from the file; give --type snp|tdx|nvidia|azure-vtpm",
+    );
   }
   if (type !== "tdx" && (opts.signaturesOnly || opts.allowTrailingData)) {
     throw new CliError("bad-argument", "--signatures-only and --allow-trailing-data apply to TDX quotes only");
@@ -126,7 +147,11 @@ async function runVerify(file: string, opts: Options): Promise<void> {
   let nonce: Uint8Array | undefined;
   if (opts.nonce !== undefined) {
     // NVIDIA: the raw SPDM nonce (its length is checked with the report); SEV-SNP/TDX: REPORT_DATA.
-    nonce = type === "nvidia" ? parseHexOption(opts.nonce, "--nonce") : expectedReportData(opts.nonce);
+    // Azure: the quote's extraData, raw.
+    nonce =
+      type === "nvidia" || type === "azure-vtpm"
+        ? parseHexOption(opts.nonce, "--nonce")
+        : expectedReportData(opts.nonce);
   }
   const [certs, roots, collateral] = await Promise.all([
     readCertificates(opts.cert),
@@ -148,7 +173,14 @@ async function runVerify(file: string, opts: Options): Promise<void> {
   let report: EvidenceReport;
   let failure: unknown;
   try {
-    const outcome = await VERIFY[type](inputs);
+    const outcome =
+      type === "azure-vtpm"
+        ? await verifyAzureVtpm(inputs, {
+            attest: await readBoundedFile(opts.quoteAttest!, "--quote-attest", MAX_EVIDENCE_FILE),
+            signature: await readBoundedFile(opts.quoteSignature!, "--quote-signature", MAX_EVIDENCE_FILE),
+            akPublic: await readBoundedFile(opts.akPublic!, "--ak-public", MAX_EVIDENCE_FILE),
+          })
+        : await VERIFY[type](inputs);
     report = { ...base, verdict: "pass", mode: outcome.mode, claims: outcome.claims, failure: null };
   } catch (error) {
     // Usage and environment errors are not verdicts on the evidence: report them as such.

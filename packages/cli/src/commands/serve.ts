@@ -2,7 +2,12 @@ import { existsSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { policyFromReferenceValues, type ServeOptions, startVeriteeServer } from "@veritee/server";
+import {
+  gpuEvidenceFromCommand,
+  policyFromReferenceValues,
+  type ServeOptions,
+  startVeriteeServer,
+} from "@veritee/server";
 import { progressBar } from "@veritee/server/progress";
 import { parseTransportSpec } from "@veritee/tpm";
 import type { Command } from "commander";
@@ -31,6 +36,8 @@ interface Options {
   writePolicy?: string;
   tlsPort?: number;
   platformEvidence: string;
+  azureCerts?: string;
+  gpuEvidenceCommand?: string;
 }
 
 /** `veritee serve`: the attested OpenAI-compatible inference server. */
@@ -61,8 +68,16 @@ export function registerServe(program: Command): void {
     .option("--write-policy <file>", "write the reference values as a client policy file")
     .option(
       "--platform-evidence <mode>",
-      "auto: attach SEV-SNP or TDX reports through configfs-tsm when this is a confidential VM; none: TPM evidence only",
+      "auto: attach SEV-SNP or TDX reports through configfs-tsm when this is a confidential VM, else an Azure vTPM HCL report when the TPM has one; azure-vtpm: require the HCL report; none: TPM evidence only",
       "auto",
+    )
+    .option(
+      "--gpu-evidence-command <path>",
+      'attach NVIDIA GPU reports: run PATH NONCE_HEX for each attestation; it prints {"gpus":[{"report":HEX,"certificateChain":PEM}]} (docs/TEE.md)',
+    )
+    .option(
+      "--azure-certs <dir>",
+      "Azure confidential VM: directory with vcek.der (and ask.der, ark.der) for the HCL report's SEV-SNP report (e.g. saved from IMDS THIM)",
     )
     .option(
       "--tls-port <n>",
@@ -85,7 +100,7 @@ export function registerServe(program: Command): void {
       out(`  attestation     GET ${server.url}/v1/attestation?nonce=HEX`);
       const sources = server.platformSources;
       out(
-        `  platform        ${sources.tsm ? "TPM + confidential-VM report (configfs-tsm)" : "TPM only (not a confidential VM, or --platform-evidence none)"}${sources.gpus ? " + GPU reports" : ""}`,
+        `  platform        ${sources.tsm ? "TPM + confidential-VM report (configfs-tsm)" : sources.azureVtpm ? "Azure vTPM + HCL report (SEV-SNP)" : "TPM only (not a confidential VM, or --platform-evidence none)"}${sources.gpus ? " + GPU reports" : ""}`,
       );
       out("expected measurements (reference values for a client policy):");
       out(`  application PCR ${rv.appPcr} = ${rv.appPcrValue} (unique to this launch: it includes the key set)`);
@@ -145,15 +160,18 @@ function buildServeOptions(opts: Options): ServeOptions {
   } else {
     throw new CliError("bad-argument", "--engine must be embedded or upstream");
   }
-  if (opts.platformEvidence !== "auto" && opts.platformEvidence !== "none") {
-    throw new CliError("bad-argument", "--platform-evidence must be auto or none");
+  const platformEvidence = opts.platformEvidence;
+  if (platformEvidence !== "auto" && platformEvidence !== "none" && platformEvidence !== "azure-vtpm") {
+    throw new CliError("bad-argument", "--platform-evidence must be auto, azure-vtpm or none");
   }
   return {
     host: opts.host,
     port: opts.port,
     engine,
     tpm,
-    platformEvidence: opts.platformEvidence,
+    platformEvidence,
+    ...(opts.azureCerts ? { azureCertificates: { dir: opts.azureCerts } } : {}),
+    ...(opts.gpuEvidenceCommand ? { gpuEvidence: gpuEvidenceFromCommand({ command: opts.gpuEvidenceCommand }) } : {}),
     codeRoot: CODE_ROOT,
     ...(opts.tlsPort !== undefined ? { tls: { port: opts.tlsPort } } : {}),
     onProgress: (what) => progressBar(what),

@@ -24,7 +24,7 @@ const EVIDENCE_STEPS = [
   { id: "boot", name: "boot event log replays to the boot PCRs" },
   {
     id: "platform",
-    name: "confidential-VM and GPU reports (SEV-SNP, TDX, NVIDIA) verified and bound to the nonce and key set",
+    name: "confidential-VM and GPU reports (SEV-SNP, TDX, Azure vTPM, NVIDIA) verified and bound to the nonce and key set",
   },
   { id: "activation", name: "AK resident in the certified TPM (credential activation)" },
 ] as const;
@@ -201,8 +201,13 @@ function evidenceDetail(id: EvidenceStep, v: VerifiedAttestation): string | null
 }
 
 function platformDetail(v: VerifiedAttestation): string {
-  const { sevSnp, tdx, gpus } = v.platform;
+  const { sevSnp, tdx, gpus, azureVtpm } = v.platform;
   const parts: string[] = [];
+  if (azureVtpm) {
+    const hw = azureVtpm.hardware;
+    const measurement = hw.kind === "snp" ? ` measurement ${toHex(hw.snp.report.measurement)}` : "";
+    parts.push(`Azure vTPM (HCL report, ${azureVtpm.platform.toUpperCase()}${measurement}) naming the quoting AK`);
+  }
   if (sevSnp) parts.push(`SEV-SNP (${sevSnp.product}) measurement ${toHex(sevSnp.report.measurement)}`);
   if (tdx) parts.push(`TDX MRTD ${toHex(tdx.quote.body.mrTd)}`);
   if (gpus.length > 0) parts.push(`${gpus.length} NVIDIA GPU report${gpus.length === 1 ? "" : "s"}`);

@@ -1,3 +1,15 @@
+export { CollateralError, type CollateralErrorCode } from "./errors.js";
+export {
+  COLLATERAL_KINDS,
+  type CollateralKey,
+  collateralKeys,
+  getCollateral,
+  INTEL_KEY,
+  type KnownCollateralKind,
+  TDX_QE_IDENTITY_KEY,
+} from "./keys.js";
+export { resolveSnpEndorsement, type SnpEndorsementCollateral } from "./resolve-snp.js";
+export { resolveTdxCollateral, resolveTdxCrls, type TdxCrls, tdxPckCa } from "./resolve-tdx.js";
 export {
   type CachedCollateralOptions,
   type CollateralKind,

@@ -23,7 +23,8 @@ export interface CollateralSource {
 }
 
 const KIND = /^[a-z][a-z0-9-]{0,31}$/;
-const KEY = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+// 200: an AMD VCEK key (product, 128 hex digits of hwID, 16 of TCB) is 151 characters; file names allow 255.
+const KEY = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;
 
 /** Throw a TypeError for a kind or key that is not a safe single path component. */
 export function checkCollateralName(kind: string, key: string): void {

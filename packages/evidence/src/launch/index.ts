@@ -68,6 +68,7 @@ export {
   replayLaunchLog,
 } from "./log.js";
 export {
+  type AzureVtpmPlatformEvidence,
   decodePlatformEvidence,
   type GpuPlatformEvidence,
   gpuReportsOf,
@@ -93,6 +94,7 @@ export {
   verifyAttestationDocument,
 } from "./verify-document.js";
 export {
+  type PlatformQuote,
   type PlatformSession,
   type PlatformVerifyOptions,
   type TdxPlatformCollateral,

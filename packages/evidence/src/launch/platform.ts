@@ -6,12 +6,17 @@
  *     { "kind": "sev-snp", "report": b64, "vcek": b64, "ask": b64 | null, "ark": b64 | null }
  *     { "kind": "tdx", "quote": b64 }
  *     { "kind": "nvidia-gpu", "report": b64, "certificates": [ b64, ... ] }
+ *     { "kind": "azure-vtpm", "hclReport": b64, "vcek": b64, "ask": b64 | null, "ark": b64 | null }
  *
  * `vcek` is the VCEK or VLEK certificate from the host's certificate table
  * (GHCB 2.0 §4.1.8.1); `ask`/`ark` are the host's copies, when it has them
  * (the verifier falls back to its embedded AMD roots and never trusts an ARK
  * for being supplied). GPU `certificates` are the device chain, device
- * certificate first. The CPU entry, when present, comes first, so an entry
+ * certificate first. `azure-vtpm` is an Azure confidential VM's HCL report
+ * (vTPM NV index 0x01400001, docs/TEE.md) with the VCEK chain of its
+ * SEV-SNP report; it is the CPU entry of such a VM (its report data binds
+ * the paravisor's runtime claims, not the session: the document's TPM quote,
+ * signed by the AK those claims name, carries the freshness). The CPU entry, when present, comes first, so an entry
  * list has one spelling; GPU entries keep the order the binding hashes them
  * in (binding.ts, {@link platformReportData}).
  *
@@ -20,6 +25,7 @@
  * decodes them with their own strict decoders.
  */
 import { MalformedError } from "@veritee/core";
+import { MAX_HCL_REPORT_SIZE } from "../azure-vtpm/decode.js";
 import { MAX_GPU_CHAIN_LENGTH } from "../nvidia/cert-chain.js";
 import { GPU_REPORT_LIMITS } from "../nvidia/decode.js";
 import { SNP_REPORT_SIZE } from "../sev-snp/decode.js";
@@ -40,6 +46,8 @@ export const PLATFORM_EVIDENCE_LIMITS = Object.freeze({
   /** Certificates of a GPU device chain. */
   maxGpuCertificates: MAX_GPU_CHAIN_LENGTH,
   maxCertificate: MAX_CERTIFICATE_SIZE,
+  /** An Azure HCL report with the NV index's zero padding (azure-vtpm/decode.ts). */
+  maxHclReport: MAX_HCL_REPORT_SIZE,
 });
 
 /** An AMD SEV-SNP attestation report with the host's certificates. */
@@ -70,8 +78,30 @@ export interface GpuPlatformEvidence {
   readonly certificates: readonly Uint8Array[];
 }
 
+/**
+ * An Azure confidential VM's HCL report (SEV-SNP-backed) with the VCEK
+ * chain of the SEV-SNP report inside it. A TDX-backed HCL report would need
+ * a TD quote and Intel collateral besides; it is refused at verification
+ * (MalformedError `unsupported`).
+ */
+export interface AzureVtpmPlatformEvidence {
+  readonly kind: "azure-vtpm";
+  /** The HCL report as read from vTPM NV index 0x01400001 (zero padding included). */
+  readonly hclReport: Uint8Array;
+  /** The VCEK certificate of the SEV-SNP report, DER. */
+  readonly vcek: Uint8Array;
+  /** The ASK, DER; null when not sent. */
+  readonly ask: Uint8Array | null;
+  /** The ARK, DER; null when not sent. Never a trust anchor. */
+  readonly ark: Uint8Array | null;
+}
+
 /** One entry of the document's `platform` member. */
-export type PlatformEvidence = SnpPlatformEvidence | TdxPlatformEvidence | GpuPlatformEvidence;
+export type PlatformEvidence =
+  | SnpPlatformEvidence
+  | TdxPlatformEvidence
+  | GpuPlatformEvidence
+  | AzureVtpmPlatformEvidence;
 
 /** The JSON form of one entry. */
 export type PlatformEvidenceJson =
@@ -83,6 +113,13 @@ export type PlatformEvidenceJson =
       readonly vcek: string;
     }
   | { readonly kind: "tdx"; readonly quote: string }
+  | {
+      readonly ark: string | null;
+      readonly ask: string | null;
+      readonly hclReport: string;
+      readonly kind: "azure-vtpm";
+      readonly vcek: string;
+    }
   | { readonly certificates: readonly string[]; readonly kind: "nvidia-gpu"; readonly report: string };
 
 const L = PLATFORM_EVIDENCE_LIMITS;
@@ -101,6 +138,14 @@ export function platformEvidenceToJson(entries: readonly PlatformEvidence[]): Pl
         };
       case "tdx":
         return { kind: e.kind, quote: base64Encode(e.quote) };
+      case "azure-vtpm":
+        return {
+          ark: e.ark === null ? null : base64Encode(e.ark),
+          ask: e.ask === null ? null : base64Encode(e.ask),
+          hclReport: base64Encode(e.hclReport),
+          kind: e.kind,
+          vcek: base64Encode(e.vcek),
+        };
       default:
         return { certificates: e.certificates.map(base64Encode), kind: e.kind, report: base64Encode(e.report) };
     }
@@ -118,7 +163,7 @@ function nonEmpty(bytes: Uint8Array, what: string): Uint8Array {
 
 /**
  * Decode the `platform` member (already parsed JSON), strictly: at most 9
- * entries, at most one CPU entry (sev-snp or tdx) and it first, at most 8
+ * entries, at most one CPU entry (sev-snp, tdx or azure-vtpm) and it first, at most 8
  * GPU entries, exactly the members of each kind, canonical non-empty base64
  * within bounds. An SNP report must be exactly 1184 bytes here already, so
  * that nothing of another size reaches the binding.
@@ -155,6 +200,17 @@ export function decodePlatformEvidence(value: unknown, what: string): readonly P
         return Object.freeze({
           kind,
           quote: nonEmpty(base64Decode(o.quote, `${at}.quote`, L.maxTdxQuote), `${at}.quote`),
+        });
+      }
+      case "azure-vtpm": {
+        if (i !== 0) throw new MalformedError("bad-value", at, "the CPU entry must come first, and only once");
+        const o = expectMembers(item, at, ["kind", "hclReport", "vcek", "ask", "ark"]);
+        return Object.freeze({
+          kind,
+          hclReport: nonEmpty(base64Decode(o.hclReport, `${at}.hclReport`, L.maxHclReport), `${at}.hclReport`),
+          vcek: nonEmpty(base64Decode(o.vcek, `${at}.vcek`, L.maxCertificate), `${at}.vcek`),
+          ask: nullableCertificate(o.ask, `${at}.ask`),
+          ark: nullableCertificate(o.ark, `${at}.ark`),
         });
       }
       case "nvidia-gpu": {

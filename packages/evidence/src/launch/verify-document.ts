@@ -208,7 +208,9 @@ function checkPcrIndices(appPcr: number, bootPcrs: readonly number[]): void {
  *    the nonce and the key set: GPU nonces by `gpuNonceBinding`, the CPU
  *    report data by `platformReportData`, which also pins the GPU reports
  *    (`platform-binding-mismatch`); a TDX quote without collateral fails
- *    (`platform-collateral-missing`).
+ *    (`platform-collateral-missing`); an Azure vTPM HCL report must name
+ *    the AK that signed step 5's quote (`azure-ak-mismatch`), which binds
+ *    it to the nonce and the key set.
  *
  * The result's `akResidency` is `"unproven"`: run {@link challengeAk} and
  * {@link confirmAkResidency} (credential activation) to tie the AK to the EK.
@@ -301,7 +303,17 @@ export async function verifyAttestationDocument(
   // 8. Platform evidence, bound to the same nonce and key set.
   const platform = await verifyPlatformEvidence(
     doc.platform,
-    { nonce, keySetDigest: digest, at: options.at },
+    {
+      nonce,
+      keySetDigest: digest,
+      at: options.at,
+      quote: {
+        attest: doc.quote.attest,
+        signature: doc.quote.signature,
+        akPublic: doc.ak.public,
+        extraData: attestationExtraData(nonce, digest),
+      },
+    },
     options.platform,
   );
 

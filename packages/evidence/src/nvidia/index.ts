@@ -1,3 +1,4 @@
+export { type CanonicalizeOptions, canonicalizeXml } from "./c14n.js";
 export { decodePemChain, MAX_GPU_CHAIN_LENGTH } from "./cert-chain.js";
 export {
   decodeGpuOpaqueData,
@@ -22,10 +23,14 @@ export {
   type SpdmMeasurementsResponse,
 } from "./decode.js";
 export { decodeGpuRim, type GpuRim, RIM_SHA384_NAMESPACE, type RimMeasurement, SWID_NAMESPACE } from "./rim.js";
-export { NVIDIA_DEVICE_IDENTITY_ROOT } from "./roots.js";
+export { VerifiedGpuRim, type VerifyGpuRimOptions, verifyGpuRim } from "./rim-signature.js";
+export { NVIDIA_DEVICE_IDENTITY_ROOT, NVIDIA_RIM_ROOT } from "./roots.js";
 export {
+  createGpuVerifier,
   GPU_NONCE_LABEL,
   type GpuSession,
+  type GpuVerifier,
+  type GpuVerifierOptions,
   gpuNonceBinding,
   VerifiedGpuReport,
   type VerifyGpuReportOptions,
@@ -37,6 +42,7 @@ export {
   type XmlAttribute,
   type XmlElement,
   type XmlName,
+  type XmlNamespaceDeclaration,
   xmlAttribute,
   xmlChild,
 } from "./xml.js";

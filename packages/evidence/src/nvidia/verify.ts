@@ -16,6 +16,7 @@
  * Only then is a {@link VerifiedGpuReport} made; policy reads nothing else.
  */
 import { bytesEqual, hash, importPublicSpki, utf8, verifySignature } from "@veritee/core";
+import { chainValidAt, DEFAULT_VERIFIED_CACHE_SIZE, maybeCached, VerifiedCache } from "../collateral/verified-cache.js";
 import { VerificationError } from "../errors.js";
 import { NONCE_LENGTH } from "../launch/binding.js";
 import { decodeCertificate } from "../x509/certificate.js";
@@ -167,7 +168,15 @@ function checkRequest(report: GpuReport): void {
  * });
  * verified.driverVersion; // "550.90.07"
  */
-export async function verifyGpuReport(options: VerifyGpuReportOptions): Promise<VerifiedGpuReport> {
+export function verifyGpuReport(options: VerifyGpuReportOptions): Promise<VerifiedGpuReport> {
+  return gpuWith(options, options.roots ?? [NVIDIA_DEVICE_IDENTITY_ROOT], undefined);
+}
+
+async function gpuWith(
+  options: Omit<VerifyGpuReportOptions, "roots">,
+  roots: readonly Uint8Array[],
+  cache: VerifiedCache | undefined,
+): Promise<VerifiedGpuReport> {
   const { at } = options;
   if ((options.expectedNonce === undefined) === (options.session === undefined)) {
     throw new TypeError("give exactly one of expectedNonce and session");
@@ -213,11 +222,57 @@ export async function verifyGpuReport(options: VerifyGpuReportOptions): Promise<
     seen.add(block.index);
   }
 
-  const chain = await verifyCertificateChain({
-    leaf: certs[0]!,
-    intermediates: certs.slice(1),
-    roots: options.roots ?? [NVIDIA_DEVICE_IDENTITY_ROOT],
+  // With a cache: the chain of these exact certificates is reused while every one is valid at `at`.
+  const chain = await maybeCached(
+    cache,
+    `nvidia-chain:${roots.length}`,
+    [...roots, ...certs],
     at,
-  });
+    () => verifyCertificateChain({ leaf: certs[0]!, intermediates: certs.slice(1), roots, at }),
+    chainValidAt,
+  );
   return new VerifiedGpuReport(CONSTRUCT, report, chain, options.session, at);
+}
+
+/** Options of {@link createGpuVerifier}. */
+export interface GpuVerifierOptions {
+  /** Trust anchors (DER); default {@link NVIDIA_DEVICE_IDENTITY_ROOT}. */
+  readonly roots?: readonly Uint8Array[];
+  /** The most verified device chains kept; default 64. */
+  readonly cacheSize?: number;
+}
+
+/** A GPU report verifier with a cache of verified device chains: see {@link createGpuVerifier}. */
+export interface GpuVerifier {
+  /** Like {@link verifyGpuReport} (with the verifier's roots). Same checks, same errors. */
+  verify(options: Omit<VerifyGpuReportOptions, "roots">): Promise<VerifiedGpuReport>;
+  /** Device chains cached now. */
+  readonly size: number;
+  /** Forget every cached chain. */
+  clear(): void;
+}
+
+/**
+ * A GPU report verifier for many reports: the device chain (five ECDSA
+ * P-384 certificates on Hopper) is verified once per distinct chain and
+ * reused while every certificate is valid at the new `at` (a bounded LRU
+ * keyed by SHA-256 of the certificates and roots). Every call still checks
+ * the request, the report's signature with the device key, the nonce and
+ * the measurement indices. `chain.verifiedAt` is when the chain was first
+ * verified.
+ *
+ * @example
+ * const gpus = createGpuVerifier();
+ * const verified = await gpus.verify({ report, certChain, session, at: new Date() });
+ */
+export function createGpuVerifier(options: GpuVerifierOptions = {}): GpuVerifier {
+  const roots = Object.freeze((options.roots ?? [NVIDIA_DEVICE_IDENTITY_ROOT]).map((r) => Uint8Array.from(r)));
+  const cache = new VerifiedCache(options.cacheSize ?? DEFAULT_VERIFIED_CACHE_SIZE);
+  return Object.freeze({
+    verify: (input: Omit<VerifyGpuReportOptions, "roots">) => gpuWith(input, roots, cache),
+    get size() {
+      return cache.size;
+    },
+    clear: () => cache.clear(),
+  });
 }

@@ -18,7 +18,10 @@ export { SNP_PRODUCTS, type SnpProduct, snpProductFromName, snpTcbLayout } from 
 export { AMD_SNP_ROOTS, type SnpTrustAnchors } from "./roots.js";
 export { AMD_VCEK_OID, decodeSnpEndorsementExtensions, type SnpEndorsementExtensions } from "./vcek.js";
 export {
+  createSnpVerifier,
   type SnpRoots,
+  type SnpVerifier,
+  type SnpVerifierOptions,
   VerifiedSnpEndorsement,
   VerifiedSnpReport,
   type VerifySnpEndorsementOptions,

@@ -25,10 +25,11 @@
  * endorsement was made, at its time).
  */
 import { bytesEqual, concatBytes, importPublicSpki, type PublicKeyHandle, verifySignature } from "@veritee/core";
+import { DEFAULT_VERIFIED_CACHE_SIZE, inputBytes, VerifiedCache } from "../collateral/verified-cache.js";
 import { VerificationError } from "../errors.js";
 import { type DecodedCertificate, decodeCertificate } from "../x509/certificate.js";
 import { type VerifiedCertificateChain, verifyCertificateChain } from "../x509/chain.js";
-import { verifyCrl } from "../x509/crl.js";
+import { decodeCrl, verifyCrl } from "../x509/crl.js";
 import { decodeSnpReport, type SnpReport } from "./decode.js";
 import { type SnpProduct, snpProductFromName, snpTcbLayout } from "./product.js";
 import { AMD_SNP_ROOTS, type SnpTrustAnchors } from "./roots.js";
@@ -315,4 +316,75 @@ export async function verifySnpReport(options: VerifySnpReportOptions): Promise<
     if (!bytesEqual(hwId, chip)) throw new VerificationError("snp-chip-id-mismatch", "CHIP_ID differs from the hwID");
   }
   return new VerifiedSnpReport(REPORT, report, endorsement, options.at);
+}
+
+/** Options of {@link createSnpVerifier}. */
+export interface SnpVerifierOptions {
+  /** Trust anchors instead of the embedded {@link AMD_SNP_ROOTS}. */
+  readonly roots?: SnpRoots;
+  /** The most verified endorsements kept; default 64. */
+  readonly cacheSize?: number;
+}
+
+/** An SEV-SNP verifier with a cache of verified endorsements: see {@link createSnpVerifier}. */
+export interface SnpVerifier {
+  /** Like {@link verifySnpReport} with certificate bytes (and the verifier's roots). Same checks, same errors. */
+  verify(
+    options: Omit<VerifySnpReportOptions, "roots" | "vcek"> & { readonly vcek: Uint8Array },
+  ): Promise<VerifiedSnpReport>;
+  /** Endorsements cached now. */
+  readonly size: number;
+  /** Forget every cached endorsement. */
+  clear(): void;
+}
+
+/**
+ * An SEV-SNP verifier for many reports: the VCEK → ASK → ARK chain (two
+ * RSA-4096 PSS verifications) and AMD's CRL are verified once per distinct
+ * (product, VCEK, ASK, ARK, CRL) bytes, and reused while every certificate
+ * and the CRL are current at the new `at` (a bounded LRU keyed by
+ * SHA-256). Every call still checks the report: its signature with the
+ * VCEK key, SIGNING_KEY, CPU family, TCB and CHIP_ID against the VCEK.
+ *
+ * @example
+ * const snp = createSnpVerifier();
+ * const verified = await snp.verify({ report, vcek, chain: { ask, ark }, at: new Date() });
+ */
+export function createSnpVerifier(options: SnpVerifierOptions = {}): SnpVerifier {
+  const roots = options.roots;
+  const cache = new VerifiedCache(options.cacheSize ?? DEFAULT_VERIFIED_CACHE_SIZE);
+  const none = new Uint8Array(0);
+  return Object.freeze({
+    async verify(input: Omit<VerifySnpReportOptions, "roots" | "vcek"> & { readonly vcek: Uint8Array }) {
+      checkAt(input.at);
+      // The report first, as verifySnpReport does: a malformed report fails the same way, cached or not.
+      decodeSnpReport(input.report);
+      const { vcek, chain, crl, product, at } = input;
+      // Presence is part of the key: an absent ASK and an empty one are different inputs.
+      const label = `snp-endorsement:${product ?? ""}:${chain?.ask ? 1 : 0}${chain?.ark ? 1 : 0}${crl ? 1 : 0}`;
+      const parts = [vcek, chain?.ask ?? none, chain?.ark ?? none, crl === undefined ? none : inputBytes(crl)];
+      const endorsement = await cache.get(
+        label,
+        parts,
+        at,
+        async () => ({
+          endorsement: await verifySnpEndorsement({ ...input, vcek, ...(roots ? { roots } : {}) }),
+          crl: crl === undefined ? undefined : decodeCrl(crl),
+        }),
+        (v, t) =>
+          v.endorsement.chain.path.every(
+            (c) => c.notBefore.getTime() <= t.getTime() && t.getTime() <= c.notAfter.getTime(),
+          ) &&
+          (v.crl === undefined ||
+            (v.crl.thisUpdate.getTime() <= t.getTime() &&
+              v.crl.nextUpdate !== undefined &&
+              t.getTime() <= v.crl.nextUpdate.getTime())),
+      );
+      return verifySnpReport({ ...input, vcek: endorsement.endorsement });
+    },
+    get size() {
+      return cache.size;
+    },
+    clear: () => cache.clear(),
+  });
 }

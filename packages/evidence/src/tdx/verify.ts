@@ -22,7 +22,15 @@
  * `../collateral/` for the injectable, cached fetch side). Policy (which
  * statuses, which measurements) is `@veritee/policy`'s job.
  */
-import { bytesEqual, hash, importPublicJwk, verifySignature } from "@veritee/core";
+import { bytesEqual, hash, importPublicJwk, type PublicKeyHandle, verifySignature } from "@veritee/core";
+import {
+  chainValidAt,
+  crlValidAt,
+  DEFAULT_VERIFIED_CACHE_SIZE,
+  inputBytes,
+  maybeCached,
+  VerifiedCache,
+} from "../collateral/verified-cache.js";
 import { VerificationError } from "../errors.js";
 import type { DecodedCertificate } from "../x509/certificate.js";
 import { type VerifiedCertificateChain, verifyCertificateChain } from "../x509/chain.js";
@@ -178,20 +186,48 @@ function p256FromRaw(raw: Uint8Array, what: string, code: "tdx-quote-signature")
   }
 }
 
+/** A CRL verified against `issuer` (signature, issuer, window), reused from `cache` while current at `at`. */
+function crlOf(
+  cache: VerifiedCache | undefined,
+  crl: Uint8Array | string,
+  issuer: DecodedCertificate,
+  at: Date,
+): Promise<VerifiedCrl> {
+  return maybeCached(cache, "crl", [inputBytes(crl), issuer.der], at, () => verifyCrl({ crl, issuer, at }), crlValidAt);
+}
+
+/** A public key imported from exactly these bytes (a failed import throws and is not cached). */
+function keyOf(
+  cache: VerifiedCache | undefined,
+  label: string,
+  bytes: Uint8Array,
+  load: () => PublicKeyHandle,
+): Promise<PublicKeyHandle> | PublicKeyHandle {
+  if (cache === undefined) return load();
+  return cache.get(
+    `key:${label}`,
+    [bytes],
+    new Date(0),
+    async () => load(),
+    () => true,
+  );
+}
+
 async function checkCrls(
   chain: VerifiedCertificateChain,
   at: Date,
   pckCrl: Uint8Array | string | undefined,
   rootCrl: Uint8Array | string | undefined,
+  cache: VerifiedCache | undefined,
 ): Promise<{ revocation: TdxRevocation; root: VerifiedCrl | undefined }> {
   let root: VerifiedCrl | undefined;
+  // Revocation of this quote's certificates is looked up on every call; only the CRLs' own checks are reused.
   if (rootCrl !== undefined) {
-    root = await verifyCrl({ crl: rootCrl, issuer: chain.anchor, at });
+    root = await crlOf(cache, rootCrl, chain.anchor, at);
     for (let i = 1; i < chain.path.length - 1; i++) root.assertNotRevoked(chain.path[i]!, `PCK chain certificate ${i}`);
   }
   if (pckCrl !== undefined) {
-    const issuer = chain.path[1]!;
-    const crl = await verifyCrl({ crl: pckCrl, issuer, at });
+    const crl = await crlOf(cache, pckCrl, chain.path[1]!, at);
     crl.assertNotRevoked(chain.leaf, "the PCK certificate");
   }
   return { revocation: { pckCrl: pckCrl !== undefined, rootCrl: rootCrl !== undefined }, root };
@@ -208,8 +244,15 @@ async function checkCrls(
  * const v = await verifyTdxQuoteSignatures({ quote: bytes, at: new Date("2023-06-20T00:00:00Z") });
  * v.pck.fmspc;
  */
-export async function verifyTdxQuoteSignatures(
+export function verifyTdxQuoteSignatures(
   options: VerifyTdxQuoteSignaturesOptions,
+): Promise<VerifiedTdxQuoteSignatures> {
+  return signaturesWith(options, undefined);
+}
+
+async function signaturesWith(
+  options: VerifyTdxQuoteSignaturesOptions,
+  cache: VerifiedCache | undefined,
 ): Promise<VerifiedTdxQuoteSignatures> {
   const { at } = options;
   if (!(at instanceof Date) || Number.isNaN(at.getTime())) throw new TypeError("`at` must be a valid Date");
@@ -221,7 +264,16 @@ export async function verifyTdxQuoteSignatures(
   const cert = quote.certification;
   // The chain's own root is never a trust anchor: only `roots` are.
   const [leaf, ...intermediates] = cert.pckChain;
-  const chain = await verifyCertificateChain({ leaf: leaf!, intermediates, roots, at, maxDepth: 3 });
+  // Cached by the exact certificates (leaf included) and anchors: a signature over given bytes verifies at
+  // any time; the windows are re-checked at `at` (chainValidAt) before a cached chain is used.
+  const chain = await maybeCached(
+    cache,
+    `tdx-pck-chain:${roots.length}`,
+    [...roots, ...cert.pckChain],
+    at,
+    () => verifyCertificateChain({ leaf: leaf!, intermediates, roots, at, maxDepth: 3 }),
+    chainValidAt,
+  );
   // Intel's chain carries its root too; every certificate sent must be the one the path used, so the
   // quote cannot smuggle in a different "root" (or unrelated certificates) beside a valid path.
   if (
@@ -231,19 +283,16 @@ export async function verifyTdxQuoteSignatures(
     throw new VerificationError("cert-untrusted-root", "the quote's PCK chain is not exactly the verified path");
   }
   const pck = decodePckExtensions(chain.leaf);
-  const { revocation } = await checkCrls(chain, at, options.pckCrl, options.rootCrl);
+  const { revocation } = await checkCrls(chain, at, options.pckCrl, options.rootCrl, cache);
 
   const pckKey = chain.leaf.publicKey;
   if (pckKey.kind !== "ec" || pckKey.curve !== "P-256") {
     throw new VerificationError("tdx-qe-report-signature", "the PCK key is not P-256");
   }
   const ecdsa = { kind: "ecdsa", hash: "sha256" } as const;
-  const qeOk = await verifySignature(
-    ecdsa,
-    importPublicJwk(publicKeyToJwk(pckKey)),
-    cert.qeReport.raw,
-    cert.qeReportSignature,
-  );
+  // Importing a key is not a check, only work: with a cache, each distinct key is imported once.
+  const pckHandle = await keyOf(cache, "pck", chain.leaf.spki, () => importPublicJwk(publicKeyToJwk(pckKey)));
+  const qeOk = await verifySignature(ecdsa, pckHandle, cert.qeReport.raw, cert.qeReportSignature);
   if (!qeOk) throw new VerificationError("tdx-qe-report-signature", "the QE report is not signed by the PCK key");
 
   // The QE vouches for the attestation key by hashing it into its own report data.
@@ -252,7 +301,9 @@ export async function verifyTdxQuoteSignatures(
   if (!bytesEqual(reportData.subarray(0, 32), expected) || reportData.subarray(32).some((b) => b !== 0)) {
     throw new VerificationError("tdx-qe-binding", "the QE report does not bind the attestation key");
   }
-  const attKey = p256FromRaw(quote.attestationKey, "the attestation key", "tdx-quote-signature");
+  const attKey = await keyOf(cache, "attestation", quote.attestationKey, () =>
+    p256FromRaw(quote.attestationKey, "the attestation key", "tdx-quote-signature"),
+  );
   if (!(await verifySignature(ecdsa, attKey, quote.signedData, quote.signature))) {
     throw new VerificationError("tdx-quote-signature", "the quote is not signed by the attestation key");
   }
@@ -336,30 +387,81 @@ function platformLevel(tcbInfo: TdxTcbInfo, pck: PckExtensions, body: TdxQuoteBo
  * });
  * verified.tcb.platform; // "UpToDate"
  */
-export async function verifyTdxQuote(options: VerifyTdxQuoteOptions): Promise<VerifiedTdxQuote> {
+export function verifyTdxQuote(options: VerifyTdxQuoteOptions): Promise<VerifiedTdxQuote> {
+  return verifyWith(options, options.roots ?? [intelSgxRootCa()], undefined);
+}
+
+/** Decoding is pure: with a cache, each distinct document is decoded once. */
+function decoded<T>(
+  cache: VerifiedCache | undefined,
+  label: string,
+  input: Uint8Array | string,
+  decode: (input: Uint8Array | string) => T,
+): Promise<T> | T {
+  if (cache === undefined) return decode(input);
+  return cache.get(
+    label,
+    [inputBytes(input)],
+    new Date(0),
+    async () => decode(input),
+    () => true,
+  );
+}
+
+/** A collateral document's signer chain and signature, reused while the chain and the document are current. */
+async function collateralSigner(
+  cache: VerifiedCache | undefined,
+  doc: TdxTcbInfo | TdxQeIdentity,
+  chainDer: readonly Uint8Array[],
+  roots: readonly Uint8Array[],
+  at: Date,
+): Promise<VerifiedCertificateChain> {
+  const verified = await maybeCached(
+    cache,
+    `tdx-collateral:${roots.length}`,
+    [doc.signedBytes, doc.signature, ...roots, ...chainDer],
+    at,
+    async () => ({ chain: await verifyCollateralSignature(doc, chainDer, roots, at), doc }),
+    (v, t) =>
+      chainValidAt(v.chain, t) && v.doc.issueDate.getTime() <= t.getTime() && t.getTime() <= v.doc.nextUpdate.getTime(),
+  );
+  return verified.chain;
+}
+
+async function verifyWith(
+  options: Omit<VerifyTdxQuoteOptions, "roots">,
+  roots: readonly Uint8Array[],
+  cache: VerifiedCache | undefined,
+): Promise<VerifiedTdxQuote> {
   const { collateral, at } = options;
-  const roots = options.roots ?? [intelSgxRootCa()];
   const tcbInfo =
     typeof collateral.tcbInfo === "string" || collateral.tcbInfo instanceof Uint8Array
-      ? decodeTdxTcbInfo(collateral.tcbInfo)
+      ? await decoded(cache, "tdx-tcb-info", collateral.tcbInfo, decodeTdxTcbInfo)
       : collateral.tcbInfo;
   const qeIdentity =
     typeof collateral.qeIdentity === "string" || collateral.qeIdentity instanceof Uint8Array
-      ? decodeTdxQeIdentity(collateral.qeIdentity)
+      ? await decoded(cache, "tdx-qe-identity", collateral.qeIdentity, decodeTdxQeIdentity)
       : collateral.qeIdentity;
-  const base = await verifyTdxQuoteSignatures({
-    quote: options.quote,
-    at,
-    roots,
-    ...(collateral.pckCrl === undefined ? {} : { pckCrl: collateral.pckCrl }),
-    ...(collateral.rootCrl === undefined ? {} : { rootCrl: collateral.rootCrl }),
-  });
+  const base = await signaturesWith(
+    {
+      quote: options.quote,
+      at,
+      roots,
+      ...(collateral.pckCrl === undefined ? {} : { pckCrl: collateral.pckCrl }),
+      ...(collateral.rootCrl === undefined ? {} : { rootCrl: collateral.rootCrl }),
+    },
+    cache,
+  );
 
-  const chainDer = signingChain(collateral.tcbSigningChain);
-  const signer = await verifyCollateralSignature(tcbInfo, chainDer, roots, at);
-  await verifyCollateralSignature(qeIdentity, chainDer, roots, at);
+  const input = collateral.tcbSigningChain;
+  const chainDer =
+    typeof input === "string" || input instanceof Uint8Array
+      ? await decoded(cache, "tdx-signing-chain", input, signingChain)
+      : input;
+  const signer = await collateralSigner(cache, tcbInfo, chainDer, roots, at);
+  await collateralSigner(cache, qeIdentity, chainDer, roots, at);
   if (collateral.rootCrl !== undefined) {
-    const crl = await verifyCrl({ crl: collateral.rootCrl, issuer: signer.anchor, at });
+    const crl = await crlOf(cache, collateral.rootCrl, signer.anchor, at);
     const signerCert: DecodedCertificate = signer.leaf;
     crl.assertNotRevoked(signerCert, "the TCB signing certificate");
     for (let i = 1; i < signer.path.length - 1; i++) crl.assertNotRevoked(signer.path[i]!, "a TCB signing CA");
@@ -380,5 +482,62 @@ export async function verifyTdxQuote(options: VerifyTdxQuoteOptions): Promise<Ve
     advisoryIds: Object.freeze(advisoryIds),
     tcbDate: level.tcbDate,
     tcbEvaluationDataNumber: tcbInfo.tcbEvaluationDataNumber,
+  });
+}
+
+/** Options of {@link createTdxVerifier}. */
+export interface TdxVerifierOptions {
+  /** Trust anchors (DER); default: the embedded Intel SGX Root CA. */
+  readonly roots?: readonly Uint8Array[];
+  /** The most verified items kept (PCK chains, CRLs, collateral documents); default 64. */
+  readonly cacheSize?: number;
+}
+
+/** Inputs of {@link TdxVerifier.verify}: {@link VerifyTdxQuoteOptions} without roots (the verifier's). */
+export type TdxVerifierInput = Omit<VerifyTdxQuoteOptions, "roots">;
+
+/**
+ * A TDX verifier with a cache of verified collateral: see {@link createTdxVerifier}.
+ */
+export interface TdxVerifier {
+  /** Like {@link verifyTdxQuote}, reusing verified collateral. Same checks, same errors. */
+  verify(options: TdxVerifierInput): Promise<VerifiedTdxQuote>;
+  /** Like {@link verifyTdxQuoteSignatures}, reusing verified PCK chains and CRLs. */
+  verifySignatures(options: Omit<VerifyTdxQuoteSignaturesOptions, "roots">): Promise<VerifiedTdxQuoteSignatures>;
+  /** Entries cached now. */
+  readonly size: number;
+  /** Forget every cached result. */
+  clear(): void;
+}
+
+/**
+ * A TDX verifier for many quotes: full verification costs about twelve
+ * ECDSA checks, most of them on collateral that every quote of a platform
+ * shares (the PCK chain, the root CA and PCK CRLs, the TCB signing chain
+ * once for TCB info and again for QE identity). This verifier keeps those
+ * results in a bounded LRU cache keyed by SHA-256 of the exact bytes, each
+ * reused only while its validity window covers the new `at` (certificate
+ * notBefore/notAfter, CRL thisUpdate/nextUpdate, collateral
+ * issueDate/nextUpdate); outside it, the full check runs and fails as the
+ * functional API would. Never cached: the quote and QE report signatures,
+ * the attestation key binding, revocation of the quote's PCK and CA
+ * certificates (looked up on every call), FMSPC/PCE ID matching and the TCB
+ * evaluation. `pckChain.verifiedAt` is when that chain was first verified.
+ *
+ * @example
+ * const verifier = createTdxVerifier({ cacheSize: 32 });
+ * const verified = await verifier.verify({ quote, collateral, at: new Date() });
+ */
+export function createTdxVerifier(options: TdxVerifierOptions = {}): TdxVerifier {
+  const roots = Object.freeze((options.roots ?? [intelSgxRootCa()]).map((r) => Uint8Array.from(r)));
+  const cache = new VerifiedCache(options.cacheSize ?? DEFAULT_VERIFIED_CACHE_SIZE);
+  return Object.freeze({
+    verify: (input: TdxVerifierInput) => verifyWith(input, roots, cache),
+    verifySignatures: (input: Omit<VerifyTdxQuoteSignaturesOptions, "roots">) =>
+      signaturesWith({ ...input, roots }, cache),
+    get size() {
+      return cache.size;
+    },
+    clear: () => cache.clear(),
   });
 }

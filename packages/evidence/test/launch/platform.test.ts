@@ -4,6 +4,7 @@ import { MalformedError, randomBytes } from "@veritee/core";
 import fc from "fast-check";
 import {
   decodePlatformEvidence,
+  PLATFORM_EVIDENCE_LIMITS,
   type PlatformEvidence,
   platformEvidenceToJson,
   platformReportData,
@@ -26,6 +27,16 @@ function sample(): PlatformEvidence[] {
   ];
 }
 
+function azureSample(): PlatformEvidence {
+  return {
+    kind: "azure-vtpm",
+    hclReport: randomBytes(2500),
+    vcek: randomBytes(900),
+    ask: null,
+    ark: randomBytes(1300),
+  };
+}
+
 function json(entries: PlatformEvidence[]): unknown {
   return JSON.parse(JSON.stringify(platformEvidenceToJson(entries)));
 }
@@ -39,6 +50,34 @@ describe("the attestation document's platform member", () => {
     assert.deepEqual(decodePlatformEvidence([], W), []);
     const tdx: PlatformEvidence[] = [{ kind: "tdx", quote: randomBytes(5000) }];
     assert.deepEqual(decodePlatformEvidence(json(tdx), W), tdx);
+    const azure: PlatformEvidence[] = [azureSample(), sample()[1]!];
+    assert.deepEqual(decodePlatformEvidence(json(azure), W), azure);
+  });
+
+  test("an azure-vtpm entry is the CPU entry: first, once, exact members, bounded", () => {
+    const good = json([azureSample()]) as Record<string, unknown>[];
+    const edit = (f: (j: Record<string, unknown>[]) => void) => {
+      const j = JSON.parse(JSON.stringify(good)) as Record<string, unknown>[];
+      f(j);
+      return j;
+    };
+    const gpu = json([sample()[1]!]) as unknown[];
+    const cases: [string, unknown, RegExp][] = [
+      ["after a GPU", [...gpu, good[0]], /\[1\]$/],
+      ["beside an SNP entry", [...(json(sample()) as unknown[]).slice(0, 1), good[0]], /\[1\]$/],
+      ["missing ark", edit((j) => delete j[0]!.ark), /\[0\]$/],
+      ["extra member", edit((j) => (j[0]!.report = "AAAA")), /\[0\]$/],
+      ["empty HCL report", edit((j) => (j[0]!.hclReport = "")), /\[0\]\.hclReport$/],
+      ["empty VCEK", edit((j) => (j[0]!.vcek = "")), /\[0\]\.vcek$/],
+      ["ask not base64", edit((j) => (j[0]!.ask = "A")), /\[0\]\.ask$/],
+      [
+        "HCL report too large",
+        edit((j) => (j[0]!.hclReport = Buffer.alloc(PLATFORM_EVIDENCE_LIMITS.maxHclReport + 3).toString("base64"))),
+        /\[0\]\.hclReport$/,
+      ],
+    ];
+    for (const [name, value, what] of cases)
+      assert.throws(() => decodePlatformEvidence(value, W), malformed(what), name);
   });
 
   test("refuses, naming the field: wrong kinds, order, counts, members, sizes", () => {
@@ -77,23 +116,25 @@ describe("the attestation document's platform member", () => {
       }),
       { numRuns: 300 },
     );
-    const text = JSON.stringify(json(sample()));
-    fc.assert(
-      fc.property(fc.nat(text.length - 1), fc.string({ minLength: 1, maxLength: 1 }), (i, c) => {
-        let value: unknown;
-        try {
-          value = JSON.parse(text.slice(0, i) + c + text.slice(i + 1));
-        } catch {
-          return;
-        }
-        try {
-          decodePlatformEvidence(value, W);
-        } catch (e) {
-          assert.ok(e instanceof MalformedError, String(e));
-        }
-      }),
-      { numRuns: 300 },
-    );
+    for (const entries of [sample(), [azureSample(), ...sample().slice(1)]]) {
+      const text = JSON.stringify(json(entries));
+      fc.assert(
+        fc.property(fc.nat(text.length - 1), fc.string({ minLength: 1, maxLength: 1 }), (i, c) => {
+          let value: unknown;
+          try {
+            value = JSON.parse(text.slice(0, i) + c + text.slice(i + 1));
+          } catch {
+            return;
+          }
+          try {
+            decodePlatformEvidence(value, W);
+          } catch (e) {
+            assert.ok(e instanceof MalformedError, String(e));
+          }
+        }),
+        { numRuns: 300 },
+      );
+    }
   });
 });
 

@@ -175,11 +175,25 @@ export function azureVtpmClaims(
   const hw = verified.hardware;
   if (hw.kind === "snp") {
     if (rules.snp === ANY) add("snp", "Azure CVM SEV-SNP report", ANY, "not checked", true, "measurement-mismatch");
-    else claims.push(...snpClaims(rules.snp, hw.snp, { expectedReportData, path: `${prefix}.snp` }));
+    else {
+      claims.push(
+        ...snpClaims(rules.snp, hw.snp, {
+          expectedReportData,
+          path: `${prefix}.snp`,
+          ...(options.now ? { now: options.now } : {}),
+        }),
+      );
+    }
   } else if (rules.tdx === ANY) {
     add("tdx", "Azure CVM TDX quote", ANY, "not checked", true, "measurement-mismatch");
   } else {
-    claims.push(...tdxClaims(rules.tdx, hw.tdx, { expectedReportData, path: `${prefix}.tdx` }));
+    claims.push(
+      ...tdxClaims(rules.tdx, hw.tdx, {
+        expectedReportData,
+        path: `${prefix}.tdx`,
+        ...(options.now ? { now: options.now } : {}),
+      }),
+    );
   }
   return Object.freeze(claims);
 }

@@ -69,6 +69,14 @@ export interface CreateAttesterOptions {
    * (`createPlatformCollector`). Default: none (`"platform": []`).
    */
   readonly platform?: PlatformCollector;
+  /**
+   * The AK: by default a fresh one per launch (ECC P-256, under the EK); a
+   * persistent handle uses that TPM-resident key instead — on an Azure
+   * confidential VM the vTPM AK at 0x81000003, which the HCL report names.
+   * It must be a restricted signing key the verifier accepts, usable with an
+   * empty password; it is never flushed.
+   */
+  readonly ak?: "fresh" | { readonly persistentHandle: number };
 }
 
 /** A running attester. */
@@ -182,6 +190,7 @@ export async function createAttester(options: CreateAttesterOptions): Promise<At
 
   let ek: LoadedObject | undefined;
   let ak: LoadedObject | undefined;
+  let persistentAk = false;
   try {
     ek = await tpm.createEk("rsa2048");
     let ekCertificate: Uint8Array | null;
@@ -192,8 +201,18 @@ export async function createAttester(options: CreateAttesterOptions): Promise<At
       if (!(error instanceof TpmError && error.code === "TPM_RC_HANDLE")) throw error;
       ekCertificate = null;
     }
-    const created = await tpm.createAk(ek.handle, "ecc-p256");
-    ak = await tpm.load(ek.handle, created);
+    const akChoice = options.ak ?? "fresh";
+    if (akChoice === "fresh") {
+      const created = await tpm.createAk(ek.handle, "ecc-p256");
+      ak = await tpm.load(ek.handle, created);
+    } else {
+      if (!Number.isInteger(akChoice.persistentHandle) || akChoice.persistentHandle >>> 24 !== 0x81) {
+        throw new AttestationError("bad-argument", "the AK's persistent handle must be 0x81xxxxxx");
+      }
+      const read = await tpm.readPublic(akChoice.persistentHandle);
+      persistentAk = true;
+      ak = { handle: read.handle, publicArea: read.publicArea, name: read.name };
+    }
     return new TpmAttester({
       tpm,
       ek,
@@ -206,9 +225,14 @@ export async function createAttester(options: CreateAttesterOptions): Promise<At
       keySetDigest: digest,
       selection: [...bootPcrs, appPcr].sort((a, b) => a - b),
       platform: options.platform,
+      persistentAk,
     });
   } catch (error) {
-    if (ak !== undefined) await tpm.flushContext(ak.handle).catch(() => undefined);
+    if (error instanceof AttestationError) {
+      if (ek !== undefined) await tpm.flushContext(ek.handle).catch(() => undefined);
+      throw error;
+    }
+    if (ak !== undefined && !persistentAk) await tpm.flushContext(ak.handle).catch(() => undefined);
     if (ek !== undefined) await tpm.flushContext(ek.handle).catch(() => undefined);
     throw tpmFailure("creating the EK and AK failed", error);
   }
@@ -227,6 +251,8 @@ interface AttesterState {
   /** The SHA-256 PCRs quoted, ascending. */
   readonly selection: readonly number[];
   readonly platform: PlatformCollector | undefined;
+  /** The AK is a persistent object: never flushed. */
+  readonly persistentAk: boolean;
 }
 
 class TpmAttester implements Attester {
@@ -336,7 +362,7 @@ class TpmAttester implements Attester {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.#s.tpm.flushContext(this.#s.ak.handle).catch(() => undefined);
+    if (!this.#s.persistentAk) await this.#s.tpm.flushContext(this.#s.ak.handle).catch(() => undefined);
     await this.#s.tpm.flushContext(this.#s.ek.handle).catch(() => undefined);
   }
 }

@@ -10,16 +10,26 @@
  *   that supplies no VCEK/VLEK makes collection fail: the client could not
  *   verify the report (fetching the VCEK from AMD's KDS is not done here).
  * - provider `tdx_guest`: a TDX quote (its PCK chain is inside).
+ * - an Azure confidential VM: the vTPM's HCL report (NV 0x01400001) and the
+ *   VCEK chain from an injectable source (azure-vtpm.ts), read once: it binds
+ *   the vTPM AK, and the document's quote by that AK carries the session.
  * - GPUs: NVML is native and not reachable from Node without an addon, so
  *   GPU reports come from an injectable {@link GpuEvidenceSource} (none by default).
  */
 import {
+  type AzureVtpmPlatformEvidence,
   GPU_REPORT_LIMITS,
   gpuNonceBinding,
   PLATFORM_EVIDENCE_LIMITS,
   type PlatformEvidence,
   platformReportData,
 } from "@veritee/evidence";
+import {
+  AZURE_HCL_REPORT_NV_INDEX,
+  type AzureCertificateSource,
+  type NvReader,
+  readAzureVtpmEvidence,
+} from "./azure-vtpm.js";
 import { readTsmReport, type TsmFileSystem, tsmAvailable } from "./configfs-tsm.js";
 import { TeeError } from "./errors.js";
 import { decodeSnpCertTable } from "./snp-cert-table.js";
@@ -45,12 +55,14 @@ export interface PlatformCollectorOptions {
   readonly tsm?: TsmSource;
   /** GPU reports; absent: none. */
   readonly gpuEvidence?: GpuEvidenceSource;
+  /** An Azure vTPM entry (`readAzureVtpmEvidence`), sent as the CPU entry of every document; not with `tsm`. */
+  readonly azureVtpm?: AzureVtpmPlatformEvidence;
 }
 
 /** Collects the platform evidence for one attestation. */
 export interface PlatformCollector {
   /** The kinds this collector produces, for logs ("sev-snp"/"tdx" once known after the first report). */
-  readonly sources: { readonly tsm: boolean; readonly gpus: boolean };
+  readonly sources: { readonly tsm: boolean; readonly gpus: boolean; readonly azureVtpm: boolean };
   /**
    * Fresh evidence for `nonce` and `keySetDigest`: GPU entries first
    * collected, then the CPU report binding them; returned CPU entry first.
@@ -68,9 +80,12 @@ export interface PlatformCollector {
  * const platform = await collector.collect(nonce, keySetDigest(keySet));
  */
 export function createPlatformCollector(options: PlatformCollectorOptions = {}): PlatformCollector {
-  const { tsm, gpuEvidence } = options;
+  const { tsm, gpuEvidence, azureVtpm } = options;
+  if (tsm !== undefined && azureVtpm !== undefined) {
+    throw new TeeError("bad-input", "at most one CPU evidence source: configfs-tsm or the Azure vTPM");
+  }
   return {
-    sources: { tsm: tsm !== undefined, gpus: gpuEvidence !== undefined },
+    sources: { tsm: tsm !== undefined, gpus: gpuEvidence !== undefined, azureVtpm: azureVtpm !== undefined },
     async collect(nonce, keySetDigest) {
       const gpus: PlatformEvidence[] = [];
       const gpuReports: Uint8Array[] = [];
@@ -94,6 +109,7 @@ export function createPlatformCollector(options: PlatformCollectorOptions = {}):
           );
         }
       }
+      if (azureVtpm !== undefined) return [azureVtpm, ...gpus];
       if (tsm === undefined) return gpus;
       const reportData = platformReportData({ nonce, keySetDigest, gpuReports });
       const report = await readTsmReport(reportData, {
@@ -122,17 +138,67 @@ function cpuEntry(provider: string, outblob: Uint8Array, auxblob: Uint8Array | u
   return Object.freeze({ kind: "sev-snp", report: outblob, vcek, ask: table.ask ?? null, ark: table.ark ?? null });
 }
 
+/** The vTPM access and certificates an Azure vTPM entry is made from (a `TpmClient` is an {@link NvAccess}). */
+export interface AzureVtpmAccess {
+  readonly tpm: NvAccess;
+  /** The VCEK chain (on Azure: from IMDS THIM, fetched by the caller); required to send the entry. */
+  readonly certificates?: AzureCertificateSource;
+}
+
+/** What the collector needs of the TPM: whether an NV index exists, and its contents. */
+export interface NvAccess {
+  nvReadPublic(nvIndex: number): Promise<unknown>;
+  nvRead(nvIndex: number): Promise<Uint8Array>;
+}
+
+/** The CPU evidence choices of `startVeriteeServer({ platformEvidence })`. */
+export type PlatformEvidenceChoice = "auto" | "none" | "azure-vtpm" | { readonly tsm: TsmSource };
+
+async function azureEntry(azure: AzureVtpmAccess | undefined): Promise<AzureVtpmPlatformEvidence> {
+  if (azure === undefined) throw new TeeError("unavailable", "no TPM to read the Azure HCL report from");
+  if (azure.certificates === undefined) {
+    throw new TeeError(
+      "unavailable",
+      "an Azure vTPM HCL report needs its VCEK chain: give azureCertificates (a directory or a callback)",
+    );
+  }
+  const reader: NvReader = (i) => azure.tpm.nvRead(i);
+  return readAzureVtpmEvidence(reader, azure.certificates);
+}
+
+async function hasHclReport(azure: AzureVtpmAccess | undefined): Promise<boolean> {
+  if (azure === undefined) return false;
+  try {
+    await azure.tpm.nvReadPublic(AZURE_HCL_REPORT_NV_INDEX);
+    return true;
+  } catch {
+    // TPM_RC_HANDLE: no such index — not an Azure confidential VM.
+    return false;
+  }
+}
+
 /**
  * The collector `startVeriteeServer` uses for `platformEvidence`: `"auto"`
- * takes configfs-tsm when {@link tsmAvailable}, `"none"` nothing, an object
- * that configfs-tsm.
+ * takes configfs-tsm when {@link tsmAvailable}, else the Azure vTPM's HCL
+ * report when the TPM has NV index 0x01400001 (then `azure.certificates` is
+ * required), else none; `"azure-vtpm"` requires the HCL report; `"none"`
+ * nothing; an object that configfs-tsm.
+ *
+ * @throws TeeError `unavailable` (`"azure-vtpm"` without an HCL report or
+ *   certificates), `malformed`, `failed` (see `readAzureVtpmEvidence`).
  */
 export async function platformCollectorFor(
-  choice: "auto" | "none" | { readonly tsm: TsmSource },
+  choice: PlatformEvidenceChoice,
   gpuEvidence?: GpuEvidenceSource,
+  azure?: AzureVtpmAccess,
 ): Promise<PlatformCollector> {
   const gpus = gpuEvidence ? { gpuEvidence } : {};
   if (choice === "none") return createPlatformCollector(gpus);
-  if (choice === "auto") return createPlatformCollector((await tsmAvailable()) ? { tsm: {}, ...gpus } : gpus);
+  if (choice === "azure-vtpm") return createPlatformCollector({ azureVtpm: await azureEntry(azure), ...gpus });
+  if (choice === "auto") {
+    if (await tsmAvailable()) return createPlatformCollector({ tsm: {}, ...gpus });
+    if (await hasHclReport(azure)) return createPlatformCollector({ azureVtpm: await azureEntry(azure), ...gpus });
+    return createPlatformCollector(gpus);
+  }
   return createPlatformCollector({ tsm: choice.tsm, ...gpus });
 }
