@@ -21,8 +21,8 @@ import {
   type PolicyDocument,
   type PolicyPlatform,
 } from "./document.js";
-import { PolicyError } from "./errors.js";
 import { parseStrictJson } from "./json.js";
+import { array, child, fail, integer, isPlainObject, object, oneOf, typeName } from "./json-rules.js";
 import { decodePemCertificate } from "./pem.js";
 import { parseAzureVtpmRules } from "./tee/azure-vtpm.js";
 import { parseNvidiaRules } from "./tee/nvidia.js";
@@ -61,7 +61,6 @@ const DIGEST = /^[0-9a-f]{64}$/;
 const CONTROL = /[\u0000-\u001f\u007f]/;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: newline is allowed in descriptions only
 const CONTROL_EXCEPT_NEWLINE = /[\u0000-\u0009\u000b-\u001f\u007f]/;
-const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const PCR_INDEX = /^(0|[1-9][0-9]?)$/;
 
 /** Decoded trust material of a validated policy, kept beside it. */
@@ -71,60 +70,6 @@ interface TrustMaterial {
 }
 
 const validated = new WeakMap<object, TrustMaterial>();
-
-/** A member of `path` for messages and `PolicyError.path`: `a.b`, `a["x.y"]`, `a[0]`. */
-function child(path: string, key: string | number): string {
-  if (typeof key === "number") return `${path}[${key}]`;
-  if (IDENTIFIER.test(key) && key.length <= 64) return path === "" ? key : `${path}.${key}`;
-  // Quoted and cut short: a member name comes from the file and may be anything.
-  const shown = JSON.stringify(key.length > 64 ? `${key.slice(0, 64)}…` : key);
-  return `${path}[${shown}]`;
-}
-
-function fail(path: string, detail: string, cause?: unknown): never {
-  throw new PolicyError("invalid-policy", `${path === "" ? "the policy" : path}: ${detail}`, {
-    path,
-    ...(cause === undefined ? {} : { cause }),
-  });
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
-}
-
-function typeName(value: unknown): string {
-  if (value === null) return "null";
-  if (Array.isArray(value)) return "an array";
-  return typeof value === "object" ? "an object" : `a ${typeof value}`;
-}
-
-/** An object with exactly `members`: a missing one and an unknown one are both errors. */
-function object(value: unknown, path: string, members: readonly string[]): Record<string, unknown> {
-  if (!isPlainObject(value)) fail(path, `must be an object, not ${typeName(value)}`);
-  for (const name of Object.keys(value)) {
-    if (!members.includes(name)) fail(child(path, name), "unknown member (a version 1 policy does not have it)");
-  }
-  for (const name of members) {
-    if (!Object.hasOwn(value, name))
-      fail(child(path, name), 'missing (every member is required; write "any" to skip a check)');
-  }
-  return value;
-}
-
-function array(value: unknown, path: string, min: number, max: number): readonly unknown[] {
-  if (!Array.isArray(value)) fail(path, `must be an array, not ${typeName(value)}`);
-  if (value.length < min) fail(path, min === 1 ? "must not be empty" : `must have at least ${min} entries`);
-  if (value.length > max) fail(path, `must have at most ${max} entries`);
-  return value;
-}
-
-function integer(value: unknown, path: string, min: number, max: number): number {
-  if (typeof value !== "number" || !Number.isInteger(value)) fail(path, `must be an integer, not ${typeName(value)}`);
-  if (value < min || value > max) fail(path, `must be ${min}..${max}`);
-  return value;
-}
 
 function text(value: unknown, path: string, min: number, max: number, control: RegExp): string {
   if (typeof value !== "string") fail(path, `must be a string, not ${typeName(value)}`);
@@ -217,13 +162,6 @@ function certificates(
     ders.push(decoded.der);
   });
   return { list: Object.freeze(list), der: ders };
-}
-
-function oneOf<T extends string>(value: unknown, path: string, allowed: readonly T[]): T {
-  if (typeof value !== "string" || !(allowed as readonly string[]).includes(value)) {
-    fail(path, `must be one of ${allowed.map((a) => JSON.stringify(a)).join(", ")}`);
-  }
-  return value as T;
 }
 
 /**

@@ -29,6 +29,7 @@ import { VerifiedAzureVtpm } from "@veritee/evidence";
 import type { Appraisal, Claim } from "../appraisal.js";
 import { ANY } from "../document.js";
 import { type PolicyCode, PolicyError } from "../errors.js";
+import { fail, object, quotedMember } from "../json-rules.js";
 import { parseSnpRules, type SnpRules, snpClaims } from "./snp.js";
 import { parseTdxRules, type TdxRules, tdxClaims } from "./tdx.js";
 
@@ -48,10 +49,6 @@ export interface AzureVtpmRules {
 
 const MEMBERS = ["platforms", "secureBoot", "tpmEnabled", "allowConsole", "snp", "tdx"] as const;
 
-function fail(path: string, detail: string): never {
-  throw new PolicyError("invalid-policy", `${path}: ${detail}`, { path });
-}
-
 function required(value: unknown, path: string): "required" | typeof ANY {
   if (value !== "required" && value !== ANY) fail(path, 'must be "required" or "any"');
   return value;
@@ -69,19 +66,7 @@ function required(value: unknown, path: string): "required" | typeof ANY {
  * const rules = parseAzureVtpmRules(JSON.parse(text).azureVtpm);
  */
 export function parseAzureVtpmRules(value: unknown, path = "azureVtpm"): AzureVtpmRules {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) fail(path, "must be an object");
-  const proto = Object.getPrototypeOf(value);
-  if (proto !== Object.prototype && proto !== null) fail(path, "must be a plain object");
-  const o = value as Record<string, unknown>;
-  for (const name of Object.keys(o)) {
-    if (!(MEMBERS as readonly string[]).includes(name)) {
-      fail(`${path}[${JSON.stringify(name.slice(0, 64))}]`, "unknown member");
-    }
-  }
-  for (const name of MEMBERS) {
-    if (!Object.hasOwn(o, name))
-      fail(`${path}.${name}`, 'missing (every member is required; write "any" to skip a check)');
-  }
+  const o = object(value, path, MEMBERS, quotedMember);
   let platforms: readonly AzurePlatform[] | typeof ANY = ANY;
   if (o.platforms !== ANY) {
     if (!Array.isArray(o.platforms) || o.platforms.length === 0)

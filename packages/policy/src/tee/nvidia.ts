@@ -45,7 +45,8 @@ import { bytesEqual, toHex } from "@veritee/core";
 import { VerifiedGpuReport, VerifiedGpuRim } from "@veritee/evidence";
 import type { Appraisal, Claim } from "../appraisal.js";
 import { ANY } from "../document.js";
-import { type PolicyCode, PolicyError } from "../errors.js";
+import type { PolicyCode } from "../errors.js";
+import { array, fail, hexSpec, MAX_ALTERNATIVES, object, plainObject } from "../json-rules.js";
 import { appraiseSection } from "./appraise.js";
 
 /** A measurement value: 96 lower-case hex digits (SHA-384), a non-empty list of them, or "any". */
@@ -64,63 +65,11 @@ export interface NvidiaRules {
 }
 
 const MEMBERS = ["measurements", "driverVersion", "vbiosVersion", "nonceBinding", "ppcieMode"] as const;
-const MAX_LIST = 64;
 const DRIVER_VERSION = /^(0|[1-9][0-9]{0,3})(\.[0-9]{1,4}){1,3}$/;
 const VBIOS_VERSION = /^[0-9A-F]{2}(\.[0-9A-F]{2}){4}$/;
-const DIGEST = /^[0-9a-f]{96}$/;
 /** Opaque PPCIe status bytes (NVIDIA's enabled/disabled convention). */
 const PPCIE_ON = 0xaa;
 const PPCIE_OFF = 0x55;
-
-function fail(path: string, detail: string): never {
-  throw new PolicyError("invalid-policy", `${path}: ${detail}`, { path });
-}
-
-function typeName(value: unknown): string {
-  if (value === null) return "null";
-  if (Array.isArray(value)) return "an array";
-  return typeof value === "object" ? "an object" : `a ${typeof value}`;
-}
-
-function plainObject(value: unknown, path: string): Record<string, unknown> {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    fail(path, `must be an object, not ${typeName(value)}`);
-  }
-  const proto = Object.getPrototypeOf(value);
-  if (proto !== Object.prototype && proto !== null) fail(path, "must be a plain object");
-  return value as Record<string, unknown>;
-}
-
-function object(value: unknown, path: string, members: readonly string[]): Record<string, unknown> {
-  const o = plainObject(value, path);
-  for (const name of Object.keys(o)) {
-    if (!members.includes(name)) fail(`${path}.${name.slice(0, 64)}`, "unknown member");
-  }
-  for (const name of members) {
-    if (!Object.hasOwn(o, name))
-      fail(`${path}.${name}`, 'missing (every member is required; write "any" to skip a check)');
-  }
-  return o;
-}
-
-function list(value: unknown, path: string): readonly unknown[] {
-  if (!Array.isArray(value)) fail(path, `must be an array, not ${typeName(value)}`);
-  if (value.length === 0) fail(path, "must not be empty");
-  if (value.length > MAX_LIST) fail(path, `must have at most ${MAX_LIST} entries`);
-  return value;
-}
-
-function digestSpec(value: unknown, path: string): NvidiaDigestSpec {
-  if (value === ANY) return ANY;
-  const one = (v: unknown, p: string): string => {
-    if (typeof v !== "string" || !DIGEST.test(v)) fail(p, 'must be 96 lower-case hex digits (SHA-384) or "any"');
-    return v;
-  };
-  if (typeof value === "string") return one(value, path);
-  const items = list(value, path).map((v, i) => one(v, `${path}[${i}]`));
-  if (new Set(items).size !== items.length) fail(path, "lists a value twice");
-  return Object.freeze(items);
-}
 
 function versionRule(value: unknown, path: string, pattern: RegExp, example: string): NvidiaVersionRule {
   if (value === ANY) return ANY;
@@ -134,7 +83,9 @@ function versionRule(value: unknown, path: string, pattern: RegExp, example: str
     return v;
   };
   if (keys[0] === "minimum") return Object.freeze({ minimum: one(o.minimum, `${path}.minimum`) });
-  const allowed = list(o.allowed, `${path}.allowed`).map((v, i) => one(v, `${path}.allowed[${i}]`));
+  const allowed = array(o.allowed, `${path}.allowed`, 1, MAX_ALTERNATIVES).map((v, i) =>
+    one(v, `${path}.allowed[${i}]`),
+  );
   if (new Set(allowed).size !== allowed.length) fail(`${path}.allowed`, "lists a version twice");
   return Object.freeze({ allowed: Object.freeze(allowed) });
 }
@@ -163,7 +114,7 @@ export function parseNvidiaRules(value: unknown, path = "nvidia"): NvidiaRules {
     for (const name of names) {
       const p = `${at("measurements")}["${name.slice(0, 16)}"]`;
       if (!/^[1-9][0-9]{0,2}$/.test(name) || Number(name) > 254) fail(p, "is not a measurement index (decimal 1..254)");
-      map.set(Number(name), digestSpec(m[name], p));
+      map.set(Number(name), hexSpec(m[name], p, 48));
     }
     measurements = map;
   }

@@ -42,7 +42,8 @@ import { bytesEqual, toHex } from "@veritee/core";
 import { SNP_PRODUCTS, type SnpProduct, type SnpTcbVersion, VerifiedSnpReport } from "@veritee/evidence";
 import type { Appraisal, Claim } from "../appraisal.js";
 import { ANY } from "../document.js";
-import { type PolicyCode, PolicyError } from "../errors.js";
+import type { PolicyCode } from "../errors.js";
+import { array, boolean, fail, hexSpec, integer, MAX_ALTERNATIVES, object, quotedMember } from "../json-rules.js";
 import { appraiseSection } from "./appraise.js";
 
 /** A digest or identifier of fixed length in lower-case hex, a non-empty list of them, or "any". */
@@ -94,68 +95,6 @@ const MEMBERS = [
 ] as const;
 const TCB_MEMBERS = ["bootloader", "tee", "snp", "microcode", "fmc"] as const;
 /** Most values in one list (as the policy's digest lists). */
-const MAX_LIST = 64;
-
-function fail(path: string, detail: string): never {
-  throw new PolicyError("invalid-policy", `${path}: ${detail}`, { path });
-}
-
-function typeName(value: unknown): string {
-  if (value === null) return "null";
-  if (Array.isArray(value)) return "an array";
-  return typeof value === "object" ? "an object" : `a ${typeof value}`;
-}
-
-function object(value: unknown, path: string, members: readonly string[]): Record<string, unknown> {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    fail(path, `must be an object, not ${typeName(value)}`);
-  }
-  const proto = Object.getPrototypeOf(value);
-  if (proto !== Object.prototype && proto !== null) fail(path, "must be a plain object");
-  const o = value as Record<string, unknown>;
-  for (const name of Object.keys(o)) {
-    // Quoted and cut short: a member name comes from the file and may be anything.
-    if (!members.includes(name)) fail(`${path}[${JSON.stringify(name.slice(0, 64))}]`, "unknown member");
-  }
-  for (const name of members) {
-    if (!Object.hasOwn(o, name))
-      fail(`${path}.${name}`, 'missing (every member is required; write "any" to skip a check)');
-  }
-  return o;
-}
-
-function list(value: unknown, path: string): readonly unknown[] {
-  if (!Array.isArray(value)) fail(path, `must be an array, not ${typeName(value)}`);
-  if (value.length === 0) fail(path, "must not be empty");
-  if (value.length > MAX_LIST) fail(path, `must have at most ${MAX_LIST} entries`);
-  return value;
-}
-
-function hexSpec(value: unknown, path: string, bytes: number): SnpHexSpec {
-  if (value === ANY) return ANY;
-  const pattern = new RegExp(`^[0-9a-f]{${bytes * 2}}$`);
-  const one = (v: unknown, p: string): string => {
-    if (typeof v !== "string" || !pattern.test(v)) fail(p, `must be ${bytes * 2} lower-case hex digits or "any"`);
-    return v;
-  };
-  if (typeof value === "string") return one(value, path);
-  const items = list(value, path).map((v, i) => one(v, `${path}[${i}]`));
-  if (new Set(items).size !== items.length) fail(path, "lists a value twice");
-  return Object.freeze(items);
-}
-
-function integer(value: unknown, path: string, min: number, max: number): number {
-  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
-    fail(path, `must be an integer ${min}..${max}`);
-  }
-  return value;
-}
-
-function boolean(value: unknown, path: string): boolean {
-  if (typeof value !== "boolean") fail(path, `must be true or false, not ${typeName(value)}`);
-  return value;
-}
-
 /**
  * Validate an SEV-SNP policy section (the JSON value, already parsed) into
  * deep-frozen {@link SnpRules}. Strict and fail-closed: every member
@@ -168,7 +107,7 @@ function boolean(value: unknown, path: string): boolean {
  * const rules = parseSnpRules(JSON.parse(text).snp);
  */
 export function parseSnpRules(value: unknown, path = "snp"): SnpRules {
-  const o = object(value, path, MEMBERS);
+  const o = object(value, path, MEMBERS, quotedMember);
   const at = (name: string) => `${path}.${name}`;
   const reportData = o.reportData;
   if (reportData !== "bound" && reportData !== ANY) fail(at("reportData"), 'must be "bound" or "any"');
@@ -186,7 +125,7 @@ export function parseSnpRules(value: unknown, path = "snp"): SnpRules {
   }
   let vmpl: readonly number[] | typeof ANY = ANY;
   if (o.vmpl !== ANY) {
-    const values = typeof o.vmpl === "number" ? [o.vmpl] : list(o.vmpl, at("vmpl"));
+    const values = typeof o.vmpl === "number" ? [o.vmpl] : array(o.vmpl, at("vmpl"), 1, MAX_ALTERNATIVES);
     vmpl = Object.freeze(
       values.map((v, i) => integer(v, typeof o.vmpl === "number" ? at("vmpl") : `${at("vmpl")}[${i}]`, 0, 3)),
     );
@@ -195,7 +134,7 @@ export function parseSnpRules(value: unknown, path = "snp"): SnpRules {
   let products: readonly SnpProduct[] | typeof ANY = ANY;
   if (o.products !== ANY) {
     products = Object.freeze(
-      list(o.products, at("products")).map((p, i) => {
+      array(o.products, at("products"), 1, MAX_ALTERNATIVES).map((p, i) => {
         if (!SNP_PRODUCTS.includes(p as SnpProduct))
           fail(`${at("products")}[${i}]`, `must be one of ${SNP_PRODUCTS.join(", ")}`);
         return p as SnpProduct;

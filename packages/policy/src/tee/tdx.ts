@@ -38,7 +38,8 @@ import { toHex } from "@veritee/core";
 import { TDX_TCB_STATUSES, type TdxTcbStatus, VerifiedTdxQuote } from "@veritee/evidence";
 import type { Appraisal, Claim } from "../appraisal.js";
 import { ANY } from "../document.js";
-import { type PolicyCode, PolicyError } from "../errors.js";
+import type { PolicyCode } from "../errors.js";
+import { fail, hex, hexSpec, object, oneOf } from "../json-rules.js";
 import { appraiseSection } from "./appraise.js";
 
 /** A lower-case hex value, a non-empty list of distinct ones, or "any". */
@@ -101,50 +102,6 @@ const MEASUREMENTS = [
   "mrOwner",
   "mrOwnerConfig",
 ] as const;
-const MAX_LIST = 64;
-
-function fail(path: string, detail: string): never {
-  throw new PolicyError("invalid-policy", `${path}: ${detail}`, { path });
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
-}
-
-function object(value: unknown, path: string, members: readonly string[]): Record<string, unknown> {
-  if (!isObject(value)) fail(path, "must be an object");
-  for (const k of Object.keys(value)) if (!members.includes(k)) fail(`${path}.${k.slice(0, 64)}`, "unknown member");
-  for (const k of members) if (!Object.hasOwn(value, k)) fail(`${path}.${k}`, 'missing (write "any" to skip a check)');
-  return value;
-}
-
-function hex(value: unknown, path: string, bytes: number): string {
-  if (typeof value !== "string" || value.length !== bytes * 2 || !/^[0-9a-f]*$/.test(value)) {
-    fail(path, `must be ${bytes * 2} lower-case hex digits`);
-  }
-  return value;
-}
-
-function hexSpec(value: unknown, path: string, bytes: number): TdxHexSpec {
-  if (value === ANY) return ANY;
-  if (typeof value === "string") return hex(value, path, bytes);
-  if (!Array.isArray(value) || value.length === 0 || value.length > MAX_LIST) {
-    fail(path, `must be hex, a non-empty list of at most ${MAX_LIST}, or "any"`);
-  }
-  const list = value.map((v, i) => hex(v, `${path}[${i}]`, bytes));
-  if (new Set(list).size !== list.length) fail(path, "lists a value twice");
-  return Object.freeze(list);
-}
-
-function oneOf<T extends string>(value: unknown, path: string, allowed: readonly T[]): T {
-  if (typeof value !== "string" || !(allowed as readonly string[]).includes(value)) {
-    fail(path, `must be one of ${allowed.map((a) => JSON.stringify(a)).join(", ")}`);
-  }
-  return value as T;
-}
-
 /**
  * Validate a TDX policy section (the JSON value, already parsed) into
  * deep-frozen {@link TdxRules}. Strict and fail-closed: every member
