@@ -45,6 +45,7 @@ import { snpTestPki } from "@veritee/testkit/snp";
 import { provisionSwtpm, startSwtpm, TpmClient } from "@veritee/tpm";
 import { CODE_ROOT } from "../src/commands/serve.js";
 import { veritee } from "./run-cli.js";
+import { snpRules } from "./support/tee-rules.js";
 
 const pki = snpTestPki("Milan");
 const work = mkdtempSync(path.join(tmpdir(), "veritee-azure-e2e-"));
@@ -116,22 +117,7 @@ const azureRules = {
   secureBoot: "required",
   tpmEnabled: "required",
   allowConsole: false,
-  snp: {
-    measurement: "any",
-    hostData: "any",
-    reportData: "bound",
-    allowDebug: false,
-    allowMigrationAgent: false,
-    allowSmt: true,
-    minimumTcb: "any",
-    minimumGuestSvn: "any",
-    familyId: "any",
-    imageId: "any",
-    vmpl: "any",
-    idKeyDigest: "any",
-    authorKeyDigest: "any",
-    products: ["Milan"],
-  },
+  snp: snpRules("any"),
   tdx: "any",
 };
 

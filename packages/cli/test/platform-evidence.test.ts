@@ -24,6 +24,7 @@ import { forgeGpuReport, makeGpuDeviceChain } from "@veritee/testkit/nvidia";
 import { forgeSnpReport, snpTestPki } from "@veritee/testkit/snp";
 import { FakeTsm } from "@veritee/testkit/tsm";
 import { CODE_ROOT } from "../src/commands/serve.js";
+import { tdxRules, snpRules as teeSnpRules } from "./support/tee-rules.js";
 
 const pki = snpTestPki("Milan");
 const gpu = makeGpuDeviceChain();
@@ -69,24 +70,7 @@ after(async () => {
   await server?.close();
 });
 
-function snpRules(measurement = MEASUREMENT) {
-  return {
-    measurement,
-    hostData: "any",
-    reportData: "bound",
-    allowDebug: false,
-    allowMigrationAgent: false,
-    allowSmt: true,
-    minimumTcb: "any",
-    minimumGuestSvn: "any",
-    familyId: "any",
-    imageId: "any",
-    vmpl: "any",
-    idKeyDigest: "any",
-    authorKeyDigest: "any",
-    products: ["Milan"],
-  };
-}
+const snpRules = (measurement = MEASUREMENT) => teeSnpRules(measurement);
 
 const gpuRules = {
   measurements: "any",
@@ -141,23 +125,7 @@ describe("platform evidence end to end", () => {
 
   test("a policy requiring TDX fails naming platform.tdx", async () => {
     mode = "honest";
-    const tdx = {
-      mrTd: "any",
-      rtmr0: "any",
-      rtmr1: "any",
-      rtmr2: "any",
-      rtmr3: "any",
-      mrSeam: "any",
-      mrSignerSeam: "any",
-      mrConfigId: "any",
-      mrOwner: "any",
-      mrOwnerConfig: "any",
-      tdAttributes: { allowDebug: false, mask: "0000000000000000", value: "0000000000000000" },
-      xfam: "any",
-      tcbStatus: ["UpToDate"],
-      reportData: "bound",
-      revocation: "any",
-    };
+    const tdx = tdxRules();
     await assert.rejects(
       connectWith(policyWith({ tdx })),
       (e: unknown) =>

@@ -30,6 +30,7 @@ import {
 } from "@veritee/testkit/tdx";
 import { FakeTsm } from "@veritee/testkit/tsm";
 import { CODE_ROOT } from "../src/commands/serve.js";
+import { tdxRules } from "./support/tee-rules.js";
 
 const pki = makeTdxPki();
 const tsm = new FakeTsm("/sys/kernel/config/tsm", "tdx_guest", null, (inblob) =>
@@ -72,27 +73,9 @@ after(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-const tdxRules = {
-  mrTd: "any",
-  rtmr0: "any",
-  rtmr1: "any",
-  rtmr2: "any",
-  rtmr3: "any",
-  mrSeam: "any",
-  mrSignerSeam: "any",
-  mrConfigId: "any",
-  mrOwner: "any",
-  mrOwnerConfig: "any",
-  tdAttributes: { allowDebug: false, mask: "0000000000000000", value: "0000000000000000" },
-  xfam: "any",
-  tcbStatus: ["UpToDate"],
-  reportData: "bound",
-  revocation: "any",
-};
-
 function policy(): object {
   const doc = JSON.parse(JSON.stringify(base)) as Record<string, unknown>;
-  doc.platform = { sevSnp: "none", tdx: tdxRules, nvidiaGpu: "none", azureVtpm: "none" };
+  doc.platform = { sevSnp: "none", tdx: tdxRules(), nvidiaGpu: "none", azureVtpm: "none" };
   return doc;
 }
 
