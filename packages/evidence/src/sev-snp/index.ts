@@ -14,7 +14,7 @@ export {
   type SnpTcbLayout,
   type SnpTcbVersion,
 } from "./decode.js";
-export { SNP_PRODUCTS, type SnpProduct, snpProductFromName, snpTcbLayout } from "./product.js";
+export { SNP_PRODUCTS, type SnpProduct, snpProductFromCpuid, snpProductFromName, snpTcbLayout } from "./product.js";
 export { AMD_SNP_ROOTS, type SnpTrustAnchors } from "./roots.js";
 export { AMD_VCEK_OID, decodeSnpEndorsementExtensions, type SnpEndorsementExtensions } from "./vcek.js";
 export {

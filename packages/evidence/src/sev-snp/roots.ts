@@ -1,16 +1,16 @@
 /**
- * AMD's SEV-SNP trust anchors, embedded as data: the AMD Root Key (ARK)
- * certificate of each product and its AMD SEV Signing Key (ASK) certificate,
- * exactly as AMD's Key Distribution Service serves them (`/vcek/v1/<product>/cert_chain`).
- * These are public certificates; the verifier trusts a report only when its
- * VCEK chains through the ASK to the ARK of the report's product.
- *
- * Turin (EPYC 9005): not embedded yet, because no copy was available when
- * this was written. Turin reports verify once the caller supplies Turin's
- * ARK and ASK through `VerifySnpReportOptions.roots`.
- *
- * VLEK: a VLEK chains to the AMD SEV-VLEK Signing Key (ASVK), not to the ASK;
- * the ASVK is not embedded either and must be passed as `chain.ask`.
+ * AMD's SEV-SNP trust anchors, embedded as data: for each product (Milan,
+ * Genoa, Turin) the AMD Root Key (ARK) certificate, the AMD SEV Signing Key
+ * (ASK) certificate that issues VCEKs, and the AMD SEV-VLEK Signing Key
+ * (ASVK) certificate that issues VLEKs (the versioned loaded endorsement
+ * keys cloud providers such as AWS use instead of VCEKs), exactly as AMD's
+ * Key Distribution Service serves them (`/vcek/v1/<product>/cert_chain`
+ * and `/vlek/v1/<product>/cert_chain`; AMD publication 57230 §2, §4).
+ * These are public certificates, the same bytes as go-sev-guest's
+ * `verify/trust/ask_ark_<product>[_vlek].pem` (Apache-2.0); each one's
+ * SHA-256 is noted beside it. The verifier trusts a report only when its
+ * VCEK chains through the product's ASK (a VLEK through its ASVK) to the
+ * product's ARK.
  */
 import { base64Decode } from "../launch/base64.js";
 import type { SnpProduct } from "./product.js";
@@ -125,6 +125,140 @@ const ASK_GENOA = der(
     "uRuJWS8GmifD969sC4Ut2FJFoklceBVUNCHR",
 );
 
+/** SEV-VLEK-Milan (the Milan ASVK), issued by ARK-Milan; valid 2022-11-16 to 2047-11-16. SHA-256 of the DER: c5e081f59b7efab1fe2f8b505e159704e72f29cab7ef7cf628a05a42439082f5. */
+const ASVK_MILAN = der(
+  "MIIGjzCCBD6gAwIBAgIDAQEBMEYGCSqGSIb3DQEBCjA5oA8wDQYJYIZIAWUDBAICBQChHDAaBgkqhkiG9w0BAQgwDQYJYIZIAWUD" +
+    "BAICBQCiAwIBMKMDAgEBMHsxFDASBgNVBAsMC0VuZ2luZWVyaW5nMQswCQYDVQQGEwJVUzEUMBIGA1UEBwwLU2FudGEgQ2xhcmEx" +
+    "CzAJBgNVBAgMAkNBMR8wHQYDVQQKDBZBZHZhbmNlZCBNaWNybyBEZXZpY2VzMRIwEAYDVQQDDAlBUkstTWlsYW4wHhcNMjIxMTE2" +
+    "MjI0NTI0WhcNNDcxMTE2MjI0NTI0WjCBgDEUMBIGA1UECwwLRW5naW5lZXJpbmcxCzAJBgNVBAYTAlVTMRQwEgYDVQQHDAtTYW50" +
+    "YSBDbGFyYTELMAkGA1UECAwCQ0ExHzAdBgNVBAoMFkFkdmFuY2VkIE1pY3JvIERldmljZXMxFzAVBgNVBAMMDlNFVi1WTEVLLU1p" +
+    "bGFuMIICIjANBgkqhkiG9w0BAQEFAAOCAg8AMIICCgKCAgEA1EUWkz5FTPz+uWT2hCEyisam8FRuXZAmS3l+rXgSCeS1Q0+1olcn" +
+    "FSJpiwfssfhoutJqePyicu+OhkX131PMeO/VOtH3upK4YNJmq36IJp7ZWIm5nK2fJNkYEHW0m/NXcIA9U2iHl5bAQ5cbGp97/FaO" +
+    "J4VmGoTMV658Yox/plFmZRFfRcsw2hyNhqUl1gzdpnIIgPkygUovFEgaa0IVSgGLHQhZQiebNLLSVWRVReve0t94zlRIRRdrz84c" +
+    "ckP9H9DTAUMyQaxSZbPINKbV6TPmtrwAV9UP1Qq418xn9I+C0SsWutP/5S1OiL8OTzQ4CvgbHOfd2F3yVv4xDBza4SelF2igoDf+" +
+    "BF4XI/IIHJL2N5uKy3+gkSB2Xl6prohgVmqRFvBW9OTCEa32WhXu0t1Z1abEKDZ3LpZt9/Crg6zyPpXDLR/tLHHpSaPRj7CTzHie" +
+    "KMTz+Q6RrCCQcHGfaAD/ETNY56aHvNJRZgbzXDUJvnLr3dYyOvvn/DtKhCSimJynn7Len4ArDVQVwXRPe3hR/asCE2CajT7kGC1A" +
+    "OtUzQuIKZS2D0Qk74g297JhLHpEBlQiyjRJ+LCWZNx9uJcixGyzav6fiOWx4U8uWhRzHs8nvDAdcS4LW31tPlA9BeOK/BGimQTu7" +
+    "hM5MDFZL0C9dWK5puCUJex6I2vSqvycCAwEAAaOBozCBoDAdBgNVHQ4EFgQUNuJXE6qi45/CgqkKRPtVLObC7pEwHwYDVR0jBBgw" +
+    "FoAUhawa0UP3yKxV1MUdQUir1XhK1FMwEgYDVR0TAQH/BAgwBgEB/wIBADAOBgNVHQ8BAf8EBAMCAQQwOgYDVR0fBDMwMTAvoC2g" +
+    "K4YpaHR0cHM6Ly9rZHNpbnRmLmFtZC5jb20vdmxlay92MS9NaWxhbi9jcmwwRgYJKoZIhvcNAQEKMDmgDzANBglghkgBZQMEAgIF" +
+    "AKEcMBoGCSqGSIb3DQEBCDANBglghkgBZQMEAgIFAKIDAgEwowMCAQEDggIBAI7ayEXDNj1rCVnjQFb6L91NNOmEIOmi6XtopAqr" +
+    "8fj7wqXap1MY82Y0AIi1K9R7C7G1sCmY8QyEyX0zqHsoNbU2IMcSdZrIp8neT8afv8tPt7qoW3hZ+QQRMtgVkVVrjJZelvlB74xr" +
+    "5ifDcDiBd2vu/C9IqoQS4pVBKNSFpofzjtYKvebBBBXxeM2b901UxNgVjCY26TtHEWN9cA6cDVqDDCCL6uOeR9UOvKDSSqlM6nXl" +
+    "dSj7bgK7Wh9M9587IwRvNZluXc1CDiKMZybLdSKOlyMJH9ss1GPn0eBVEhVjf/gttn7HrcQ9xJZVXyDtL3tkGzemrPK14NOYzmph" +
+    "6xr1iiedAzOVpNdPiEXn2lvas0P4TD9UgBh0Y7xyf2yENHiSgJT4T8Iktm/TSzuh4vqkQ72A1HdNTGjoZcfzKCsQJ/YuFICeaNxw" +
+    "5cIAGBK/o+6Ek32NPv5XtixNOhEx7GsaVRG05bq5oTt14b4hKYhqV1CDrX5hiVRpFFDs/sAGfgTzLdiGXLcvYAUz1tCKIT/eQS9c" +
+    "4/yitn4F3mCPd4uQB+fggMtK0qPRthpFtc2SqVCTvHnhxyXqo7GpXMsssgLgKNwaFPe2+Ld5OwPR6Pokji9h55m05Dxob8XtD4gW" +
+    "6oFLo9Icg7XqdOr9Iip5RBIPxy7rKk/ReqGs9KH70YPk",
+);
+
+/** SEV-VLEK-Genoa (the Genoa ASVK), issued by ARK-Genoa; valid 2022-11-18 to 2047-11-18. SHA-256 of the DER: 197e610743a917d6b9bb982a5a9226ccc0a15b611be0619e626aca9151457372. */
+const ASVK_GENOA = der(
+  "MIIGjzCCBD6gAwIBAgIDAgEBMEYGCSqGSIb3DQEBCjA5oA8wDQYJYIZIAWUDBAICBQChHDAaBgkqhkiG9w0BAQgwDQYJYIZIAWUD" +
+    "BAICBQCiAwIBMKMDAgEBMHsxFDASBgNVBAsMC0VuZ2luZWVyaW5nMQswCQYDVQQGEwJVUzEUMBIGA1UEBwwLU2FudGEgQ2xhcmEx" +
+    "CzAJBgNVBAgMAkNBMR8wHQYDVQQKDBZBZHZhbmNlZCBNaWNybyBEZXZpY2VzMRIwEAYDVQQDDAlBUkstR2Vub2EwHhcNMjIxMTE4" +
+    "MjA0ODM0WhcNNDcxMTE4MjA0ODM0WjCBgDEUMBIGA1UECwwLRW5naW5lZXJpbmcxCzAJBgNVBAYTAlVTMRQwEgYDVQQHDAtTYW50" +
+    "YSBDbGFyYTELMAkGA1UECAwCQ0ExHzAdBgNVBAoMFkFkdmFuY2VkIE1pY3JvIERldmljZXMxFzAVBgNVBAMMDlNFVi1WTEVLLUdl" +
+    "bm9hMIICIjANBgkqhkiG9w0BAQEFAAOCAg8AMIICCgKCAgEAzL2/xihHscEpxS3+OsQZpAuNIJGSEQZrkoWPtqKMjjZOyXMMRHAh" +
+    "eTm56Ei0Mb8TJZlbGDS5x/AdbowstGmpHqh2zvSvjZO7V4v6Ft84p71P6GXfOVEQgCuatiszfIwFrRQk/cmU7HuJadBq6XtYE+qB" +
+    "JMjus8C0WwW/IWY9j6pNbEA1SnUvVg6t89zfE+AcB5UDCKq09x7qw+rPt9pTpEch0f1bHdRFJlpgWGTq02ohH9bT+6au8kPpvMa3" +
+    "m2p8zdIIqtuuSG6srIimrpt24lsr4tLhQG65R/RbVJT9MsK4ULpbAUO5NwdlLwbnpLWHiUwoYrySMD8l3xRDvhPmInlXEFEo8lah" +
+    "cYllxiJJR8oqqA6x3jPFKmkfhEgaQefcn4P8nA4SScqAoLihn75iiDtU2+ZlkPnKgcNs5U1Le441ypen2n7BOnRyhmwyAUBGk3Oc" +
+    "MXHsJ6KGpDJyTVCaC3fWX3ex4Iv4LkuKRA6O9yu3zHP23N/ubE8/YykffIjMbtBoOAzdWCn9lE4amo4VZ+8ewIutZAYmC5TIQO+w" +
+    "WUqKYr0iAobccMnZdJjUORjVoqVQ+dLr+/1otk36gfPc0LpmhWZKfAXF9sgvYtQjcaR9wlGr8ySRtZ2YJWofuR7zgYFJPEXRwAnb" +
+    "AR/05hBmog7CMt1F9YKSmku6JfRecY8CAwEAAaOBozCBoDAdBgNVHQ4EFgQUhEdjn8HQNI9bN2NAKL9zgM6VNoowHwYDVR0jBBgw" +
+    "FoAUn135/g3Y81rQMxol74EpT74xqFswEgYDVR0TAQH/BAgwBgEB/wIBADAOBgNVHQ8BAf8EBAMCAQQwOgYDVR0fBDMwMTAvoC2g" +
+    "K4YpaHR0cHM6Ly9rZHNpbnRmLmFtZC5jb20vdmxlay92MS9HZW5vYS9jcmwwRgYJKoZIhvcNAQEKMDmgDzANBglghkgBZQMEAgIF" +
+    "AKEcMBoGCSqGSIb3DQEBCDANBglghkgBZQMEAgIFAKIDAgEwowMCAQEDggIBALgCTyTS/ppxo42n2LOox42LvNIsn2/ZaMs2NfCj" +
+    "4f2+VN5Xs1NNdptn2nq/SKu5aKnLS5XGWCnHfMSKZ7vqHLKMa0Wxfm+4JahOItQ3+PzbTa0EwUkq1u6oezhTHywX1PilNRc4EjWg" +
+    "Q6ba/z4BBxO3P10tW/C39VS0Cv8SN5G2bfZrPkjy6LBjGiaT4MBcsN+SM2o5QgKRG0qqn+edegHMmTPBDV2qCKbe5CBsa122q+F6" +
+    "S9hPEEiGkz/IpShnSGCaFvbEu0Uvh2dYUlrON2peZMDkevKurDXlGxTehAflCiugBsNeJivx0j7B/HazAvxkLPTCkIdmQJccezF5" +
+    "PCgmMW0SeP4cMb5Ewzv/yCsTLyh13YsYBww5eW4DBREd/vCAS7F1JQUZ4twQy/jqBAJhcDyGuRnnwrRevGdWsb3cXBqeLCub7CKZ" +
+    "1n/zqSRHq8FRgoroPRpfFjSGhDVFbjj7bDzWU6WNmF/7LpnqG+tIMyRc+3Y3yRAYchFNOFHyS6R2C0KTy1nRSYwBUdQtGaQ0rE3e" +
+    "5Mulcidh4qkIxpp089vzqV8JTSJsRzTOzkujOuHUYPKswJ1TvQr5S1C0gPN2qAESnCs7Nf2x82DSxmEqaiI7xS58pR6vZ8BeXMGP" +
+    "PQqgOm/oBzOypVR3iCG6MFdjsTNA6M8P7GCZe1p72cko",
+);
+
+/** ARK-Turin, self-signed, RSA-4096, RSASSA-PSS SHA-384; valid 2023-05-15 to 2048-05-15. SHA-256 of the DER: 1f084161a44bb6d93778a904877d4819cafa5d05ef4193b2ded9dd9c73dd3f6a. */
+const ARK_TURIN = der(
+  "MIIGYzCCBBKgAwIBAgIDAwAAMEYGCSqGSIb3DQEBCjA5oA8wDQYJYIZIAWUDBAICBQChHDAaBgkqhkiG9w0BAQgwDQYJYIZIAWUD" +
+    "BAICBQCiAwIBMKMDAgEBMHsxFDASBgNVBAsMC0VuZ2luZWVyaW5nMQswCQYDVQQGEwJVUzEUMBIGA1UEBwwLU2FudGEgQ2xhcmEx" +
+    "CzAJBgNVBAgMAkNBMR8wHQYDVQQKDBZBZHZhbmNlZCBNaWNybyBEZXZpY2VzMRIwEAYDVQQDDAlBUkstVHVyaW4wHhcNMjMwNTE1" +
+    "MjAwMzEyWhcNNDgwNTE1MjAwMzEyWjB7MRQwEgYDVQQLDAtFbmdpbmVlcmluZzELMAkGA1UEBhMCVVMxFDASBgNVBAcMC1NhbnRh" +
+    "IENsYXJhMQswCQYDVQQIDAJDQTEfMB0GA1UECgwWQWR2YW5jZWQgTWljcm8gRGV2aWNlczESMBAGA1UEAwwJQVJLLVR1cmluMIIC" +
+    "IjANBgkqhkiG9w0BAQEFAAOCAg8AMIICCgKCAgEAwaAriB7EIuVc4ZB1wD3YfDxL+9eyS7+izm0Jj3W772NINCWl8Bj3w/JD2Zjm" +
+    "bRxWdIq/4d9iarCKorXloJUB1jRdgxqccTx1aOoig4+2w1XhVVJT7K457wT5ZLNJgQaxqa9Etkwjd6+9sOhlCDE9l43kQ0R2BikV" +
+    "Ja/uyyVOSwEk5w5tXKOuG9jvq6QtAMJasW38wlqRDaKEGtZ9VUgGon27ZuL4sTJuC/azz9/iQBw8kEilzOl95AiTkeY5jSEBDWbA" +
+    "qnZk5qlM7kISKG20kgQm14mhNKDI2p2oua+zuAG7i52epoRF2GfU0TYk/yf+vCNB2tnechFQuP2e8bLk95ZdqPi9/UWw4JXjtdEA" +
+    "4u2JYplSSUPQVAXKt6LVqujtJcM59JKr2u0XQ75KwxcMp15gSXhBfInvPAwuAY4dEwwGqT8oIg4esPHwEsmChhYeDIxPG9R4fx9O" +
+    "0q6p8Gb+HXlTiS47P9YNeOpidOUKzDl/S1OvyhDtSL8LJc24QATFydo/iD/KUdvFTRlD0crkAMkZLoWQ8hLDGc6BZJXsdd7Zf2e4" +
+    "UW3tI/1oh/2t23Ot3zyhTcv5gDbABu0LjVe98uRnS15SMwK//lJt9e5BqKvgABkSoABf+B4VFtPVEX0ygrYaFaI9i5ABrxnVBmzX" +
+    "pRb21iI1NlNCfOGUPIhVpWECAwEAAaN+MHwwDgYDVR0PAQH/BAQDAgEGMB0GA1UdDgQWBBRkoF9x4wwKZNg7deUBWZ4r7gYDRDAP" +
+    "BgNVHRMBAf8EBTADAQH/MDoGA1UdHwQzMDEwL6AtoCuGKWh0dHBzOi8va2RzaW50Zi5hbWQuY29tL3ZjZWsvdjEvVHVyaW4vY3Js" +
+    "MEYGCSqGSIb3DQEBCjA5oA8wDQYJYIZIAWUDBAICBQChHDAaBgkqhkiG9w0BAQgwDQYJYIZIAWUDBAICBQCiAwIBMKMDAgEBA4IC" +
+    "AQA/i6Mz4IETMK8YU/HxP7Bfej5i4aXhenJoTuiDX0nqx5CDJm9ELhskxAkJ/oLA1O92UoLybfFk4gEpKFtyfiUYex9LogZj5ix0" +
+    "sb2qfSSy9CRnOktGqfpel4e3KAhLgF5n2qZrqyq/8EPPldtSjEXn78sZMlIlUcQKSnnNCQZVFpktDfDiEiGNuitux3ghHUrcVuxS" +
+    "bZcrXDbsbMF7NDdfLUUS9TijrL33lrCXJs7m8kggGyCusiRQKHli1AEswiA4xU+8xsZrByYTopiGYtbJK8s0UCCXylyOuKSubvdA" +
+    "nMDJ5GDD0+DX46LSfv7fgGNSG+LOBWdif7KoQf9cIhKJtxGxZCn/tvHmwMzu4Jnx8N2vRnT+8DpBqhxtNvdXmrZUelSeQakx4djM" +
+    "KvmTR8Gd25EnC4RppCkjbmPxY3zPd1X7raalTn34EOF9DeLsC9JfzkDuojxpHWMm30wKnDo20mlDQk/zKCDa2Zc+YjtsTZCrTbvd" +
+    "gCukTKNZOUUVlWRu+sO/OwrmS2p16seHTIqHEbE1LntPv3gkCcHGDSUAKx9c0Aol+Dj9xpb2nmGqoDeJ59Ja6REkHCdw5TduXyqq" +
+    "MqfD1AX0/QDNdevCMKlWBRCQ7DFlog3H1a+r/kuMUZ/Ij9yyKlSgYZMJ4VgNKDgTQdcsAL0MCEMrzpacMwFusA==",
+);
+
+/** SEV-Turin (the Turin ASK), issued by ARK-Turin; valid 2023-05-15 to 2048-05-15. SHA-256 of the DER: 5b77ef5fe7a7a004fd9032668fba9d0fda22f88c4442069a479636a6ae3b3185. */
+const ASK_TURIN = der(
+  "MIIGiTCCBDigAwIBAgIDAwABMEYGCSqGSIb3DQEBCjA5oA8wDQYJYIZIAWUDBAICBQChHDAaBgkqhkiG9w0BAQgwDQYJYIZIAWUD" +
+    "BAICBQCiAwIBMKMDAgEBMHsxFDASBgNVBAsMC0VuZ2luZWVyaW5nMQswCQYDVQQGEwJVUzEUMBIGA1UEBwwLU2FudGEgQ2xhcmEx" +
+    "CzAJBgNVBAgMAkNBMR8wHQYDVQQKDBZBZHZhbmNlZCBNaWNybyBEZXZpY2VzMRIwEAYDVQQDDAlBUkstVHVyaW4wHhcNMjMwNTE1" +
+    "MjAyNTIxWhcNNDgwNTE1MjAyNTIxWjB7MRQwEgYDVQQLDAtFbmdpbmVlcmluZzELMAkGA1UEBhMCVVMxFDASBgNVBAcMC1NhbnRh" +
+    "IENsYXJhMQswCQYDVQQIDAJDQTEfMB0GA1UECgwWQWR2YW5jZWQgTWljcm8gRGV2aWNlczESMBAGA1UEAwwJU0VWLVR1cmluMIIC" +
+    "IjANBgkqhkiG9w0BAQEFAAOCAg8AMIICCgKCAgEAnvg5Grv2Emd9lAhKdO64RXU3UESb6JTm0Hhzevx1PyxinxYqJL329qTJM0Xm" +
+    "dozLYb7rsHxgM5I2pU18M8gect2pN/YB2LQ1/bIq37TPDbg7ym0MN6KkZ6aERxAX0voYtdDyNxjDAUjpRpCe1FccAev/Es2n/Fz1" +
+    "G1TmC2XepTQqaKpmt6mnDWSCHCVsQoY0gSibeaG6doM6OiNUCbKXaC7KHH5b/96BD1DJ84M+JHqPClFhHqUJwzKF5Qxj4wgWAZzK" +
+    "8UPhiNGjrF6+TBdlFGdSzEqw1jOrCTHduYyLK+5OQ3OIw4S+vZeOVoxJajTIWdsqYP2DLc0HkL0qWOumEOrrc2/4DeETShB0MyIp" +
+    "H05kSalyQN2eN5P6ptOB84hddCdbJPEepnD+FqQap1ukw3K8uBcgeBSAF23r6UtT8Uc5h7MsWX3MoZiEHcSkDQQ8IedTk7CLjsK6" +
+    "S7b/lfKqfYiRhKgGkRvsEd/MDNcumHZKIgzasJwgagzSggiUo9jXp3EWm84fqyxNXzSutPB7qD5P/ULAB+q9QgvrzC8XneaLP0MN" +
+    "rHhM80UejmsBTIktMvFoWVIelYDLdcoi0eMD5DRccfsgrYaY6h/+/qf9tgg+mX09UJpuSPRF38oyqnNNFMl5v/tWLgUsChPU6NCQ" +
+    "C17Qaqr8mu2ynyyuHEs5JVUCAwEAAaOBozCBoDAdBgNVHQ4EFgQUbYJXt6v2sMgUALjxD0WvG9aq628wHwYDVR0jBBgwFoAUZKBf" +
+    "ceMMCmTYO3XlAVmeK+4GA0QwEgYDVR0TAQH/BAgwBgEB/wIBADAOBgNVHQ8BAf8EBAMCAQQwOgYDVR0fBDMwMTAvoC2gK4YpaHR0" +
+    "cHM6Ly9rZHNpbnRmLmFtZC5jb20vdmNlay92MS9UdXJpbi9jcmwwRgYJKoZIhvcNAQEKMDmgDzANBglghkgBZQMEAgIFAKEcMBoG" +
+    "CSqGSIb3DQEBCDANBglghkgBZQMEAgIFAKIDAgEwowMCAQEDggIBAAXWJ3DPahralt5kXLPMm9oKlFRqeU3HcS7kA+VBlBA1lQRU" +
+    "hXkbXnTvW1GZcgdZvNCB/VlET61KbCzoFIhPIESVjjb/xWX2kg3X0HHmh1EtCDbHaUFM5rq6l+S1h7qOauRZebvrwApDzAANvW0L" +
+    "THRumfGm/kqh9NDtVCIWPUZ1VQIgGx1T3dwmgOK8ncT1J3W5xIyS0Xu3KC6w7oBlq8G2pPgTcCBJ4JBCTXCEXiAAGaTR/TJIaSzo" +
+    "ZFLhxYhCMjP8WQGToPGDK2i/lZhkcGHnJOQ+lgrXfpLGqBtLlS3QODyVP0MomczG4dqw3THP3Y8Aq9c2KE7SylAKsS/bBKCqkj4O" +
+    "rABkDSkMQEz3BBoFD63aD5ZG/Qiz+tmhnptyPVcweC9uJlSWYm25KiV4lT52uBjxatDZKQcrpdgcU8+ozzKU8ICnZPOwfWeyuNMq" +
+    "/juyd/rzg5IePyyvt+13aJ5MlZBXZxJKoxCYIMKUwZigf0XsBteT8gw10/xk5smIFIB2ERtTQPMuTENgrPTUjOeiqmBg663c2dLV" +
+    "ol+MDiT4ltqfEm4Kl/cc4f+H6bEwhj1QKAN2ipRf+mP0NfzJb+6ZHNsOvyq/WByYpLXV9JJoiDW/8RZwPU/Mn7IuQBauCy78G7FS" +
+    "0ta3q1et74faYBBgeJ6awEasa25CvmsmlU0R",
+);
+
+/** SEV-VLEK-Turin (the Turin ASVK), issued by ARK-Turin; valid 2023-05-15 to 2048-05-15. SHA-256 of the DER: 104e10a8bd060a3c20a434261a57d0588fd65a88915b4f65b08bdecaf8df1a3c. */
+const ASVK_TURIN = der(
+  "MIIGjzCCBD6gAwIBAgIDAwEBMEYGCSqGSIb3DQEBCjA5oA8wDQYJYIZIAWUDBAICBQChHDAaBgkqhkiG9w0BAQgwDQYJYIZIAWUD" +
+    "BAICBQCiAwIBMKMDAgEBMHsxFDASBgNVBAsMC0VuZ2luZWVyaW5nMQswCQYDVQQGEwJVUzEUMBIGA1UEBwwLU2FudGEgQ2xhcmEx" +
+    "CzAJBgNVBAgMAkNBMR8wHQYDVQQKDBZBZHZhbmNlZCBNaWNybyBEZXZpY2VzMRIwEAYDVQQDDAlBUkstVHVyaW4wHhcNMjMwNTE1" +
+    "MjEwOTQxWhcNNDgwNTE1MjEwOTQxWjCBgDEUMBIGA1UECwwLRW5naW5lZXJpbmcxCzAJBgNVBAYTAlVTMRQwEgYDVQQHDAtTYW50" +
+    "YSBDbGFyYTELMAkGA1UECAwCQ0ExHzAdBgNVBAoMFkFkdmFuY2VkIE1pY3JvIERldmljZXMxFzAVBgNVBAMMDlNFVi1WTEVLLVR1" +
+    "cmluMIICIjANBgkqhkiG9w0BAQEFAAOCAg8AMIICCgKCAgEApjrui4l0ZogEh0fDdVfJ4unowGGolk2wXyzjbjC/fnqlhFqiFj1J" +
+    "SKdkYSvzPVfgDR0MU2WLlytrAGqOHYBdk4Moz3xHTXJus75Nef0EBZpGk9M4PQGF+nTqYi+hDguq14wQUEltN9wGunnUeaMz0e6h" +
+    "fCasDevkypILMponvTvaM49RAipCvTgmPRTkQA8hjl3tA6R7S/HKTn6/Q3T74A0BfygK49LLkdHF05Wo0pZ9qmPyhi0Rh9epY0L+" +
+    "/T2e17fohWcCavgE+KF5GO5XINzunwKolCCyH3930iAmb1vv5v4PimnGsfH4ic4kIApR1hZApU3YG3qUE84qkb5SEASQsTZCT0Jv" +
+    "/AxC9So5h2wraVzWz6GvpPHEtRKvue5vehkwPjFipJMT5Z7CmNuXc+0lcVSZMHSbswFSHKKtp4F0UDoPnuIWw/djGDjkGXS9W5M2" +
+    "N3zVSbn94cJxCMzOTzILhcX/lJatooslfxvqucFH8PpS9xBMhuN4fTPlNk/oVbQ6w8pxEMibo0K8Q+gOqqzdVm6i7jotobsuYxH1" +
+    "Httjsc61vSskSDT4JkPjqTWiyOmsFI+6Ob/hya/fqpe0EPy68TPk85COC7uqNMzu58xb0uAtt0beejDx29mRRbiPNL5tnwK9KFmZ" +
+    "DpeZWSZgzvn2K+SQTK80ZKn8Yq2SKfUCAwEAAaOBozCBoDAdBgNVHQ4EFgQUhcyC6bne81Yf2PT1B54XmiyCCNMwHwYDVR0jBBgw" +
+    "FoAUZKBfceMMCmTYO3XlAVmeK+4GA0QwEgYDVR0TAQH/BAgwBgEB/wIBADAOBgNVHQ8BAf8EBAMCAQQwOgYDVR0fBDMwMTAvoC2g" +
+    "K4YpaHR0cHM6Ly9rZHNpbnRmLmFtZC5jb20vdmxlay92MS9UdXJpbi9jcmwwRgYJKoZIhvcNAQEKMDmgDzANBglghkgBZQMEAgIF" +
+    "AKEcMBoGCSqGSIb3DQEBCDANBglghkgBZQMEAgIFAKIDAgEwowMCAQEDggIBAH6VbG86NSqZ9yjcqVuBGCEYwK6uDBQQHbXmYJXV" +
+    "X81sPN9cclAs6J2yiHcyDFq1g7ICnHO0T36vcj3V/27x4o2pmjAk3SU0YbMl9pR+AMHZrIQQ7FTldVP9HdWYx/KenFF42EFCAtOz" +
+    "gs9yLkyTviwX+d3YrWX0SXLMcuf0TO5VsCPX5DqcggneHruZMVICGTukY12cKYmasT74cms5WLzcQ5BVbttJmX+eHW6vDg3hlmvU" +
+    "mjuTNQVoF5k5KcbHVV6VzG9SITLFozwdLSr5MbmfYHv7adLoNA5F1Ihff1it0sn5HktUD/2GVGtkXES/KFEnXzS7A9wUlMqAGQOs" +
+    "EBUhFcg3MUAt0SYnQ/B3JdV87+ZEawMRLxEIinKDERI/i+l9fw61+R5TpSI3yhuQ4NGJAQ97dRqiy8EdiJOLLeT2DYOvi9pSJw3U" +
+    "qNuelINDlDCjChGimRv5Idjh0zbT6IjzagYY0rpSHbPgiJWrI2dA3qeJDEiEXQ++v4WP10fq+Jr5FTXiIwNd+1VGxBizw184gLPn" +
+    "EoXv8br+YScnZjB8YW/oWsGuHz2kMTxOVT5Zizn3yVXvOpXFiwiavWQDJS52woXOwBzIyEdTPUL1E8s4KS2HQBzK1VfwvWcYNE5S" +
+    "0bAIMX1bYiEyJkr49+VLypQx5sIDU1cbVw3Py5XISUxr",
+);
+
 /** The certificates a product's reports chain to: the root (ARK) and the signing key (ASK, or ASVK for VLEKs). */
 export interface SnpTrustAnchors {
   /** The AMD Root Key certificate (DER): the trust anchor. */
@@ -135,11 +269,9 @@ export interface SnpTrustAnchors {
   readonly asvk?: Uint8Array;
 }
 
-/**
- * The embedded AMD trust anchors by product. Turin is absent (see the module
- * comment): pass its anchors in `roots` to verify Turin reports.
- */
+/** The embedded AMD trust anchors by product: every product's ARK, ASK and ASVK. */
 export const AMD_SNP_ROOTS: Readonly<Partial<Record<SnpProduct, SnpTrustAnchors>>> = Object.freeze({
-  Milan: Object.freeze({ ark: ARK_MILAN, ask: ASK_MILAN }),
-  Genoa: Object.freeze({ ark: ARK_GENOA, ask: ASK_GENOA }),
+  Milan: Object.freeze({ ark: ARK_MILAN, ask: ASK_MILAN, asvk: ASVK_MILAN }),
+  Genoa: Object.freeze({ ark: ARK_GENOA, ask: ASK_GENOA, asvk: ASVK_GENOA }),
+  Turin: Object.freeze({ ark: ARK_TURIN, ask: ASK_TURIN, asvk: ASVK_TURIN }),
 });

@@ -5,7 +5,10 @@
  *    RSASSA-PSS SHA-384 signatures (AMD publication 57230 §2), ending at the
  *    embedded AMD root of the report's product (or an injected one);
  * 2. the certificate's product (productName, 57230 Table 9) agrees with the
- *    caller's and, for version 3+ reports, with the report's CPU family;
+ *    caller's and, for version 3+ reports, with the product the report's
+ *    CPUID family and model name (the report's product is used when the
+ *    certificate names none); the intermediate is AMD's own for the key's
+ *    kind: the embedded ASK for a VCEK, the embedded ASVK for a VLEK;
  * 3. SIGNING_KEY says the key that the certificate certifies (VCEK = 0,
  *    VLEK = 1; 56860 Table 23), and the report is signed at all;
  * 4. the ECDSA P-384 SHA-384 signature over bytes 0x000–0x29F verifies with
@@ -31,7 +34,7 @@ import { type DecodedCertificate, decodeCertificate } from "../x509/certificate.
 import { type VerifiedCertificateChain, verifyCertificateChain } from "../x509/chain.js";
 import { decodeCrl, verifyCrl } from "../x509/crl.js";
 import { decodeSnpReport, type SnpReport } from "./decode.js";
-import { type SnpProduct, snpProductFromName, snpTcbLayout } from "./product.js";
+import { type SnpProduct, snpProductFromCpuid, snpProductFromName, snpTcbLayout } from "./product.js";
 import { AMD_SNP_ROOTS, type SnpTrustAnchors } from "./roots.js";
 import { decodeSnpEndorsementExtensions, type SnpEndorsementExtensions } from "./vcek.js";
 
@@ -62,7 +65,7 @@ export interface VerifySnpEndorsementOptions {
   readonly crl?: Uint8Array | string;
   /**
    * Trust anchors to use instead of the embedded {@link AMD_SNP_ROOTS}
-   * (Turin's, until they are embedded; a test root in tests).
+   * (a test root in tests).
    */
   readonly roots?: SnpRoots;
 }
@@ -148,7 +151,10 @@ function checkAt(at: Date): void {
 function resolveProduct(requested: SnpProduct | undefined, extensions: SnpEndorsementExtensions): SnpProduct {
   const named = extensions.productName === undefined ? undefined : snpProductFromName(extensions.productName);
   if (requested !== undefined && extensions.productName !== undefined && named !== requested) {
-    throw new VerificationError("snp-product-mismatch", `the certificate is not for ${requested}`);
+    throw new VerificationError(
+      "snp-product-mismatch",
+      `the certificate is for ${extensions.productName}, the report or caller names ${requested}`,
+    );
   }
   const product = requested ?? named;
   if (product === undefined) {
@@ -172,9 +178,10 @@ function checkAmdSignatureAlgorithm(cert: DecodedCertificate, position: string):
  *
  * @throws MalformedError for a certificate that does not decode.
  * @throws VerificationError: `cert-*` codes from path validation
- *   (`cert-untrusted-root` also when no anchors exist for the product, e.g.
- *   Turin without `roots`); `snp-chain-mismatch` for a supplied ARK that is
- *   not the trusted one or a path not exactly leaf → ASK → ARK;
+ *   (`cert-untrusted-root` also when no anchors exist for the product);
+ *   `snp-chain-mismatch` for a supplied ARK that is not the trusted one, a
+ *   path not exactly leaf → ASK → ARK, or an intermediate that is not the
+ *   trusted ASK (VCEK) or ASVK (VLEK);
  *   `snp-product-mismatch`, `snp-product-unknown`; `snp-certificate-invalid`
  *   for a leaf without a P-384 key, RSASSA-PSS SHA-384 signatures or a TCB
  *   extension; with `crl`, the `crl-*` codes and `cert-revoked`.
@@ -211,6 +218,16 @@ export async function verifySnpEndorsement(options: VerifySnpEndorsementOptions)
   // 57230 §2: the ARK signs the ASK (or ASVK), which signs the VCEK (or VLEK); nothing shorter.
   if (chain.path.length !== 3) {
     throw new VerificationError("snp-chain-mismatch", "the chain is not VCEK → ASK → ARK");
+  }
+  // A VCEK is issued by the ASK and a VLEK by the ASVK, never the other way
+  // round (57230 §2): a host-supplied intermediate that chains to the ARK
+  // must still be the trusted one for the key's kind.
+  const trusted = extensions.kind === "vcek" ? anchors.ask : anchors.asvk;
+  if (trusted !== undefined && !bytesEqual(chain.path[1]!.der, trusted)) {
+    throw new VerificationError(
+      "snp-chain-mismatch",
+      `the ${extensions.kind.toUpperCase()} is not issued by AMD's ${extensions.kind === "vcek" ? "ASK" : "ASVK"} for ${product}`,
+    );
   }
   if (options.crl !== undefined) {
     // 57230 §4: the ARK signs the CRL of AMD's signing keys (ASK, ASVK).
@@ -256,13 +273,27 @@ function recheckValidity(endorsement: VerifiedSnpEndorsement, at: Date): void {
 const TCB_COMPONENTS = ["fmc", "bootloader", "tee", "snp", "microcode"] as const;
 
 /**
+ * The product a report is for: the caller's, which must agree with the one
+ * the report's CPUID names (version 3+, {@link snpProductFromCpuid}), or
+ * else the report's. Undefined when neither says (a version 2 report, an
+ * unlisted model): the certificate's productName decides then.
+ */
+function productOf(report: SnpReport, requested: SnpProduct | undefined): SnpProduct | undefined {
+  const fromCpuid = report.cpuid === undefined ? undefined : snpProductFromCpuid(report.cpuid);
+  if (requested !== undefined && fromCpuid !== undefined && requested !== fromCpuid) {
+    throw new VerificationError("snp-product-mismatch", `the report's CPUID names ${fromCpuid}, not ${requested}`);
+  }
+  return requested ?? fromCpuid;
+}
+
+/**
  * Verify an SEV-SNP attestation report and its VCEK/VLEK at the pinned time
  * `at` (the steps are listed in this module's comment).
  *
  * @throws MalformedError for a report or certificate that does not decode.
  * @throws VerificationError: everything {@link verifySnpEndorsement} throws;
  *   `snp-unsigned` (SIGNING_KEY "none"), `snp-signing-key-mismatch`,
- *   `snp-product-mismatch` (CPU family), `signature-invalid`,
+ *   `snp-product-mismatch` (CPUID family/model), `signature-invalid`,
  *   `snp-tcb-mismatch` (naming the component), `snp-chip-id-mismatch`.
  * @example
  * const verified = await verifySnpReport({ report, vcek: vcekDer, at: new Date("2023-06-01T00:00:00Z") });
@@ -271,15 +302,16 @@ const TCB_COMPONENTS = ["fmc", "bootloader", "tee", "snp", "microcode"] as const
 export async function verifySnpReport(options: VerifySnpReportOptions): Promise<VerifiedSnpReport> {
   checkAt(options.at);
   const report = decodeSnpReport(options.report);
+  const product = productOf(report, options.product);
   let endorsement: VerifiedSnpEndorsement;
   if (VerifiedSnpEndorsement.is(options.vcek)) {
     endorsement = options.vcek;
-    if (options.product !== undefined && options.product !== endorsement.product) {
-      throw new VerificationError("snp-product-mismatch", `the endorsement is not for ${options.product}`);
+    if (product !== undefined && product !== endorsement.product) {
+      throw new VerificationError("snp-product-mismatch", `the endorsement is not for ${product}`);
     }
     recheckValidity(endorsement, options.at);
   } else {
-    endorsement = await verifySnpEndorsement({ ...options, vcek: options.vcek });
+    endorsement = await verifySnpEndorsement({ ...options, vcek: options.vcek, ...(product ? { product } : {}) });
   }
 
   if (report.signingKey === "none") throw new VerificationError("snp-unsigned", "the report says it is not signed");
@@ -358,8 +390,8 @@ export function createSnpVerifier(options: SnpVerifierOptions = {}): SnpVerifier
     async verify(input: Omit<VerifySnpReportOptions, "roots" | "vcek"> & { readonly vcek: Uint8Array }) {
       checkAt(input.at);
       // The report first, as verifySnpReport does: a malformed report fails the same way, cached or not.
-      decodeSnpReport(input.report);
-      const { vcek, chain, crl, product, at } = input;
+      const product = productOf(decodeSnpReport(input.report), input.product);
+      const { vcek, chain, crl, at } = input;
       // Presence is part of the key: an absent ASK and an empty one are different inputs.
       const label = `snp-endorsement:${product ?? ""}:${chain?.ask ? 1 : 0}${chain?.ark ? 1 : 0}${crl ? 1 : 0}`;
       const parts = [vcek, chain?.ask ?? none, chain?.ark ?? none, crl === undefined ? none : inputBytes(crl)];
@@ -368,7 +400,12 @@ export function createSnpVerifier(options: SnpVerifierOptions = {}): SnpVerifier
         parts,
         at,
         async () => ({
-          endorsement: await verifySnpEndorsement({ ...input, vcek, ...(roots ? { roots } : {}) }),
+          endorsement: await verifySnpEndorsement({
+            ...input,
+            vcek,
+            ...(product ? { product } : {}),
+            ...(roots ? { roots } : {}),
+          }),
           crl: crl === undefined ? undefined : decodeCrl(crl),
         }),
         (v, t) =>

@@ -53,6 +53,53 @@ describe("forged SEV-SNP evidence under a test root", () => {
     await rejects(verify(forgeSnpReport(milan, { keyInfo: 7 << 2 })), "snp-unsigned");
   });
 
+  it("a VLEK issued by the ASK, or a VCEK issued by the ASVK, is refused even when it chains to the ARK", async () => {
+    // 57230 §2: the ASVK issues VLEKs and the ASK issues VCEKs. A host that supplies the
+    // other intermediate gets a chain that builds, and is still refused.
+    const vlekUnderAsk = issueSnpEndorsement({ ask: milan.ask, asvk: milan.ask, product: "Milan" }, { vlek: true });
+    const vlekReport = forgeSnpReport(milan, { keyInfo: 1 << 2 }, { signingKey: vlekUnderAsk.key.privateKey });
+    await rejects(verify(vlekReport, vlekUnderAsk.cert), "cert-untrusted-root");
+    await rejects(
+      verifySnpReport({
+        report: vlekReport,
+        vcek: vlekUnderAsk.cert,
+        chain: { ask: milan.ask.cert },
+        at: AT,
+        roots: milan.roots,
+      }),
+      "snp-chain-mismatch",
+      /VLEK is not issued by AMD's ASVK/,
+    );
+    const vcekUnderAsvk = issueSnpEndorsement(
+      { ask: milan.asvk, asvk: milan.asvk, product: "Milan" },
+      { key: milan.vcekKey },
+    );
+    await rejects(
+      verifySnpReport({
+        report: forgeSnpReport(milan),
+        vcek: vcekUnderAsvk.cert,
+        chain: { ask: milan.asvk.cert },
+        at: AT,
+        roots: milan.roots,
+      }),
+      "snp-chain-mismatch",
+      /VCEK is not issued by AMD's ASK/,
+    );
+  });
+
+  it("a VLEK without productName takes its product from the report's CPUID", async () => {
+    const genoa = snpTestPki("Genoa");
+    const vlek = issueSnpEndorsement(genoa, { vlek: true, productName: null });
+    const report = forgeSnpReport(genoa, { keyInfo: 1 << 2 }, { signingKey: vlek.key.privateKey });
+    const v = await verify(report, vlek.cert, genoa);
+    assert.equal(v.product, "Genoa");
+    assert.equal(v.signer, "vlek");
+    assert.equal(v.endorsement.extensions.hwId, undefined);
+    // A version 2 report carries no CPUID: without productName or a caller's product nothing says which root.
+    const v2 = forgeSnpReport(genoa, { keyInfo: 1 << 2, version: 2 }, { signingKey: vlek.key.privateKey });
+    await rejects(verify(v2, vlek.cert, genoa), "snp-product-unknown");
+  });
+
   it("a VLEK verifies through the ASVK when SIGNING_KEY says VLEK, and only then", async () => {
     const vlek = issueSnpEndorsement(milan, { vlek: true });
     const signed = { signingKey: vlek.key.privateKey };
@@ -100,7 +147,10 @@ describe("forged SEV-SNP evidence under a test root", () => {
 
   it("the product comes from productName or the caller, and they must agree", async () => {
     const unnamed = issueSnpEndorsement(milan, { productName: null, key: milan.vcekKey });
-    await rejects(verify(forgeSnpReport(milan), unnamed.cert), "snp-product-unknown");
+    // A version 2 report has no CPUID, so nothing names the product; version 3+ names it.
+    const v2 = forgeSnpReport(milan, { version: 2 });
+    await rejects(verify(v2, unnamed.cert), "snp-product-unknown");
+    assert.equal((await verify(forgeSnpReport(milan), unnamed.cert)).product, "Milan");
     const v = await verifySnpReport({
       report: forgeSnpReport(milan),
       vcek: unnamed.cert,
@@ -110,7 +160,8 @@ describe("forged SEV-SNP evidence under a test root", () => {
     });
     assert.equal(v.product, "Milan");
     const bergamo = issueSnpEndorsement(milan, { productName: "Bergamo-A0", key: milan.vcekKey });
-    await rejects(verify(forgeSnpReport(milan), bergamo.cert), "snp-product-unknown");
+    await rejects(verify(v2, bergamo.cert), "snp-product-unknown");
+    await rejects(verify(forgeSnpReport(milan), bergamo.cert), "snp-product-mismatch", /Bergamo-A0/);
     await rejects(
       verifySnpReport({
         report: forgeSnpReport(milan),
@@ -125,7 +176,27 @@ describe("forged SEV-SNP evidence under a test root", () => {
 
   it("the report's CPU family must be the certificate product's", async () => {
     // Every field from a Turin report (its TCB layout included), signed by the Milan chip.
-    await rejects(verify(forgeSnpReport(milan, defaultSnpReportFields("Turin"))), "snp-product-mismatch", /CPU family/);
+    await rejects(verify(forgeSnpReport(milan, defaultSnpReportFields("Turin"))), "snp-product-mismatch", /Turin/);
+  });
+
+  it("the report's CPUID model must name the product the caller and the certificate name", async () => {
+    // A Genoa CPUID (family 19h, model 11h) with Milan's TCB layout, signed by the Milan chip.
+    const genoaCpuid = { cpuid: defaultSnpReportFields("Genoa").cpuid };
+    await rejects(verify(forgeSnpReport(milan, genoaCpuid)), "snp-product-mismatch", /Genoa/);
+    await rejects(
+      verifySnpReport({
+        report: forgeSnpReport(milan, genoaCpuid),
+        vcek: milan.vcek,
+        at: AT,
+        roots: milan.roots,
+        product: "Milan",
+      }),
+      "snp-product-mismatch",
+      /CPUID names Genoa/,
+    );
+    // An unlisted model of the Zen 3/4 family leaves the decision to the certificate.
+    const v = await verify(forgeSnpReport(milan, { cpuid: { family: 0x19, model: 0x50, stepping: 0 } }));
+    assert.equal(v.product, "Milan");
   });
 
   it("a VCEK issued directly by the ARK is refused (the path must be VCEK → ASK → ARK)", async () => {
@@ -183,13 +254,23 @@ describe("forged Turin evidence (roots injected, FMC in the TCB)", () => {
     await rejects(verify(forgeSnpReport(turin, { reportedTcb }), turin.vcek, turin), "snp-tcb-mismatch", /fmc/);
   });
 
-  it("a Turin VCEK without fmcSPL is refused; Turin without roots is untrusted", async () => {
+  it("a Turin VCEK without fmcSPL is refused; a test Turin chain is not AMD's embedded Turin root", async () => {
     const noFmc = issueSnpEndorsement(turin, { tcb: { fmc: null }, key: turin.vcekKey });
     await rejects(verify(forgeSnpReport(turin), noFmc.cert, turin), "snp-certificate-invalid", /fmcSPL/);
+    await rejects(verifySnpReport({ report: forgeSnpReport(turin), vcek: turin.vcek, at: AT }), "cert-untrusted-root");
+  });
+
+  it("a Turin VLEK verifies through the Turin ASVK, with the FMC SPL bound", async () => {
+    const vlek = issueSnpEndorsement(turin, { vlek: true });
+    const signed = { signingKey: vlek.key.privateKey };
+    const v = await verify(forgeSnpReport(turin, { keyInfo: 1 << 2, version: 5 }, signed), vlek.cert, turin);
+    assert.equal(v.product, "Turin");
+    assert.equal(v.signer, "vlek");
+    await rejects(verify(forgeSnpReport(turin, {}, signed), vlek.cert, turin), "snp-signing-key-mismatch");
+    const reportedTcb = snpTcbValue({ ...SNP_TEST_TCB, fmc: 7 }, "Turin");
     await rejects(
-      verifySnpReport({ report: forgeSnpReport(turin), vcek: turin.vcek, at: AT }),
-      "cert-untrusted-root",
-      /Turin/,
+      verify(forgeSnpReport(turin, { keyInfo: 1 << 2, reportedTcb }, signed), vlek.cert, turin),
+      "snp-tcb-mismatch",
     );
   });
 

@@ -1,8 +1,11 @@
 import assert from "node:assert/strict";
+import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { hash, MalformedError, toHex } from "@veritee/core";
+import fc from "fast-check";
 import { VerificationError } from "../../src/errors.js";
+import { snpProductFromCpuid } from "../../src/sev-snp/product.js";
 import { AMD_SNP_ROOTS } from "../../src/sev-snp/roots.js";
 import {
   VerifiedSnpEndorsement,
@@ -10,6 +13,7 @@ import {
   verifySnpEndorsement,
   verifySnpReport,
 } from "../../src/sev-snp/verify.js";
+import { verifyCertificateChain } from "../../src/x509/chain.js";
 import {
   GENOA_ARK,
   GENOA_ASK,
@@ -52,7 +56,66 @@ describe("embedded AMD roots", () => {
     for (const der of [MILAN_ARK, MILAN_ASK, GENOA_ARK, GENOA_ASK]) {
       assert.ok(source.includes(toHex(hash("sha256", der))), "fingerprint comment");
     }
-    assert.equal(AMD_SNP_ROOTS.Turin, undefined, "Turin roots are not embedded yet");
+  });
+
+  // AMD serves each chain as "intermediate, then ARK" (ask_ark_<product>[_vlek].pem).
+  const chains = {
+    Milan: { vcek: "ask_ark_milan.pem", vlek: "ask_ark_milan_vlek.pem", asvkName: "SEV-VLEK-Milan" },
+    Genoa: { vcek: "ask_ark_genoa.pem", vlek: "ask_ark_genoa_vlek.pem", asvkName: "SEV-VLEK-Genoa" },
+    Turin: { vcek: "ask_ark_turin_vcek.pem", vlek: "ask_ark_turin_vlek.pem", asvkName: "SEV-VLEK-Turin" },
+  } as const;
+  const PINNED = new Date("2025-06-01T00:00:00Z");
+
+  for (const [product, files] of Object.entries(chains) as [
+    keyof typeof chains,
+    (typeof chains)[keyof typeof chains],
+  ][]) {
+    it(`${product}: ARK, ASK and ASVK are AMD's, byte for byte, and each chain verifies at a pinned time`, async () => {
+      const anchors = AMD_SNP_ROOTS[product];
+      assert.ok(anchors?.ask && anchors.asvk, `${product} has an ASK and an ASVK`);
+      const [ask, arkOfVcek] = pemCertificates(files.vcek) as [Uint8Array, Uint8Array];
+      const [asvk, arkOfVlek] = pemCertificates(files.vlek) as [Uint8Array, Uint8Array];
+      assert.deepEqual(anchors.ask, ask);
+      assert.deepEqual(anchors.asvk, asvk);
+      assert.deepEqual(anchors.ark, arkOfVcek);
+      assert.deepEqual(anchors.ark, arkOfVlek, "one ARK signs both the ASK and the ASVK");
+      const source = readFileSync(new URL("../../../src/sev-snp/roots.ts", import.meta.url), "utf8");
+      for (const der of [anchors.ark, anchors.ask, anchors.asvk]) {
+        assert.ok(source.includes(toHex(hash("sha256", der))), "fingerprint comment");
+      }
+
+      // Independently of our X.509 code: OpenSSL checks the signatures (RSASSA-PSS SHA-384).
+      const ark = new X509Certificate(anchors.ark);
+      assert.ok(ark.verify(ark.publicKey), "the ARK is self-signed");
+      assert.equal(ark.subject, ark.issuer);
+      for (const [der, cn] of [
+        [anchors.ask, `SEV-${product}`],
+        [anchors.asvk, files.asvkName],
+      ] as const) {
+        const cert = new X509Certificate(der);
+        assert.ok(cert.verify(ark.publicKey), `${cn} is signed by ARK-${product}`);
+        assert.match(cert.subject, new RegExp(`CN=${cn}$`, "m"));
+        assert.ok(cert.ca, `${cn} is a CA`);
+        // And by our own path validation, at the pinned time, with the embedded ARK as the only root.
+        const chain = await verifyCertificateChain({ leaf: der, intermediates: [], roots: [anchors.ark], at: PINNED });
+        assert.equal(chain.path.length, 2);
+        assert.ok(new Date(cert.validFrom) < PINNED && PINNED < new Date(cert.validTo));
+      }
+      await assert.rejects(
+        verifyCertificateChain({
+          leaf: anchors.asvk,
+          intermediates: [],
+          roots: [anchors.ark],
+          at: new Date("2049-01-01"),
+        }),
+        VerificationError,
+      );
+    });
+  }
+
+  it("the ARKs of different products are different roots", () => {
+    const arks = [AMD_SNP_ROOTS.Milan!.ark, AMD_SNP_ROOTS.Genoa!.ark, AMD_SNP_ROOTS.Turin!.ark].map((d) => toHex(d));
+    assert.equal(new Set(arks).size, 3);
   });
 });
 
@@ -178,5 +241,28 @@ describe("single-byte mutations of the real evidence", () => {
       ark[i % ark.length]! ^= 0x01;
       await typedRejection(verifySnpReport({ report: SNP_REPORT, vcek: SNP_VCEK, chain: { ark }, at: SNP_AT }));
     }
+  });
+});
+
+describe("snpProductFromCpuid (56860 Table 23 CPUID_FAM_ID / CPUID_MOD_ID)", () => {
+  it("names Milan, Genoa (with Bergamo and Siena) and Turin, and nothing else", () => {
+    assert.equal(snpProductFromCpuid({ family: 0x19, model: 0x01 }), "Milan");
+    assert.equal(snpProductFromCpuid({ family: 0x19, model: 0x11 }), "Genoa");
+    assert.equal(snpProductFromCpuid({ family: 0x19, model: 0xa0 }), "Genoa");
+    assert.equal(snpProductFromCpuid({ family: 0x1a, model: 0x02 }), "Turin");
+    assert.equal(snpProductFromCpuid({ family: 0x1a, model: 0x11 }), "Turin");
+    assert.equal(snpProductFromCpuid({ family: 0x19, model: 0x21 }), undefined);
+    assert.equal(snpProductFromCpuid({ family: 0x1a, model: 0x40 }), undefined);
+    assert.equal(snpProductFromCpuid({ family: 0x17, model: 0x01 }), undefined);
+  });
+
+  it("property: Turin exactly for family 1Ah, never throws", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 255 }), (family, model) => {
+        const product = snpProductFromCpuid({ family, model });
+        if (product === "Turin") assert.equal(family, 0x1a);
+        if (product === "Milan" || product === "Genoa") assert.equal(family, 0x19);
+      }),
+    );
   });
 });
