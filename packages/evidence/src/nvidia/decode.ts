@@ -34,6 +34,12 @@ export const GPU_REPORT_LIMITS = Object.freeze({
   maxOpaqueSize: 1024,
   /** One text field of the opaque data (a version string, a project name). */
   maxOpaqueText: 64,
+  /**
+   * Zero bytes accepted after the signature: capture padding, at most the
+   * size of NVML's attestation-report buffer (NVML_CC_GPU_ATTESTATION_REPORT_SIZE,
+   * 0x2000). A Hopper report from a Confidential Containers guest has one.
+   */
+  maxPadding: 0x2000,
 });
 
 /** GET_MEASUREMENTS as sent by the verifier (DSP0274 1.1 §10.11.1, Table 45), signature requested. */
@@ -62,7 +68,12 @@ export interface SpdmMeasurementBlock {
   readonly value: Uint8Array;
 }
 
-/** NVIDIA opaque data field types (nvtrust local GPU verifier, OpaqueData). */
+/**
+ * NVIDIA opaque data field types, as NVIDIA's verifiers name them (nvtrust
+ * local GPU verifier `OpaqueData.OPAQUE_DATA_TYPES`; 22–36 are reported by
+ * newer Hopper firmware and drivers, e.g. a 580-series driver reports 34 and
+ * 36). A type outside this table is kept as an unknown field.
+ */
 export const NVIDIA_OPAQUE = Object.freeze({
   certIssuerName: 1,
   certAuthorityKeyIdentifier: 2,
@@ -85,7 +96,23 @@ export const NVIDIA_OPAQUE = Object.freeze({
   projectSkuMod: 19,
   fwid: 20,
   protectedPcieStatus: 21,
+  switchPdi: 22,
+  floorsweptPorts: 23,
+  positionId: 24,
+  lockSwitchStatus: 25,
+  gpuLinkConn: 32,
+  sysEnableStatus: 33,
+  opaqueDataVersion: 34,
+  chipInfo: 35,
+  featureFlag: 36,
+  /** NVIDIA's "invalid" marker: never a field of a genuine report, refused. */
+  invalid: 255,
 });
+
+const KNOWN_OPAQUE_TYPES: ReadonlySet<number> = new Set(Object.values(NVIDIA_OPAQUE));
+
+/** The GPU's mode of operation in opaque field 36 (FEATURE_FLAG): single-GPU, multi-GPU passthrough, protected PCIe. */
+export type GpuFeatureMode = "spt" | "mpt" | "ppcie";
 
 /** One opaque-data TLV as encoded: u16 type, u16 size, value (all little-endian). */
 export interface GpuOpaqueField {
@@ -114,6 +141,20 @@ export interface GpuOpaqueData {
   readonly measurementCounts?: readonly number[];
   /** The firmware identifier (FWID), a SHA-384 digest. */
   readonly fwid?: Uint8Array;
+  /** The NVSwitch PDIs (SWITCH_PDI, 8 bytes each) of a GPU attached to switches. */
+  readonly switchPdis?: readonly Uint8Array[];
+  /** The version of the opaque-data layout (OPAQUE_DATA_VERSION, a little-endian integer). */
+  readonly opaqueDataVersion?: number;
+  /** The chip description (CHIP_INFO text). */
+  readonly chipInfo?: string;
+  /** FEATURE_FLAG decoded: 0 "spt", 1 "mpt", 2 "ppcie"; another value is `MalformedError`. */
+  readonly featureMode?: GpuFeatureMode;
+  /**
+   * Fields of a type outside {@link NVIDIA_OPAQUE}, in report order, as
+   * found: a newer firmware's field is kept (and signed), never dropped and
+   * never interpreted.
+   */
+  readonly unknown: readonly GpuOpaqueField[];
 }
 
 /** MEASUREMENTS as returned by the GPU (DSP0274 1.1 §10.11.2, Table 47). */
@@ -135,6 +176,12 @@ export interface SpdmMeasurementsResponse {
 export interface GpuReport {
   readonly request: SpdmGetMeasurementsRequest;
   readonly response: SpdmMeasurementsResponse;
+  /**
+   * Zero bytes after the response's signature, outside the SPDM message
+   * (a capture buffer's padding: a CoCo guest's Hopper report carries one).
+   * Not signed and not interpreted; any non-zero byte there is refused.
+   */
+  readonly padding: number;
   /**
    * The signed bytes: the request and the response up to its signature
    * (the SPDM 1.1 measurement transcript L1/L2, DSP0274 1.1 §10.11.2.2).
@@ -259,18 +306,45 @@ export function decodeGpuOpaqueData(bytes: Uint8Array): GpuOpaqueData {
   }
   const r = new ByteReader(bytes, "GPU opaque data");
   const fields: GpuOpaqueField[] = [];
+  const unknown: GpuOpaqueField[] = [];
   const out: {
     -readonly [K in keyof GpuOpaqueData]: GpuOpaqueData[K];
-  } = { fields };
+  } = { fields, unknown };
   const seen = new Set<number>();
+  // Every byte belongs to a TLV: a header cut short or a DataSize past the
+  // end is `truncated` (ByteReader), so nothing is left unaccounted for.
   while (r.remaining > 0) {
     const type = r.u16le(`field[${fields.length}].DataType`);
     const value = r.bytes(r.u16le(`field[${fields.length}].DataSize`), `field[${fields.length}].Data`);
     const what = `GPU opaque data.type ${type}`;
     if (seen.has(type)) throw new MalformedError("bad-value", what, "appears twice");
     seen.add(type);
-    fields.push(Object.freeze({ type, value }));
+    const field = Object.freeze({ type, value });
+    fields.push(field);
+    if (!KNOWN_OPAQUE_TYPES.has(type)) unknown.push(field);
     switch (type) {
+      case NVIDIA_OPAQUE.invalid:
+        throw new MalformedError("bad-value", what, "the invalid field type");
+      case NVIDIA_OPAQUE.switchPdi: {
+        if (value.length % 8 !== 0) throw new MalformedError("bad-length", what, "not a whole number of 8-byte PDIs");
+        const pdis: Uint8Array[] = [];
+        for (let i = 0; i < value.length; i += 8) pdis.push(value.slice(i, i + 8));
+        out.switchPdis = Object.freeze(pdis);
+        break;
+      }
+      case NVIDIA_OPAQUE.opaqueDataVersion:
+        out.opaqueDataVersion = littleEndianInteger(value, what);
+        break;
+      case NVIDIA_OPAQUE.chipInfo:
+        out.chipInfo = opaqueText(value, what);
+        break;
+      case NVIDIA_OPAQUE.featureFlag: {
+        const flag = littleEndianInteger(value, what);
+        const mode = (["spt", "mpt", "ppcie"] as const)[flag];
+        if (mode === undefined) throw new MalformedError("bad-value", what, `unknown feature flag ${flag}`);
+        out.featureMode = mode;
+        break;
+      }
       case NVIDIA_OPAQUE.driverVersion:
         out.driverVersion = opaqueText(value, what);
         break;
@@ -313,12 +387,25 @@ export function decodeGpuOpaqueData(bytes: Uint8Array): GpuOpaqueData {
     }
   }
   Object.freeze(fields);
+  Object.freeze(unknown);
   return Object.freeze(out);
+}
+
+/** A little-endian unsigned integer of 1..6 bytes (so it fits a JavaScript number exactly). */
+function littleEndianInteger(value: Uint8Array, what: string): number {
+  if (value.length === 0 || value.length > 6) {
+    throw new MalformedError("bad-length", what, `${value.length} bytes, not 1..6`);
+  }
+  let n = 0;
+  for (let i = value.length - 1; i >= 0; i--) n = n * 256 + value[i]!;
+  return n;
 }
 
 /**
  * Decode a MEASUREMENTS response (DSP0274 1.1 §10.11.2) that carries a
  * signature of `signatureSize` bytes (96 for Hopper's ECDSA P-384 key).
+ * The message is exactly what its length fields say: nothing may follow the
+ * signature (see {@link decodeGpuReport} for a capture's zero padding).
  *
  * @throws MalformedError naming the field.
  */
@@ -326,6 +413,23 @@ export function decodeSpdmMeasurements(
   bytes: Uint8Array,
   signatureSize = GPU_SIGNATURE_SIZE,
 ): SpdmMeasurementsResponse {
+  const { response, size } = readSpdmMeasurements(bytes, signatureSize);
+  if (size !== bytes.length) {
+    throw new MalformedError("trailing-data", WHAT_RESPONSE, `${bytes.length - size} bytes after the end`);
+  }
+  return response;
+}
+
+/**
+ * Read one MEASUREMENTS message from the start of `bytes`, its extent given
+ * by its own length fields (DSP0274 1.1 Table 47: 8 header bytes, the
+ * MeasurementRecordLength bytes of records, the 32-byte nonce, OpaqueLength,
+ * the opaque data, the signature). Returns the message and its size.
+ */
+function readSpdmMeasurements(
+  bytes: Uint8Array,
+  signatureSize: number,
+): { response: SpdmMeasurementsResponse; size: number } {
   const r = new ByteReader(bytes, WHAT_RESPONSE);
   const version = r.u8("SPDMVersion");
   checkVersion(version, WHAT_RESPONSE);
@@ -349,8 +453,7 @@ export function decodeSpdmMeasurements(
   }
   const opaque = decodeGpuOpaqueData(r.borrow(opaqueLength, "OpaqueData"));
   const signature = r.bytes(signatureSize, "Signature");
-  r.end();
-  return Object.freeze({
+  const response = Object.freeze({
     version,
     param1,
     slotId: param2,
@@ -359,13 +462,17 @@ export function decodeSpdmMeasurements(
     opaque,
     signature,
   });
+  return { response, size: r.position };
 }
 
 /**
  * Decode a GPU attestation report: the GET_MEASUREMENTS request (37 bytes)
  * immediately followed by the MEASUREMENTS response, as NVIDIA's tools
  * capture it. Accepts the bytes or their hex text (surrounding whitespace
- * allowed, as in nvtrust's sample files).
+ * allowed, as in nvtrust's sample files). The response ends where its
+ * length fields say; after it, only zero bytes (a capture buffer's padding,
+ * counted in `padding`) are accepted, at most {@link GPU_REPORT_LIMITS}
+ * `maxPadding`; a non-zero byte there is `trailing-data`.
  *
  * @throws MalformedError naming the field.
  * @example
@@ -381,9 +488,20 @@ export function decodeGpuReport(input: Uint8Array | string): GpuReport {
     throw new MalformedError("truncated", "GPU attestation report", "shorter than the request");
   }
   const request = decodeSpdmGetMeasurements(bytes.subarray(0, GPU_REQUEST_SIZE));
-  const response = decodeSpdmMeasurements(bytes.subarray(GPU_REQUEST_SIZE));
-  const signedBytes = Uint8Array.prototype.slice.call(bytes, 0, bytes.length - response.signature.length);
-  return Object.freeze({ request, response, signedBytes });
+  const { response, size } = readSpdmMeasurements(bytes.subarray(GPU_REQUEST_SIZE), GPU_SIGNATURE_SIZE);
+  const end = GPU_REQUEST_SIZE + size;
+  const padding = bytes.length - end;
+  if (padding > GPU_REPORT_LIMITS.maxPadding) {
+    throw new MalformedError("trailing-data", "GPU attestation report", `${padding} bytes after the signature`);
+  }
+  for (let i = end; i < bytes.length; i++) {
+    if (bytes[i] !== 0) {
+      throw new MalformedError("trailing-data", "GPU attestation report", "non-zero bytes after the signature");
+    }
+  }
+  // The signature covers the request and the response up to the signature, never the padding.
+  const signedBytes = Uint8Array.prototype.slice.call(bytes, 0, end - response.signature.length);
+  return Object.freeze({ request, response, signedBytes, padding });
 }
 
 function reportFromHex(text: string): Uint8Array {

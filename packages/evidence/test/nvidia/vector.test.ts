@@ -6,7 +6,12 @@ import { sharedPath } from "@veritee/testkit";
 import { makeRoot } from "@veritee/testkit/x509";
 import { VerificationError } from "../../src/errors.js";
 import { decodePemChain } from "../../src/nvidia/cert-chain.js";
-import { decodeGpuReport } from "../../src/nvidia/decode.js";
+import {
+  decodeGpuReport,
+  decodeSpdmMeasurements,
+  GPU_REPORT_LIMITS,
+  GPU_REQUEST_SIZE,
+} from "../../src/nvidia/decode.js";
 import { decodeGpuRim } from "../../src/nvidia/rim.js";
 import { NVIDIA_DEVICE_IDENTITY_ROOT } from "../../src/nvidia/roots.js";
 import { verifyGpuReport } from "../../src/nvidia/verify.js";
@@ -100,13 +105,38 @@ describe("NVIDIA Hopper vector", () => {
     );
   });
 
-  it("rejects truncation and extension of the report", async () => {
-    for (const bad of [REPORT.subarray(0, REPORT.length - 1), REPORT.subarray(0, 36), new Uint8Array([...REPORT, 0])]) {
+  it("rejects truncation and extension of the report by anything but zero padding", async () => {
+    const bads = [
+      REPORT.subarray(0, REPORT.length - 1),
+      REPORT.subarray(0, 36),
+      new Uint8Array([...REPORT, 1]),
+      new Uint8Array([...REPORT, 0, 0, 0x80]),
+      new Uint8Array([...REPORT, ...new Uint8Array(GPU_REPORT_LIMITS.maxPadding + 1)]),
+    ];
+    for (const bad of bads) {
       await assert.rejects(
         verifyGpuReport({ report: bad, certChain: CHAIN, expectedNonce: NONCE, at: AT }),
-        (e: unknown) => e instanceof MalformedError,
+        (e: unknown) => e instanceof MalformedError && (bad.length < REPORT.length || e.code === "trailing-data"),
       );
     }
+  });
+
+  it("accepts zero padding after the signature (a CoCo guest's capture has one byte), unsigned and counted", async () => {
+    for (const n of [1, 7, GPU_REPORT_LIMITS.maxPadding]) {
+      const padded = new Uint8Array(REPORT.length + n);
+      padded.set(REPORT);
+      const v = await verifyGpuReport({ report: padded, certChain: CHAIN, expectedNonce: NONCE, at: AT });
+      assert.equal(v.driverVersion, "550.90.07");
+      const decoded = decodeGpuReport(padded);
+      assert.equal(decoded.padding, n);
+      assert.deepEqual(decoded.signedBytes, decodeGpuReport(REPORT).signedBytes, "the padding is not signed");
+    }
+    assert.equal(decodeGpuReport(REPORT).padding, 0);
+    // The SPDM message itself stays exact: padding belongs to the capture, not to MEASUREMENTS.
+    assert.throws(
+      () => decodeSpdmMeasurements(new Uint8Array([...REPORT.subarray(GPU_REQUEST_SIZE), 0])),
+      (e: unknown) => e instanceof MalformedError && e.code === "trailing-data",
+    );
   });
 });
 
