@@ -32,6 +32,8 @@ export type PolicyCode =
   | "report-data-mismatch"
   /** A TEE guest runs with a setting the policy forbids (debug, a migration agent, SMT, a VMPL). */
   | "tee-attribute-not-allowed"
+  /** Reference values (an NVIDIA RIM) are for another product than the device that produced the evidence. */
+  | "product-mismatch"
   /** A TEE's firmware TCB or the guest's SVN is below the policy's minimum. */
   | "tcb-too-old"
   /** The policy requires revocation lists to have been checked (TDX PCK and root CA CRLs) and they were not. */

@@ -30,13 +30,20 @@ export interface GpuDeviceChain {
   readonly chain: readonly Uint8Array[];
 }
 
-/** Make a fresh test device chain shaped like NVIDIA's (leaf without basicConstraints, digitalSignature only). */
-export function makeGpuDeviceChain(options: { notAfter?: Date; deviceKey?: KeyPair } = {}): GpuDeviceChain {
+/**
+ * Make a fresh test device chain shaped like NVIDIA's (leaf without
+ * basicConstraints, digitalSignature only). The device certificate's CN is
+ * `deviceName`, default "GH100 A01 GSP FMC LF" as on a real H100: its first
+ * word names the chip.
+ */
+export function makeGpuDeviceChain(
+  options: { notAfter?: Date; deviceKey?: KeyPair; deviceName?: string } = {},
+): GpuDeviceChain {
   const root = makeRoot("Test GPU Device Identity CA", ecKey("P-384"), { sigAlg: "ecdsa-sha384" });
   const intermediate = makeIntermediate("Test GH100 Identity", root, ecKey("P-384"), { sigAlg: "ecdsa-sha384" });
   const deviceKey = options.deviceKey ?? ecKey("P-384");
   const device = buildCertificate({
-    subject: name("Test GH100 GSP FMC LF", "Veritee Test"),
+    subject: name(options.deviceName ?? "GH100 A01 GSP FMC LF", "Veritee Test"),
     issuer: intermediate.name,
     publicKey: deviceKey.publicKey,
     signingKey: intermediate.key.privateKey,

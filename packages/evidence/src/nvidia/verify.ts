@@ -13,13 +13,17 @@
  * 5. the device certificate chains to NVIDIA's device identity root (or the
  *    caller's roots) at the pinned time `at` (RFC 5280 §6.1).
  *
+ * The GPU's chip ({@link VerifiedGpuReport.chip}, e.g. "GH100") is read from
+ * the proven device certificate, whose subject NVIDIA's CA signed; policy
+ * compares it with the product a RIM is for.
+ *
  * Only then is a {@link VerifiedGpuReport} made; policy reads nothing else.
  */
 import { bytesEqual, hash, importPublicSpki, utf8, verifySignature } from "@veritee/core";
 import { chainValidAt, DEFAULT_VERIFIED_CACHE_SIZE, maybeCached, VerifiedCache } from "../collateral/verified-cache.js";
 import { VerificationError } from "../errors.js";
 import { NONCE_LENGTH } from "../launch/binding.js";
-import { decodeCertificate } from "../x509/certificate.js";
+import { type DecodedCertificate, decodeCertificate } from "../x509/certificate.js";
 import { type VerifiedCertificateChain, verifyCertificateChain } from "../x509/chain.js";
 import { decodePemChain } from "./cert-chain.js";
 import {
@@ -106,6 +110,12 @@ export class VerifiedGpuReport {
   readonly nonce: Uint8Array;
   /** The session the nonce binds, when verified with `session`; `undefined` for a raw nonce. */
   readonly session: GpuSession | undefined;
+  /**
+   * The GPU chip the device certificate names: the first word of its subject
+   * CN when that is an NVIDIA chip name ("GH100" from "GH100 A01 GSP FMC LF");
+   * undefined otherwise. Proven: the certificate chains to the trusted root.
+   */
+  readonly chip: string | undefined;
   /** The proven certificate chain (device certificate first). */
   readonly chain: VerifiedCertificateChain;
   /** The time the report was verified at. */
@@ -132,6 +142,7 @@ export class VerifiedGpuReport {
         ? undefined
         : Object.freeze({ clientNonce: session.clientNonce.slice(), keySetDigest: session.keySetDigest.slice() });
     this.chain = chain;
+    this.chip = gpuChipOf(chain.path[0]!);
     this.verifiedAt = new Date(at.getTime());
     Object.freeze(this);
   }
@@ -140,6 +151,22 @@ export class VerifiedGpuReport {
   static is(value: unknown): value is VerifiedGpuReport {
     return typeof value === "object" && value !== null && #brand in value && value.#brand;
   }
+}
+
+/** An NVIDIA GPU chip name: "G", the architecture letter(s), the die number (GA100, GH100, GB202). */
+const GPU_CHIP_NAME = /^G[A-Z]{1,2}[0-9]{3}$/;
+
+/**
+ * The chip a GPU device certificate names. NVIDIA's device certificates carry
+ * the chip, revision and firmware stage in the subject CN ("GH100 A01 GSP FMC
+ * LF"), as do the chain's other certificates ("GH100 A01 GSP BROM", "NVIDIA
+ * GH100 Identity").
+ */
+function gpuChipOf(device: DecodedCertificate): string | undefined {
+  const cns = device.subject.attributes.filter((a) => a.oid === "2.5.4.3");
+  if (cns.length !== 1) return undefined;
+  const first = cns[0]!.value.split(" ", 1)[0]!;
+  return GPU_CHIP_NAME.test(first) ? first : undefined;
 }
 
 function checkRequest(report: GpuReport): void {

@@ -184,3 +184,25 @@ describe("NVIDIA opaque data: only what the lengths account for", () => {
     );
   });
 });
+
+describe("the GPU's chip, from the proven device certificate", () => {
+  it("is the first word of the device certificate's CN when it is a chip name", async () => {
+    for (const [deviceName, chip] of [
+      ["GH100 A01 GSP FMC LF", "GH100"],
+      ["GB202 A01 GSP FMC LF", "GB202"],
+      ["Test GH100 GSP FMC LF", undefined],
+      ["gh100 A01", undefined],
+      ["GH1000 A01", undefined],
+    ] as const) {
+      const chain = makeGpuDeviceChain({ deviceName });
+      const v = await verifyGpuReport({
+        report: forgeGpuReport(chain, { nonce: NONCE }),
+        certChain: chain.chain,
+        expectedNonce: NONCE,
+        at: AT,
+        roots: [chain.root.cert],
+      });
+      assert.equal(v.chip, chip, deviceName);
+    }
+  });
+});

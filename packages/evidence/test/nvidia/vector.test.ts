@@ -58,6 +58,7 @@ describe("NVIDIA Hopper vector", () => {
     assert.equal(v.measurements.size, 64);
     assert.equal(v.driverVersion, "550.90.07");
     assert.equal(v.vbiosVersion, "96.00.9F.00.01");
+    assert.equal(v.chip, "GH100", "from the device certificate's CN, GH100 A01 GSP FMC LF");
     assert.equal(v.chain.path.length, 5);
     assert.equal(v.chain.anchor.subject.text, "CN=NVIDIA Device Identity CA, O=NVIDIA");
     assert.equal(v.session, undefined);

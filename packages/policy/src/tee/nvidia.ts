@@ -21,7 +21,10 @@
  * listed index must be reported (fail closed: a firmware that adds a
  * measurement is refused until the policy names it). `"from-rim"` takes the
  * reference values from NVIDIA RIMs the caller passes ({@link EvaluateNvidiaOptions.rims}):
- * each RIM's version must be the reported driver or VBIOS version, each
+ * each RIM's product (Meta `product`, e.g. "GH100") must be the chip the
+ * GPU's proven device certificate names (`VerifiedGpuReport.chip`; a RIM
+ * for another chip, or a GPU whose certificate names none, is
+ * `product-mismatch`), each RIM's version must be the reported driver or VBIOS version, each
  * active RIM measurement must be reported with one of its alternatives,
  * and an index that two RIMs both claim is refused; indices no RIM names
  * are not compared (NVIDIA's own verifier does the same).
@@ -169,7 +172,8 @@ function compareVersions(a: string, b: string, radix: number): number {
 /**
  * Every claim of `rules` against a verified GPU report, passed or failed,
  * in this order: measurements (by index), driverVersion, vbiosVersion,
- * nonceBinding, ppcieMode. Codes: `measurement-mismatch`,
+ * nonceBinding, ppcieMode. Codes: `product-mismatch` (a RIM for another
+ * chip), `measurement-mismatch`,
  * `measurement-missing`, `measurement-unexpected` (measurements and
  * versions), `tcb-too-old` (a version below the minimum),
  * `report-data-mismatch` (nonce binding), `tee-attribute-not-allowed`
@@ -329,7 +333,17 @@ function rimClaims(
     .filter((v) => v !== undefined)
     .map((v) => v.toUpperCase());
   const owner = new Map<number, (typeof rims)[number]>();
+  const chip = verified.chip;
   rims.forEach((rim, i) => {
+    // A RIM describes one product's firmware: reference values of another chip prove nothing about this GPU.
+    add(
+      `measurements.rim[${i}]`,
+      `GPU RIM ${i} product`,
+      rim.product,
+      chip ?? "no chip named by the device certificate",
+      chip !== undefined && chip === rim.product,
+      "product-mismatch",
+    );
     add(
       `measurements.rim[${i}]`,
       `GPU RIM ${i} version`,

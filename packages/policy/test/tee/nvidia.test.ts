@@ -227,5 +227,88 @@ describe("NVIDIA policy section: reference values from RIMs", () => {
       'nvidia.measurements["10"]',
       'nvidia.measurements["12"]',
     ]);
+    // The version fails, the product does not: NVIDIA's RIM is for GH100 and so is the capture's GPU.
+    const product = claims.find((c) => c.name === "GPU RIM 0 product")!;
+    assert.deepEqual([product.expected, product.actual, product.ok], ["GH100", "GH100", true]);
+  });
+});
+
+describe("NVIDIA policy section: a RIM's product must be the GPU's chip", () => {
+  const signer = makeRimSigner();
+  const dir = (n: string) => sharedPath("vectors", "nvidia", n);
+  const FROM_RIM = { ...STRICT, measurements: "from-rim", nonceBinding: "any" };
+  const rimOf = (product: string | undefined, version = "550.90.07") =>
+    verifyGpuRim({
+      xml: forgeGpuRim(signer, {
+        version,
+        ...(product === undefined ? {} : { product }),
+        measurements: new Map([[0, [toHex(testMeasurement(1))]]]),
+      }),
+      at: AT,
+      roots: [signer.root.cert],
+    });
+
+  it("both real RIMs name GH100, the chip of the real capture's device certificate", async () => {
+    const report = fromHex(readFileSync(dir("hopperAttestationReport.txt"), "utf8").trim());
+    const real = await verifyGpuReport({
+      report,
+      certChain: readFileSync(dir("hopperCertChain.txt"), "utf8"),
+      expectedNonce: report.slice(4, 36),
+      at: AT,
+    });
+    assert.equal(real.chip, "GH100");
+    const rims = await Promise.all(
+      ["1010_0200_882_96005E0001_PROD.swidtag", "g520_0200_885_9600740001_PROD.swidtag"].map((n) =>
+        verifyGpuRim({ xml: readFileSync(dir(n), "utf8"), at: AT }),
+      ),
+    );
+    const rules = parseNvidiaRules({ ...FROM_RIM, driverVersion: "any", vbiosVersion: "any" });
+    const products = nvidiaClaims(rules, real, { rims }).filter((c) => c.name.endsWith(" product"));
+    assert.deepEqual(
+      products.map((c) => [c.path, c.expected, c.actual, c.ok]),
+      [
+        ["nvidia.measurements.rim[0]", "GH100", "GH100", true],
+        ["nvidia.measurements.rim[1]", "GH100", "GH100", true],
+      ],
+    );
+  });
+
+  it("a RIM for another chip is product-mismatch, named, before its version", async () => {
+    const rules = parseNvidiaRules(FROM_RIM);
+    const v = await verified();
+    assert.equal(v.chip, "GH100");
+    assert.equal(evaluateNvidia(rules, v, { rims: [await rimOf("GH100")] }).verdict, "pass");
+    const blackwell = await rimOf("GB100");
+    failsWith(() => evaluateNvidia(rules, v, { rims: [blackwell] }), "product-mismatch", "nvidia.measurements.rim[0]");
+    assert.throws(
+      () => evaluateNvidia(rules, v, { rims: [blackwell] }),
+      (e: unknown) => e instanceof PolicyError && e.claim?.name === "GPU RIM 0 product" && /GB100/.test(e.message),
+    );
+    // The product claim comes first: a RIM for another chip fails as that, whatever its version.
+    const oldBlackwell = await rimOf("GB100", "535.1.1");
+    failsWith(
+      () => evaluateNvidia(rules, v, { rims: [oldBlackwell] }),
+      "product-mismatch",
+      "nvidia.measurements.rim[0]",
+    );
+    // Case and spelling count: the RIM names the product exactly.
+    const lowerCase = await rimOf("gh100");
+    failsWith(() => evaluateNvidia(rules, v, { rims: [lowerCase] }), "product-mismatch", "nvidia.measurements.rim[0]");
+  });
+
+  it("a GPU whose device certificate names no chip matches no RIM", async () => {
+    const anonymous = makeGpuDeviceChain({ deviceName: "Test GPU device" });
+    const nonce = randomBytes(32);
+    const v = await verifyGpuReport({
+      report: forgeGpuReport(anonymous, { nonce }),
+      certChain: anonymous.chain,
+      expectedNonce: nonce,
+      at: AT,
+      roots: [anonymous.root.cert],
+    });
+    assert.equal(v.chip, undefined);
+    const rules = parseNvidiaRules(FROM_RIM);
+    const hopper = await rimOf("GH100");
+    failsWith(() => evaluateNvidia(rules, v, { rims: [hopper] }), "product-mismatch", "nvidia.measurements.rim[0]");
   });
 });
