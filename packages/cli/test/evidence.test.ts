@@ -360,6 +360,7 @@ describe("NVIDIA", () => {
     assert.equal(r.code, EXIT.ok, r.stderr);
     assert.match(r.stdout, /^NVIDIA GPU attestation report, at 2024-06-01T00:00:00\.000Z/);
     assert.match(r.stdout, /\n {2}✓ device chain +device certificate → NVIDIA Device Identity CA \(5 certificates\)\n/);
+    assert.match(r.stdout, /\n {2}✓ chip +GH100\n/);
     assert.match(r.stdout, /\n {2}✓ driver version +\d+\.\d+\.\d+\n/);
     assert.match(r.stdout, /\n {2}✓ VBIOS version +[0-9A-Fa-f.]+\n/);
     assert.match(r.stdout, /\n {2}✓ measurement 1 +[0-9a-f]{96}\n/);
@@ -399,6 +400,24 @@ describe("NVIDIA", () => {
     assert.ok([EXIT.malformed, EXIT.verification].includes(r2.code as 10 | 11), r2.stderr);
     assert.equal(json(r2.stdout).verdict, "fail");
     assertFailure(expired, EXIT.verification, "verification", "cert-not-yet-valid");
+  });
+
+  it("newer opaque fields, unknown ones shown as found, and zero padding after the signature", async () => {
+    const device = makeGpuDeviceChain();
+    const fields = defaultGpuReportFields();
+    fields.opaque.push({ type: 36, value: Uint8Array.of(1) }, { type: 0x40, value: Uint8Array.of(0xde, 0xad) });
+    const file = await temp("newer-gpu.bin", Uint8Array.from([...forgeGpuReport(device, fields), 0]));
+    const chainFile = await temp("newer-gpu-chain.der", device.device);
+    const intermediates = await temp("newer-gpu-ica.der", device.intermediate.cert);
+    const root = await temp("newer-gpu-root.der", device.root.cert);
+    const nonce = Buffer.from(fields.nonce).toString("hex");
+    const r = await veritee(
+      ...["evidence", "verify", file, "--type", "nvidia", "--cert", chainFile, "--cert", intermediates],
+      ...["--root", root, "--nonce", nonce, "--at", GPU_AT],
+    );
+    assert.equal(r.code, EXIT.ok, r.stderr);
+    assert.match(r.stdout, /\n {2}✓ feature mode +mpt\n/);
+    assert.match(r.stdout, /\n {2}✓ opaque field 64 +dead\n/);
   });
 
   it("a forged report under a test root verifies only with that root given (--root)", async () => {

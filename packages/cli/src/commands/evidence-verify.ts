@@ -317,6 +317,7 @@ export async function verifyNvidia(inputs: EvidenceInputs): Promise<EvidenceOutc
     inputs.nonce === undefined
       ? skipped("nonce", `not checked (no --nonce); the report answers ${toHex(v.nonce)}`)
       : verified("nonce", `${toHex(v.nonce)} equals --nonce`),
+    verified("chip", v.chip ?? "not named by the device certificate"),
     verified("driver version", o.driverVersion ?? "not reported"),
     verified("VBIOS version", o.vbiosVersion ?? "not reported"),
     ...(o.project === undefined ? [] : [verified("project", o.project)]),
@@ -325,6 +326,10 @@ export async function verifyNvidia(inputs: EvidenceInputs): Promise<EvidenceOutc
     verified("protected PCIe", statusByte(o.protectedPcieStatus)),
     verified("NVDEC0", statusByte(o.nvdec0Status)),
     ...(o.fwid === undefined ? [] : [verified("FWID", toHex(o.fwid))]),
+    ...(o.featureMode === undefined ? [] : [verified("feature mode", o.featureMode)]),
+    ...(o.opaqueDataVersion === undefined ? [] : [verified("opaque data version", String(o.opaqueDataVersion))]),
+    // Fields of types this verifier does not know: signed, shown as found, never interpreted.
+    ...o.unknown.map((f) => verified(`opaque field ${f.type}`, f.value.length === 0 ? "(empty)" : toHex(f.value))),
     ...[...v.measurements.values()].map((b) => verified(`measurement ${b.index}`, toHex(b.value))),
   ];
   return { mode: "full", claims };
