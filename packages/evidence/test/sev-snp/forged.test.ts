@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { MalformedError } from "@veritee/core";
 import {
   defaultSnpReportFields,
   forgeSnpReport,
@@ -84,6 +85,18 @@ describe("forged SEV-SNP evidence under a test root", () => {
       }),
       "snp-chain-mismatch",
       /VCEK is not issued by AMD's ASK/,
+    );
+  });
+
+  it("a VLEK carries a CSP id and no hwID: a certificate with both is malformed, whatever signed it", async () => {
+    const both = issueSnpEndorsement(milan, {
+      vlek: true,
+      extra: [{ oid: "1.3.6.1.4.1.3704.1.4", value: defaultSnpReportFields().chipId }],
+    });
+    const report = forgeSnpReport(milan, { keyInfo: 1 << 2 }, { signingKey: both.key.privateKey });
+    await assert.rejects(
+      verify(report, both.cert),
+      (e: unknown) => e instanceof MalformedError && /exactly one of hwID/.test(e.message),
     );
   });
 
