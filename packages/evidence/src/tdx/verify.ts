@@ -273,6 +273,10 @@ async function verifyWith(
     typeof collateral.qeIdentity === "string" || collateral.qeIdentity instanceof Uint8Array
       ? await decodedCollateral(cache, "tdx-qe-identity", collateral.qeIdentity, decodeTdxQeIdentity)
       : collateral.qeIdentity;
+  // A decoded document handed in must still be the TD QE's: the SGX QE identity does not describe it.
+  if (qeIdentity.id !== "TD_QE") {
+    throw new VerificationError("collateral-mismatch", "the QE identity is not the TD QE's (id TD_QE)");
+  }
   const base = await signaturesWith(
     {
       quote: options.quote,
