@@ -70,6 +70,8 @@ function sgxLevel(l: unknown, what: string): SgxTcbLevel {
 export function decodeSgxTcbInfo(input: Uint8Array | string): SgxTcbInfo {
   const what = "SGX TCB info";
   const { inner, signed } = splitSigned(input, "tcbInfo", what);
+  // The id first, so TDX TCB info (which has more members) is named for what it is.
+  if (inner.id !== "SGX") throw new MalformedError("unsupported", `${what}.id`, "not SGX TCB info");
   const o = obj(inner, what, [
     "id",
     "version",
@@ -81,7 +83,6 @@ export function decodeSgxTcbInfo(input: Uint8Array | string): SgxTcbInfo {
     "tcbEvaluationDataNumber",
     "tcbLevels",
   ]);
-  if (o.id !== "SGX") throw new MalformedError("unsupported", `${what}.id`, "not SGX TCB info");
   if (o.version !== 3) throw new MalformedError("unsupported", `${what}.version`, "only version 3");
   if (o.tcbType !== 0) throw new MalformedError("unsupported", `${what}.tcbType`, "only type 0");
   return Object.freeze({
