@@ -95,7 +95,7 @@ class Claims {
  * 8. `launch.models`: every measured model is listed and allowed, and every
  *    listed model was measured (`measurement-missing`);
  * 9. `platform.sevSnp`, `platform.tdx`, `platform.nvidiaGpu`,
- *    `platform.azureVtpm`: evidence a rule
+ *    `platform.azureVtpm`, `platform.sgx` (never sent yet): evidence a rule
  *    set requires is present (`platform-evidence-missing`; for GPUs at least
  *    one) and passes every rule of its section, with claim paths like
  *    `platform.sevSnp.measurement` and `platform.nvidiaGpu[0].driverVersion`
