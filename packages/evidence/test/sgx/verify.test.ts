@@ -8,6 +8,7 @@ import {
   forgeSgxQuote,
   forgeSgxTcbInfo,
   forgeTcbInfo,
+  forgeTdxQuote,
   makeTdxPki,
   rawP256,
   TDX_TEST_TIME,
@@ -26,6 +27,7 @@ import {
 } from "../../src/sgx/verify.js";
 import { decodeTdxQeIdentity } from "../../src/tdx/collateral.js";
 import { intelSgxRootCa } from "../../src/tdx/roots.js";
+import { verifyTdxQuote } from "../../src/tdx/verify.js";
 import { OCCLUM, QE_IDENTITY, QUOTE_V3, SGX_AT, TCB_INFO, TCB_SIGNING } from "./vectors.js";
 
 async function rejectsWith(p: Promise<unknown>, code: string): Promise<void> {
@@ -115,6 +117,20 @@ describe("verifySgxQuote on the real vectors (Intel's collateral, pinned time)",
     // Handed in decoded, it is still refused.
     await rejectsWith(
       verifySgxQuote({ quote: OCCLUM, collateral: { ...REAL, qeIdentity: decodeTdxQeIdentity(tdQe) }, at: SGX_AT }),
+      "collateral-mismatch",
+    );
+    // And the TDX verifier refuses the SGX QE identity handed in decoded.
+    await rejectsWith(
+      verifyTdxQuote({
+        quote: forgeTdxQuote(pki),
+        at: TDX_TEST_TIME,
+        roots: [pki.root.cert],
+        collateral: {
+          tcbInfo: forgeTcbInfo(pki),
+          qeIdentity: decodeSgxQeIdentity(forgeQeIdentity(pki, { id: "QE" })),
+          tcbSigningChain: tcbSigningChainPem(pki),
+        },
+      }),
       "collateral-mismatch",
     );
     assert.equal(decodeSgxQeIdentity(QE_IDENTITY).id, "QE");
