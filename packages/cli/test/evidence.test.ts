@@ -445,7 +445,7 @@ describe("usage", () => {
     const cert = ["--cert", SNP("vcek.der")];
     const [at, type, nonce, undetectable, azure, missing, noDir] = await Promise.all([
       veritee("evidence", "verify", snp, ...cert, "--at", "2023-06-20T00:00:00"),
-      veritee("evidence", "verify", snp, ...cert, "--type", "sgx"),
+      veritee("evidence", "verify", snp, ...cert, "--type", "sev"),
       veritee("evidence", "verify", snp, ...cert, "--nonce", "xyz"),
       veritee("evidence", "verify", GPU("1010_0200_882_96005E0001_PROD.swidtag")),
       veritee("evidence", "verify", snp, "--type", "azure-vtpm"),
@@ -455,7 +455,7 @@ describe("usage", () => {
     for (const r of [at, type, nonce, undetectable, azure]) assert.equal(r.code, EXIT.usage, `${r.stdout}${r.stderr}`);
     assert.match(at.stderr, /--at must be an ISO 8601 date or date-time with a zone/);
     assert.match(nonce.stderr, /--nonce must be hex/);
-    assert.match(undetectable.stderr, /give --type snp\|tdx\|nvidia/);
+    assert.match(undetectable.stderr, /give --type snp\|tdx\|sgx\|nvidia/);
     assert.match(azure.stderr, /--type azure-vtpm needs --quote-attest/);
     for (const r of [missing, noDir]) {
       assert.equal(r.code, EXIT.environment, r.stderr);
@@ -548,9 +548,10 @@ describe("--at parsing and type detection (in process)", () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 1300 }), (bytes) => {
         const type = detectEvidenceType(bytes);
-        assert.ok(type === undefined || type === "snp" || type === "tdx" || type === "nvidia");
+        assert.ok(type === undefined || type === "snp" || type === "tdx" || type === "sgx" || type === "nvidia");
         if (type === "snp") assert.equal(bytes.length, 1184);
         if (type === "tdx") assert.equal(bytes[4], 0x81);
+        if (type === "sgx") assert.deepEqual([...bytes.subarray(0, 8)], [3, 0, 2, 0, 0, 0, 0, 0]);
       }),
     );
   });

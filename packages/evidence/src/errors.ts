@@ -71,6 +71,21 @@ export type VerificationCode =
   | "tdx-qe-tcb-not-supported"
   | "tdx-module-mismatch"
   | "tdx-tcb-not-supported"
+  // Intel SGX quotes (./sgx; the steps shared with TDX are ./dcap/verify.ts)
+  /** The quote's QE vendor ID is not Intel's. */
+  | "sgx-qe-vendor"
+  /** The QE report is not signed by the PCK certificate's key. */
+  | "sgx-qe-report-signature"
+  /** The QE report data is not SHA-256(attestation key ‖ QE auth data) ‖ zeros. */
+  | "sgx-qe-binding"
+  /** The quote (header ‖ enclave report body) is not signed by the attestation key. */
+  | "sgx-quote-signature"
+  /** The QE's MRSIGNER, ISVPRODID, MISCSELECT or ATTRIBUTES differ from Intel's SGX QE identity. */
+  | "sgx-qe-identity-mismatch"
+  /** The QE's ISVSVN is below every level of the SGX QE identity. */
+  | "sgx-qe-tcb-not-supported"
+  /** The platform's SGX TCB components or PCE SVN are below every SGX TCB info level. */
+  | "sgx-tcb-not-supported"
   // NVIDIA GPU attestation reports and RIMs (./nvidia)
   | "nvidia-request-mismatch"
   | "nvidia-device-key"

@@ -21,6 +21,19 @@ export {
   TPM2_TOOLS_CREDENTIAL_MAGIC,
   TPM2_TOOLS_CREDENTIAL_VERSION,
 } from "./credential/tpm2-tools-file.js";
+// Intel SGX DCAP quotes (./sgx), sharing the DCAP parts with TDX (./dcap)
+export {
+  DCAP_TCB_STATUSES,
+  type DcapQeIdentity,
+  type DcapTcbStatus,
+} from "./dcap/collateral.js";
+export {
+  DCAP_SIZES,
+  type DcapQeCertificationData,
+  type DcapQuoteHeader,
+  type DcapTrailingData,
+} from "./dcap/quote.js";
+export type { DcapRevocation } from "./dcap/verify.js";
 export { type VerificationCode, VerificationError } from "./errors.js";
 // TCG PC Client event logs: decode, replay, verify against quoted PCRs (./eventlog)
 export * from "./eventlog/index.js";
@@ -46,6 +59,34 @@ export * from "./launch/index.js";
 export * from "./nvidia/index.js";
 // AMD SEV-SNP attestation reports: decode, VCEK chain, signature, TCB binding (./sev-snp)
 export * from "./sev-snp/index.js";
+export {
+  decodeSgxQeIdentity,
+  decodeSgxTcbInfo,
+  type SgxQeIdentity,
+  type SgxTcbInfo,
+  type SgxTcbLevel,
+} from "./sgx/collateral.js";
+export {
+  type DecodeSgxQuoteOptions,
+  decodeSgxQuote,
+  SGX_QUOTE_VERSION,
+  SGX_TEE_TYPE,
+  type SgxQuote,
+  type SgxQuoteHeader,
+} from "./sgx/decode.js";
+export {
+  createSgxVerifier,
+  type SgxCollateral,
+  type SgxTcbVerdict,
+  type SgxVerifier,
+  type SgxVerifierOptions,
+  VerifiedSgxQuote,
+  VerifiedSgxQuoteSignatures,
+  type VerifySgxQuoteOptions,
+  type VerifySgxQuoteSignaturesOptions,
+  verifySgxQuote,
+  verifySgxQuoteSignatures,
+} from "./sgx/verify.js";
 export {
   decodeTdxQeIdentity,
   decodeTdxTcbInfo,

@@ -8,6 +8,7 @@
  */
 import type { AzureVtpmRules } from "./tee/azure-vtpm.js";
 import type { NvidiaRules } from "./tee/nvidia.js";
+import type { SgxRules } from "./tee/sgx.js";
 import type { SnpRules } from "./tee/snp.js";
 import type { TdxRules } from "./tee/tdx.js";
 
@@ -94,6 +95,13 @@ export interface PolicyPlatform {
    * verifier's check), and pass these rules (`tee/azure-vtpm.ts`).
    */
   readonly azureVtpm: AzureVtpmRules | typeof NONE;
+  /**
+   * An Intel SGX enclave (`tee/sgx.ts`); the one optional member (absent
+   * means "none", and stays absent here). No attestation document carries
+   * SGX evidence yet, so a rule set makes every attestation fail
+   * `platform-evidence-missing`.
+   */
+  readonly sgx?: SgxRules | typeof NONE;
 }
 
 /** The literal that leaves a kind of platform evidence unrequired. */

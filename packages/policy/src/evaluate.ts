@@ -95,7 +95,7 @@ class Claims {
  * 8. `launch.models`: every measured model is listed and allowed, and every
  *    listed model was measured (`measurement-missing`);
  * 9. `platform.sevSnp`, `platform.tdx`, `platform.nvidiaGpu`,
- *    `platform.azureVtpm`: evidence a rule
+ *    `platform.azureVtpm`, `platform.sgx` (never sent yet): evidence a rule
  *    set requires is present (`platform-evidence-missing`; for GPUs at least
  *    one) and passes every rule of its section, with claim paths like
  *    `platform.sevSnp.measurement` and `platform.nvidiaGpu[0].driverVersion`
@@ -313,6 +313,7 @@ const PLATFORM_NAMES = {
   tdx: "TDX evidence",
   nvidiaGpu: "NVIDIA GPU evidence",
   azureVtpm: "Azure vTPM evidence (HCL report)",
+  sgx: "SGX evidence",
 } as const;
 
 /** Step 9 of {@link evaluate}: presence of required platform evidence, then each section's claims. */
@@ -332,7 +333,7 @@ function platformClaims(
     gpuReports: gpuReportsOf(verified.document.platform),
   });
   const presence = (key: keyof typeof PLATFORM_NAMES, present: boolean, actual: string) => {
-    const required = rules[key] !== NONE;
+    const required = rules[key] !== undefined && rules[key] !== NONE;
     // Neither required nor sent: nothing to say (a TPM-only server under a TPM-only policy).
     if (!required && !present) return;
     claims.add(
@@ -365,6 +366,8 @@ function platformClaims(
   if (azureVtpm !== undefined && rules.azureVtpm !== NONE) {
     claims.list.push(...azureVtpmClaims(rules.azureVtpm, azureVtpm, { path: "platform.azureVtpm", now }));
   }
+  // Attestation documents carry no SGX evidence: a policy requiring it fails closed here.
+  presence("sgx", false, "");
   presence("nvidiaGpu", gpus.length > 0, `${gpus.length} verified GPU report${gpus.length === 1 ? "" : "s"}`);
   const gpuRules = rules.nvidiaGpu;
   if (gpuRules !== NONE) {

@@ -50,6 +50,16 @@ export {
   nvidiaClaims,
   parseNvidiaRules,
 } from "./tee/nvidia.js";
+// Intel SGX policy section (./tee/sgx)
+export {
+  type EvaluateSgxOptions,
+  evaluateSgx,
+  parseSgxRules,
+  type SgxAttributesRule,
+  type SgxHexSpec,
+  type SgxRules,
+  sgxClaims,
+} from "./tee/sgx.js";
 // AMD SEV-SNP policy section (./tee/snp)
 export {
   type EvaluateSnpOptions,

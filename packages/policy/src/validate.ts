@@ -26,6 +26,7 @@ import { array, child, fail, integer, isPlainObject, object, oneOf, typeName } f
 import { decodePemCertificate } from "./pem.js";
 import { parseAzureVtpmRules } from "./tee/azure-vtpm.js";
 import { parseNvidiaRules } from "./tee/nvidia.js";
+import { parseSgxRules } from "./tee/sgx.js";
 import { parseSnpRules } from "./tee/snp.js";
 import { parseTdxRules } from "./tee/tdx.js";
 
@@ -302,7 +303,10 @@ export function parsePolicy(input: unknown): Policy {
  * validated by its own strict parser with paths like `platform.sevSnp.measurement`.
  */
 function parsePlatform(value: unknown): PolicyPlatform {
-  const o = object(value, "platform", ["sevSnp", "tdx", "nvidiaGpu", "azureVtpm"]);
+  // `sgx` is the one optional member (absent means "none"), so policies written before it stay valid.
+  const sgxGiven = isPlainObject(value) && Object.hasOwn(value, "sgx");
+  const members = ["sevSnp", "tdx", "nvidiaGpu", "azureVtpm", ...(sgxGiven ? ["sgx"] : [])];
+  const o = object(value, "platform", members);
   const section = <T>(v: unknown, path: string, parse: (v: unknown, path: string) => T): T | typeof NONE => {
     if (v === NONE) return NONE;
     if (!isPlainObject(v)) fail(path, `must be "none" or an object of rules, not ${typeName(v)}`);
@@ -313,6 +317,7 @@ function parsePlatform(value: unknown): PolicyPlatform {
     tdx: section(o.tdx, "platform.tdx", parseTdxRules),
     nvidiaGpu: section(o.nvidiaGpu, "platform.nvidiaGpu", parseNvidiaRules),
     azureVtpm: section(o.azureVtpm, "platform.azureVtpm", parseAzureVtpmRules),
+    ...(sgxGiven ? { sgx: section(o.sgx, "platform.sgx", parseSgxRules) } : {}),
   });
 }
 

@@ -5,7 +5,9 @@
  * Signing" certificate for TCB info and QE identity. Every field can be
  * overridden, so each verification step and policy rule gets a one-field
  * negative test. The layout follows the Intel TDX DCAP Quoting Library API,
- * Appendix A; every integer is little-endian.
+ * Appendix A; every integer is little-endian. The same PKI forges Intel SGX
+ * quotes (version 3, SGX ECDSA Quote Library API §A.4) and SGX collateral
+ * ({@link forgeSgxQuote}, {@link forgeSgxTcbInfo}, `forgeQeIdentity` with id "QE").
  */
 import * as nodeCrypto from "node:crypto";
 import {
@@ -427,6 +429,8 @@ export function forgeTcbInfo(pki: TdxTestPki, options: ForgeTcbInfoOptions = {})
 
 /** Options of {@link forgeQeIdentity}. */
 export interface ForgeQeIdentityOptions {
+  /** "TD_QE" (default) or "QE" (the SGX QE identity). */
+  id?: string;
   issueDate?: string;
   nextUpdate?: string;
   mrsigner?: string;
@@ -443,7 +447,7 @@ export interface ForgeQeIdentityOptions {
 /** Forge a signed TD QE identity response body (Enclave Identity v2). */
 export function forgeQeIdentity(pki: TdxTestPki, options: ForgeQeIdentityOptions = {}): string {
   const value = {
-    id: "TD_QE",
+    id: options.id ?? "TD_QE",
     version: 2,
     issueDate: options.issueDate ?? "2025-05-20T00:00:00Z",
     nextUpdate: options.nextUpdate ?? "2025-06-19T00:00:00Z",
@@ -468,6 +472,137 @@ export function forgeQeIdentity(pki: TdxTestPki, options: ForgeQeIdentityOptions
     ...options.extra,
   };
   return sign("enclaveIdentity", value, options.signingKey ?? pki.tcbSigningKey.privateKey);
+}
+
+/** ISV enclave report body fields of a forged SGX quote. */
+export interface SgxBodyFields extends QeReportFields {
+  reportData: Uint8Array;
+}
+
+/** The default enclave: non-zero MRENCLAVE/MRSIGNER, product 7, SVN 3, DEBUG off (INIT|MODE64BIT). */
+export function defaultSgxBody(): SgxBodyFields {
+  return {
+    cpuSvn: Uint8Array.from([4, 4, 2, 2, 4, 1, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0]),
+    miscSelect: 0,
+    attributes: Uint8Array.from([0x05, 0, 0, 0, 0, 0, 0, 0, 0xe7, 0, 0, 0, 0, 0, 0, 0]),
+    mrEnclave: fill(32, 0x3e),
+    mrSigner: fill(32, 0x51),
+    isvProdId: 7,
+    isvSvn: 3,
+    reportData: fill(64, 0xd5),
+  };
+}
+
+/** Options of {@link forgeSgxQuote}: any one field can be changed. */
+export interface ForgeSgxQuoteOptions {
+  version?: number;
+  /** Header bytes 4..8 (reserved in version 3; TEE type 0 = SGX). */
+  teeType?: number;
+  qeSvn?: number;
+  pceSvn?: number;
+  qeVendorId?: Uint8Array;
+  userData?: Uint8Array;
+  body?: Partial<SgxBodyFields>;
+  qeReport?: Partial<QeReportFields>;
+  qeAuthData?: Uint8Array;
+  /** The certificates carried, leaf first; default PCK, Platform CA, root. */
+  chain?: Uint8Array[];
+  /** Sign the quote with this key instead of the attestation key (the quoted key stays the same). */
+  quoteSigningKey?: nodeCrypto.KeyObject;
+  /** Sign the QE report with this key instead of the PCK key. */
+  qeSigningKey?: nodeCrypto.KeyObject;
+}
+
+/** Forge a complete, valid SGX quote (version 3) under `pki`, with any field overridden. */
+export function forgeSgxQuote(pki: TdxTestPki, options: ForgeSgxQuoteOptions = {}): Uint8Array {
+  const header = cat(
+    u16(options.version ?? 3),
+    u16(2),
+    u32(options.teeType ?? 0),
+    u16(options.qeSvn ?? 8),
+    u16(options.pceSvn ?? 13),
+    options.qeVendorId ?? TDX_INTEL_QE_VENDOR_ID,
+    options.userData ?? fill(20, 0x42),
+  );
+  const signed = cat(header, encodeQeReport({ ...defaultSgxBody(), ...options.body }));
+  const attKey = rawP256(pki.attestationKey.publicKey);
+  const qeAuthData = options.qeAuthData ?? Uint8Array.from({ length: 32 }, (_, i) => i);
+  const q = options.qeReport ?? {};
+  const qeReport = encodeQeReport({
+    cpuSvn: q.cpuSvn ?? Uint8Array.from([4, 4, 2, 2, 4, 1, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0]),
+    miscSelect: q.miscSelect ?? 0,
+    attributes: q.attributes ?? Uint8Array.from([0x15, 0, 0, 0, 0, 0, 0, 0, 0xe7, 0, 0, 0, 0, 0, 0, 0]),
+    mrEnclave: q.mrEnclave ?? fill(32, 0xee),
+    mrSigner: q.mrSigner ?? TEST_QE_MRSIGNER,
+    isvProdId: q.isvProdId ?? 2,
+    isvSvn: q.isvSvn ?? 4,
+    reportData:
+      q.reportData ??
+      cat(Uint8Array.from(nodeCrypto.createHash("sha256").update(attKey).update(qeAuthData).digest()), fill(32, 0)),
+  });
+  const pem = new TextEncoder().encode(pemChain(options.chain ?? [pki.pckCert, pki.platformCa.cert, pki.root.cert]));
+  // Version 3 carries the QE report inline, not inside certification data type 6.
+  const sigData = cat(
+    p1363(options.quoteSigningKey ?? pki.attestationKey.privateKey, signed),
+    attKey,
+    qeReport,
+    p1363(options.qeSigningKey ?? pki.pckKey.privateKey, qeReport),
+    u16(qeAuthData.length),
+    qeAuthData,
+    u16(5),
+    u32(pem.length),
+    pem,
+  );
+  return cat(signed, u32(sigData.length), sigData);
+}
+
+/** One platform TCB level of forged SGX TCB info. */
+export interface SgxTcbLevelSpec {
+  sgx: number[];
+  pceSvn: number;
+  tcbDate: string;
+  tcbStatus: string;
+  advisoryIDs?: string[];
+}
+
+/** Options of {@link forgeSgxTcbInfo}. */
+export interface ForgeSgxTcbInfoOptions {
+  fmspc?: string;
+  pceId?: string;
+  issueDate?: string;
+  nextUpdate?: string;
+  tcbLevels?: SgxTcbLevelSpec[];
+  /** Replace or add any member of the tcbInfo object (applied last). */
+  extra?: Record<string, unknown>;
+  signingKey?: nodeCrypto.KeyObject;
+}
+
+/** The default SGX levels: UpToDate for the default forged platform, then OutOfDate. */
+export function defaultSgxTcbLevels(): SgxTcbLevelSpec[] {
+  return defaultTcbLevels().map(({ tdx: _tdx, ...l }) => l);
+}
+
+/** Forge a signed SGX TCB info response body (TCB Info v3, id "SGX"). */
+export function forgeSgxTcbInfo(pki: TdxTestPki, options: ForgeSgxTcbInfoOptions = {}): string {
+  const levels = (options.tcbLevels ?? defaultSgxTcbLevels()).map((l) => ({
+    tcb: { sgxtcbcomponents: l.sgx.map((svn) => ({ svn })), pcesvn: l.pceSvn },
+    tcbDate: l.tcbDate,
+    tcbStatus: l.tcbStatus,
+    ...(l.advisoryIDs ? { advisoryIDs: l.advisoryIDs } : {}),
+  }));
+  const value = {
+    id: "SGX",
+    version: 3,
+    issueDate: options.issueDate ?? "2025-05-20T00:00:00Z",
+    nextUpdate: options.nextUpdate ?? "2025-06-19T00:00:00Z",
+    fmspc: options.fmspc ?? pki.pck.fmspc,
+    pceId: options.pceId ?? pki.pck.pceId,
+    tcbType: 0,
+    tcbEvaluationDataNumber: 17,
+    tcbLevels: levels,
+    ...options.extra,
+  };
+  return sign("tcbInfo", value, options.signingKey ?? pki.tcbSigningKey.privateKey);
 }
 
 /** The TCB signing chain as PCS sends it (PEM: signing certificate, then root). */

@@ -11,7 +11,7 @@ import { CliError } from "../cli-error.js";
 import { parseHexOption, readInputFile } from "../io.js";
 
 /** The evidence types `--type` names. */
-export const EVIDENCE_TYPES = ["snp", "tdx", "nvidia", "azure-vtpm"] as const;
+export const EVIDENCE_TYPES = ["snp", "tdx", "sgx", "nvidia", "azure-vtpm"] as const;
 
 /** One of {@link EVIDENCE_TYPES}. */
 export type EvidenceType = (typeof EVIDENCE_TYPES)[number];
@@ -29,6 +29,8 @@ export const MAX_CERT_FILE = 256 << 10;
  *   Table 23) whose little-endian VERSION is one the decoder knows;
  * - TDX: a quote header (DCAP Quote Library API §A.4.3) with version 4 or 5
  *   and TEE type 0x81;
+ * - SGX: a quote header with version 3, attestation key type 2 and TEE type
+ *   (reserved in version 3) 0;
  * - NVIDIA: hex text that starts with an SPDM 1.x GET_MEASUREMENTS request
  *   (DSP0274 §10.11.1: version 0x1?, request code 0xE0), as NVIDIA's tools
  *   write a GPU attestation report.
@@ -39,6 +41,7 @@ export function detectEvidenceType(bytes: Uint8Array): EvidenceType | undefined 
   if (bytes.length >= 8) {
     const version = view.getUint16(0, true);
     if ((version === 4 || version === 5) && view.getUint32(4, true) === TDX_TEE_TYPE) return "tdx";
+    if (version === 3 && view.getUint16(2, true) === 2 && view.getUint32(4, true) === 0) return "sgx";
   }
   const text = hexText(bytes);
   if (text !== undefined && /^1[0-9a-f]e0/i.test(text)) return "nvidia";

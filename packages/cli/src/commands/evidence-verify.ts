@@ -12,11 +12,15 @@ import {
   collateralKeys,
   decodeCertificate,
   decodeGpuReport,
+  decodeSgxQuote,
   decodeSnpEndorsementExtensions,
   decodeTdxQuote,
   getCollateral,
+  resolveSgxCollateral,
+  resolveSgxCrls,
   resolveTdxCollateral,
   resolveTdxCrls,
+  type SgxReportBody,
   SNP_PRODUCTS,
   type SnpRoots,
   type SnpTcbVersion,
@@ -25,10 +29,14 @@ import {
   VerificationError,
   type VerifiedCertificateChain,
   type VerifiedGpuReport,
+  type VerifiedSgxQuote,
+  type VerifiedSgxQuoteSignatures,
   type VerifiedSnpReport,
   type VerifiedTdxQuote,
   type VerifiedTdxQuoteSignatures,
   verifyGpuReport,
+  verifySgxQuote,
+  verifySgxQuoteSignatures,
   verifySnpReport,
   verifyTdxQuote,
   verifyTdxQuoteSignatures,
@@ -58,7 +66,7 @@ export interface EvidenceInputs {
   readonly certs: readonly Uint8Array[];
   readonly at: Date;
   /**
-   * `--nonce`: for SEV-SNP and TDX the 64 bytes of REPORT_DATA expected
+   * `--nonce`: for SEV-SNP, TDX and SGX the 64 bytes of REPORT_DATA expected
    * (see `expectedReportData`), for NVIDIA the raw SPDM nonce.
    */
   readonly nonce: Uint8Array | undefined;
@@ -66,9 +74,9 @@ export interface EvidenceInputs {
   readonly roots: readonly Uint8Array[] | undefined;
   /** `--collateral DIR`, opened. */
   readonly collateral: CollateralSource | undefined;
-  /** `--signatures-only` (TDX). */
+  /** `--signatures-only` (TDX, SGX). */
   readonly signaturesOnly: boolean;
-  /** `--allow-trailing-data` (TDX). */
+  /** `--allow-trailing-data` (TDX, SGX). */
   readonly allowTrailingData: boolean;
 }
 
@@ -231,6 +239,9 @@ function tdxCommonClaims(v: VerifiedTdxQuote | VerifiedTdxQuoteSignatures, nonce
     checked ? verified(what, "checked: not revoked") : skipped(what, "not checked (no CRL in the collateral)");
   return [
     verified("quote", `version ${q.header.version}, TD ${q.body.kind === "td1.0" ? "1.0" : "1.5"} body`),
+    ...(q.trailingBytes === 0
+      ? []
+      : [verified("trailing bytes", `${q.trailingBytes} after the quote, not signed, dropped`)]),
     verified("PCK chain", `PCK → ${cn(v.pckChain)} (${v.pckChain.path.length} certificates)`),
     crl(v.revocation.pckCrl, "PCK CRL"),
     crl(v.revocation.rootCrl, "root CA CRL"),
@@ -275,6 +286,87 @@ export async function verifyTdx(inputs: EvidenceInputs): Promise<EvidenceOutcome
   const claims = [
     ...tdxCommonClaims(v, inputs.nonce),
     verified("TCB status", `platform ${t.platform}, QE ${t.qe}${t.module === undefined ? "" : `, module ${t.module}`}`),
+    verified("TCB date", t.tcbDate.toISOString()),
+    verified("TCB evaluation data number", String(t.tcbEvaluationDataNumber)),
+    verified("advisories", t.advisoryIds.length === 0 ? "none" : t.advisoryIds.join(", ")),
+  ];
+  return { mode: "full", claims };
+}
+
+// ---- Intel SGX ----
+
+function sgxBodyClaims(body: SgxReportBody): EvidenceClaim[] {
+  // ATTRIBUTES.FLAGS bit 1 is DEBUG (Intel SDM Vol. 3D, SECS.ATTRIBUTES).
+  const debug = (body.attributes[0]! & 0x02) !== 0;
+  return [
+    verified("MRENCLAVE", toHex(body.mrEnclave)),
+    verified("MRSIGNER", toHex(body.mrSigner)),
+    verified("ISV product id", String(body.isvProdId)),
+    verified("ISV SVN", String(body.isvSvn)),
+    verified("attributes", `${toHex(body.attributes)} (debug ${debug ? "on" : "off"})`),
+    verified("MISCSELECT", body.miscSelect.toString(16).padStart(8, "0")),
+    verified("CPUSVN", toHex(body.cpuSvn)),
+    verified("CONFIGID", toHex(body.configId)),
+    verified("CONFIGSVN", String(body.configSvn)),
+    verified("ISV ext product id", toHex(body.isvExtProdId)),
+    verified("ISV family id", toHex(body.isvFamilyId)),
+    verified("report data", toHex(body.reportData)),
+  ];
+}
+
+function sgxCommonClaims(v: VerifiedSgxQuote | VerifiedSgxQuoteSignatures, nonce: Uint8Array | undefined) {
+  const q = v.quote;
+  const crl = (checked: boolean, what: string) =>
+    checked ? verified(what, "checked: not revoked") : skipped(what, "not checked (no CRL in the collateral)");
+  return [
+    verified("quote", `version ${q.header.version}, QE SVN ${q.header.qeSvn}, PCE SVN ${q.header.pceSvn}`),
+    ...(q.trailingBytes === 0
+      ? []
+      : [verified("trailing bytes", `${q.trailingBytes} after the quote, not signed, dropped`)]),
+    verified("PCK chain", `PCK → ${cn(v.pckChain)} (${v.pckChain.path.length} certificates)`),
+    crl(v.revocation.pckCrl, "PCK CRL"),
+    crl(v.revocation.rootCrl, "root CA CRL"),
+    verified("FMSPC", v.pck.fmspc),
+    verified("PCE SVN", String(v.pck.pceSvn)),
+    verified("SGX TCB components", v.pck.sgxTcbComponents.join(",")),
+    ...sgxBodyClaims(q.body),
+    reportDataClaim(q.body.reportData, nonce),
+  ];
+}
+
+/**
+ * Verify an SGX quote (version 3): with collateral, `verifySgxQuote`
+ * (signatures, PCK chain, CRLs when present, SGX TCB info and QE identity,
+ * TCB status); with `--signatures-only`, `verifySgxQuoteSignatures`.
+ * Without either, the missing collateral is a {@link CollateralError}.
+ */
+export async function verifySgx(inputs: EvidenceInputs): Promise<EvidenceOutcome> {
+  if (inputs.certs.length > 0) {
+    throw new CliError("bad-argument", "--cert is not used for SGX: the PCK chain is inside the quote");
+  }
+  const quote = decodeSgxQuote(inputs.evidence, { trailingData: inputs.allowTrailingData ? "ignore" : "reject" });
+  const roots = inputs.roots === undefined ? {} : { roots: inputs.roots };
+  if (inputs.signaturesOnly) {
+    const crls = inputs.collateral === undefined ? {} : await resolveSgxCrls(inputs.collateral, quote);
+    const v = await verifySgxQuoteSignatures({ quote, at: inputs.at, ...roots, ...crls });
+    const claims = [
+      ...sgxCommonClaims(v, inputs.nonce),
+      skipped("TCB status", "not checked (--signatures-only: no TCB info or QE identity)"),
+    ];
+    return { mode: "signatures-only", claims };
+  }
+  if (inputs.collateral === undefined) {
+    throw new CollateralError(
+      "collateral-missing",
+      "an SGX quote needs --collateral DIR (SGX TCB info, SGX QE identity, TCB signing chain), or --signatures-only",
+    );
+  }
+  const collateral = await resolveSgxCollateral(inputs.collateral, quote);
+  const v = await verifySgxQuote({ quote, collateral, at: inputs.at, ...roots });
+  const t = v.tcb;
+  const claims = [
+    ...sgxCommonClaims(v, inputs.nonce),
+    verified("TCB status", `platform ${t.platform}, QE ${t.qe}`),
     verified("TCB date", t.tcbDate.toISOString()),
     verified("TCB evaluation data number", String(t.tcbEvaluationDataNumber)),
     verified("advisories", t.advisoryIds.length === 0 ? "none" : t.advisoryIds.join(", ")),

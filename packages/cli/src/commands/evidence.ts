@@ -1,5 +1,5 @@
 /**
- * `veritee evidence verify FILE [--type snp|tdx|nvidia|azure-vtpm] [--cert FILE]...
+ * `veritee evidence verify FILE [--type snp|tdx|sgx|nvidia|azure-vtpm] [--cert FILE]...
  * [--collateral DIR] [--at ISO-TIME] [--nonce HEX] [--root FILE]... [--json]`
  * (azure-vtpm: the HCL report FILE with `--quote-attest FILE --quote-signature FILE
  * --ak-public FILE --nonce HEX --cert FILE…`):
@@ -25,7 +25,14 @@ import {
   readBoundedFile,
   readCertificates,
 } from "./evidence-input.js";
-import { type EvidenceClaim, type EvidenceInputs, verifyNvidia, verifySnp, verifyTdx } from "./evidence-verify.js";
+import {
+  type EvidenceClaim,
+  type EvidenceInputs,
+  verifyNvidia,
+  verifySgx,
+  verifySnp,
+  verifyTdx,
+} from "./evidence-verify.js";
 
 interface Options {
   type?: EvidenceType;
@@ -46,7 +53,7 @@ interface Options {
 export interface EvidenceReport {
   readonly type: EvidenceType;
   readonly verdict: "pass" | "fail";
-  /** "full", or "signatures-only" (TDX with --signatures-only: no TCB status). */
+  /** "full", or "signatures-only" (TDX or SGX with --signatures-only: no TCB status). */
   readonly mode: "full" | "signatures-only";
   /** The validation time, ISO 8601. */
   readonly at: string;
@@ -65,6 +72,7 @@ export interface EvidenceReport {
 const LABEL: Readonly<Record<EvidenceReport["type"], string>> = {
   snp: "AMD SEV-SNP attestation report",
   tdx: "Intel TDX quote",
+  sgx: "Intel SGX quote",
   nvidia: "NVIDIA GPU attestation report",
   "azure-vtpm": "Azure confidential VM HCL report with its vTPM quote",
 };
@@ -75,13 +83,13 @@ const collect = (value: string, previous: string[]): string[] => [...previous, v
 export function registerEvidence(program: Command): void {
   const evidence = program
     .command("evidence")
-    .description("confidential-VM and GPU evidence: AMD SEV-SNP, Intel TDX, NVIDIA");
+    .description("confidential-VM, enclave and GPU evidence: AMD SEV-SNP, Intel TDX, Intel SGX, NVIDIA");
   evidence
     .command("verify")
     .description(
-      "verify an SEV-SNP report, a TDX quote or an NVIDIA GPU report offline at a pinned time, and print the verified claims or the typed failure",
+      "verify an SEV-SNP report, a TDX or SGX quote or an NVIDIA GPU report offline at a pinned time, and print the verified claims or the typed failure",
     )
-    .argument("<file>", "the evidence: SEV-SNP report (1184 bytes), TDX quote, or NVIDIA report (hex text)")
+    .argument("<file>", "the evidence: SEV-SNP report (1184 bytes), TDX or SGX quote, or NVIDIA report (hex text)")
     .addOption(
       new Option("--type <type>", "the evidence type; detected from the file when absent").choices(EVIDENCE_TYPES),
     )
@@ -93,20 +101,26 @@ export function registerEvidence(program: Command): void {
     )
     .option(
       "--collateral <dir>",
-      "collateral directory, <dir>/<kind>/<key>: TDX TCB info, QE identity, TCB signing chain, CRLs; SEV-SNP: AMD's CRL",
+      "collateral directory, <dir>/<kind>/<key>: TDX/SGX TCB info, QE identity, TCB signing chain, CRLs; SEV-SNP: AMD's CRL",
     )
     .option("--at <iso-time>", "the validation time, ISO 8601 (e.g. 2023-06-20 or 2023-06-20T12:00:00Z); default now")
-    .option("--nonce <hex>", "the expected nonce: SEV-SNP/TDX report data (1..64 bytes, zero-padded); NVIDIA 32 bytes")
+    .option(
+      "--nonce <hex>",
+      "the expected nonce: SEV-SNP/TDX/SGX report data (1..64 bytes, zero-padded); NVIDIA 32 bytes",
+    )
     .option(
       "--root <file>",
       "a trust anchor (PEM or DER) replacing the embedded vendor roots; repeatable. For tests and roots not embedded yet",
       collect,
       [],
     )
-    .option("--signatures-only", "TDX: verify the quote's signatures and PCK chain without collateral (no TCB status)")
+    .option(
+      "--signatures-only",
+      "TDX/SGX: verify the quote's signatures and PCK chain without collateral (no TCB status)",
+    )
     .option(
       "--allow-trailing-data",
-      "TDX: ignore bytes after the quote (zero-padded GetQuote buffers); they are not signed",
+      "TDX/SGX: ignore any bytes after the quote (zero padding is always accepted); they are not signed",
     )
     .option("--quote-attest <file>", "azure-vtpm: the TPM quote's TPMS_ATTEST (tpm2_quote -m)")
     .option("--quote-signature <file>", "azure-vtpm: the quote's TPMT_SIGNATURE (tpm2_quote -s)")
@@ -138,11 +152,12 @@ async function runVerify(file: string, opts: Options): Promise<void> {
   if (type === undefined) {
     throw new CliError(
       "bad-argument",
-      "cannot tell the evidence type from the file; give --type snp|tdx|nvidia|azure-vtpm",
+      "cannot tell the evidence type from the file; give --type snp|tdx|sgx|nvidia|azure-vtpm",
     );
   }
-  if (type !== "tdx" && (opts.signaturesOnly || opts.allowTrailingData)) {
-    throw new CliError("bad-argument", "--signatures-only and --allow-trailing-data apply to TDX quotes only");
+  const dcap = type === "tdx" || type === "sgx";
+  if (!dcap && (opts.signaturesOnly || opts.allowTrailingData)) {
+    throw new CliError("bad-argument", "--signatures-only and --allow-trailing-data apply to TDX and SGX quotes only");
   }
   let nonce: Uint8Array | undefined;
   if (opts.nonce !== undefined) {
@@ -186,7 +201,7 @@ async function runVerify(file: string, opts: Options): Promise<void> {
     // Usage and environment errors are not verdicts on the evidence: report them as such.
     if (error instanceof CliError || !(error instanceof VeriteeError)) throw error;
     failure = error;
-    const mode = type === "tdx" && opts.signaturesOnly ? "signatures-only" : "full";
+    const mode = dcap && opts.signaturesOnly ? "signatures-only" : "full";
     report = { ...base, verdict: "fail", mode, claims: [], failure: describe(error) };
   }
   if (opts.json) out(JSON.stringify(report, null, 2));
@@ -194,7 +209,7 @@ async function runVerify(file: string, opts: Options): Promise<void> {
   if (failure !== undefined) throw failure;
 }
 
-const VERIFY = { snp: verifySnp, tdx: verifyTdx, nvidia: verifyNvidia } as const;
+const VERIFY = { snp: verifySnp, tdx: verifyTdx, sgx: verifySgx, nvidia: verifyNvidia } as const;
 
 function describe(error: VeriteeError): NonNullable<EvidenceReport["failure"]> {
   return {

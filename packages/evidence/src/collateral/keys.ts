@@ -22,6 +22,10 @@ export const COLLATERAL_KINDS = Object.freeze({
   tdxTcbInfo: "tdx-tcb-info",
   /** Intel PCS TDX QE identity response body, key {@link TDX_QE_IDENTITY_KEY}. */
   tdxQeIdentity: "tdx-qe-identity",
+  /** Intel PCS SGX TCB info response body (`/sgx/certification/v4/tcb?fmspc=`), keyed by FMSPC. */
+  sgxTcbInfo: "sgx-tcb-info",
+  /** Intel PCS SGX QE identity response body (`/sgx/certification/v4/qe/identity`), key {@link SGX_QE_IDENTITY_KEY}. */
+  sgxQeIdentity: "sgx-qe-identity",
   /** The TCB-Info-Issuer-Chain (PEM, TCB signing certificate first), key {@link INTEL_KEY}. */
   tcbSigningChain: "tcb-signing-chain",
   /** The PCK CRL of the PCK's issuing CA, keyed "platform" or "processor". */
@@ -43,6 +47,8 @@ export type KnownCollateralKind = (typeof COLLATERAL_KINDS)[keyof typeof COLLATE
 export const TDX_QE_IDENTITY_KEY = "td";
 /** The key of Intel's single-instance items (TCB signing chain, root CA CRL). */
 export const INTEL_KEY = "intel";
+/** The key of the one SGX QE identity (Enclave Identity id "QE"). */
+export const SGX_QE_IDENTITY_KEY = "qe";
 
 /** A collateral item's name in a source. */
 export interface CollateralKey {
@@ -76,7 +82,17 @@ export const collateralKeys = Object.freeze({
   tdxQeIdentity(): CollateralKey {
     return item(COLLATERAL_KINDS.tdxQeIdentity, TDX_QE_IDENTITY_KEY);
   },
-  /** Intel's TCB signing chain. */
+  /** SGX TCB info for an FMSPC (12 hex digits, any case; the key is lower case). */
+  sgxTcbInfo(fmspc: string): CollateralKey {
+    const lower = fmspc.toLowerCase();
+    if (!FMSPC.test(lower)) throw new RangeError("an FMSPC is 12 hex digits");
+    return item(COLLATERAL_KINDS.sgxTcbInfo, lower);
+  },
+  /** The SGX QE identity. */
+  sgxQeIdentity(): CollateralKey {
+    return item(COLLATERAL_KINDS.sgxQeIdentity, SGX_QE_IDENTITY_KEY);
+  },
+  /** Intel's TCB signing chain (the same for SGX and TDX collateral). */
   tcbSigningChain(): CollateralKey {
     return item(COLLATERAL_KINDS.tcbSigningChain, INTEL_KEY);
   },

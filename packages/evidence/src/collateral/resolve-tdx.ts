@@ -7,6 +7,7 @@
  * source decides where bytes come from.
  */
 
+import type { DcapQeCertificationData } from "../dcap/quote.js";
 import { decodeTdxQuote, type TdxQuote } from "../tdx/decode.js";
 import { decodePckExtensions } from "../tdx/pck-extensions.js";
 import type { TdxCollateral } from "../tdx/verify.js";
@@ -21,7 +22,12 @@ export interface TdxCrls {
   readonly rootCrl?: Uint8Array;
 }
 
-function leafOf(quote: TdxQuote) {
+/** What the look-ups need of a decoded DCAP quote (TDX or SGX): its PCK chain. */
+export interface QuoteWithPckChain {
+  readonly certification: Pick<DcapQeCertificationData, "pckChain">;
+}
+
+function leafOf(quote: QuoteWithPckChain) {
   return decodeCertificate(quote.certification.pckChain[0]!);
 }
 
@@ -30,7 +36,7 @@ function leafOf(quote: TdxQuote) {
  * CN (Intel SGX PCK Certificate and CRL Profile §2: "Intel SGX PCK Platform
  * CA" or "… Processor CA"); undefined for any other issuer.
  */
-export function tdxPckCa(quote: TdxQuote): "platform" | "processor" | undefined {
+export function tdxPckCa(quote: QuoteWithPckChain): "platform" | "processor" | undefined {
   const cn = leafOf(quote).issuer.attributes.find((a) => a.oid === "2.5.4.3")?.value ?? "";
   if (/\bPlatform CA$/.test(cn)) return "platform";
   if (/\bProcessor CA$/.test(cn)) return "processor";
@@ -44,7 +50,10 @@ export function tdxPckCa(quote: TdxQuote): "platform" | "processor" | undefined 
  * @example
  * const { pckCrl, rootCrl } = await resolveTdxCrls(source, decodeTdxQuote(bytes));
  */
-export async function resolveTdxCrls(source: CollateralSource, quote: Uint8Array | TdxQuote): Promise<TdxCrls> {
+export async function resolveTdxCrls(
+  source: CollateralSource,
+  quote: Uint8Array | QuoteWithPckChain,
+): Promise<TdxCrls> {
   const q = quote instanceof Uint8Array ? decodeTdxQuote(quote) : quote;
   const ca = tdxPckCa(q);
   const [pckCrl, rootCrl] = await Promise.all([
@@ -57,7 +66,8 @@ export async function resolveTdxCrls(source: CollateralSource, quote: Uint8Array
   });
 }
 
-async function required(source: CollateralSource, item: CollateralKey): Promise<Uint8Array> {
+/** An item the source must have; `collateral-missing` naming it otherwise. */
+export async function required(source: CollateralSource, item: CollateralKey): Promise<Uint8Array> {
   const bytes = await getCollateral(source, item);
   if (bytes === undefined) {
     throw new CollateralError("collateral-missing", `the collateral source has no ${item.kind}/${item.key}`);

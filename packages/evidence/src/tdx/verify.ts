@@ -18,24 +18,28 @@
  *    first TCB level the platform meets (SGX components and PCESVN from the
  *    PCK certificate, TDX components from TEE_TCB_SVN) gives the status.
  *
+ * Steps 1–5 and the document and QE checks of step 6 are shared with SGX
+ * (`../dcap/verify.ts`); the TDX module and TDX TCB components are TDX's own.
+ *
  * Nothing here fetches anything: collateral comes in as bytes (see
  * `../collateral/` for the injectable, cached fetch side). Policy (which
  * statuses, which measurements) is `@veritee/policy`'s job.
  */
-import { bytesEqual, hash, importPublicJwk, type PublicKeyHandle, verifySignature } from "@veritee/core";
+import { bytesEqual } from "@veritee/core";
+import { DEFAULT_VERIFIED_CACHE_SIZE, VerifiedCache } from "../collateral/verified-cache.js";
 import {
-  chainValidAt,
-  crlValidAt,
-  DEFAULT_VERIFIED_CACHE_SIZE,
-  inputBytes,
-  maybeCached,
-  VerifiedCache,
-} from "../collateral/verified-cache.js";
+  assertValidTime,
+  checkQeIdentity,
+  type DcapRevocation,
+  decodedCollateral,
+  isvSvnStatus,
+  maskedEqual,
+  matchSgxComponents,
+  verifyDcapCollateral,
+  verifyDcapSignatures,
+} from "../dcap/verify.js";
 import { VerificationError } from "../errors.js";
-import type { DecodedCertificate } from "../x509/certificate.js";
-import { type VerifiedCertificateChain, verifyCertificateChain } from "../x509/chain.js";
-import { type VerifiedCrl, verifyCrl } from "../x509/crl.js";
-import { publicKeyToJwk } from "../x509/public-key.js";
+import type { VerifiedCertificateChain } from "../x509/chain.js";
 import {
   decodeTdxQeIdentity,
   decodeTdxTcbInfo,
@@ -44,15 +48,12 @@ import {
   type TdxTcbInfo,
   type TdxTcbLevel,
   type TdxTcbStatus,
-  verifyCollateralSignature,
 } from "./collateral.js";
 import { decodeTdxQuote, type TdxQuote, type TdxQuoteBody } from "./decode.js";
-import { decodePckExtensions, type PckExtensions } from "./pck-extensions.js";
-import { decodePemCertificates } from "./pem.js";
+import type { PckExtensions } from "./pck-extensions.js";
 import { intelSgxRootCa } from "./roots.js";
 
-/** Intel's QE vendor ID (DCAP Quote Library API §A.4.3). */
-export const INTEL_QE_VENDOR_ID = "939a7233f79c4ca9940a0db3957f0607";
+export { INTEL_QE_VENDOR_ID } from "../dcap/verify.js";
 
 /** Inputs of {@link verifyTdxQuoteSignatures}. */
 export interface VerifyTdxQuoteSignaturesOptions {
@@ -92,10 +93,7 @@ export interface VerifyTdxQuoteOptions {
 }
 
 /** Which revocation lists were checked. */
-export interface TdxRevocation {
-  readonly pckCrl: boolean;
-  readonly rootCrl: boolean;
-}
+export type TdxRevocation = DcapRevocation;
 
 const CONSTRUCT: unique symbol = Symbol("VerifiedTdx");
 
@@ -176,63 +174,6 @@ export class VerifiedTdxQuote {
   }
 }
 
-function p256FromRaw(raw: Uint8Array, what: string, code: "tdx-quote-signature") {
-  const b64 = (b: Uint8Array) => Buffer.from(b).toString("base64url");
-  try {
-    return importPublicJwk({ kty: "EC", crv: "P-256", x: b64(raw.subarray(0, 32)), y: b64(raw.subarray(32, 64)) });
-  } catch (cause) {
-    // A point off the curve cannot have signed anything.
-    throw new VerificationError(code, `${what} is not a P-256 point`, { cause });
-  }
-}
-
-/** A CRL verified against `issuer` (signature, issuer, window), reused from `cache` while current at `at`. */
-function crlOf(
-  cache: VerifiedCache | undefined,
-  crl: Uint8Array | string,
-  issuer: DecodedCertificate,
-  at: Date,
-): Promise<VerifiedCrl> {
-  return maybeCached(cache, "crl", [inputBytes(crl), issuer.der], at, () => verifyCrl({ crl, issuer, at }), crlValidAt);
-}
-
-/** A public key imported from exactly these bytes (a failed import throws and is not cached). */
-function keyOf(
-  cache: VerifiedCache | undefined,
-  label: string,
-  bytes: Uint8Array,
-  load: () => PublicKeyHandle,
-): Promise<PublicKeyHandle> | PublicKeyHandle {
-  if (cache === undefined) return load();
-  return cache.get(
-    `key:${label}`,
-    [bytes],
-    new Date(0),
-    async () => load(),
-    () => true,
-  );
-}
-
-async function checkCrls(
-  chain: VerifiedCertificateChain,
-  at: Date,
-  pckCrl: Uint8Array | string | undefined,
-  rootCrl: Uint8Array | string | undefined,
-  cache: VerifiedCache | undefined,
-): Promise<{ revocation: TdxRevocation; root: VerifiedCrl | undefined }> {
-  let root: VerifiedCrl | undefined;
-  // Revocation of this quote's certificates is looked up on every call; only the CRLs' own checks are reused.
-  if (rootCrl !== undefined) {
-    root = await crlOf(cache, rootCrl, chain.anchor, at);
-    for (let i = 1; i < chain.path.length - 1; i++) root.assertNotRevoked(chain.path[i]!, `PCK chain certificate ${i}`);
-  }
-  if (pckCrl !== undefined) {
-    const crl = await crlOf(cache, pckCrl, chain.path[1]!, at);
-    crl.assertNotRevoked(chain.leaf, "the PCK certificate");
-  }
-  return { revocation: { pckCrl: pckCrl !== undefined, rootCrl: rootCrl !== undefined }, root };
-}
-
 /**
  * Verify a TDX quote's PCK chain, QE report signature, attestation key
  * binding and quote signature (steps 1–5), without collateral. Throws
@@ -255,88 +196,18 @@ async function signaturesWith(
   cache: VerifiedCache | undefined,
 ): Promise<VerifiedTdxQuoteSignatures> {
   const { at } = options;
-  if (!(at instanceof Date) || Number.isNaN(at.getTime())) throw new TypeError("`at` must be a valid Date");
+  assertValidTime(at);
   const quote = options.quote instanceof Uint8Array ? decodeTdxQuote(options.quote) : options.quote;
   const roots = options.roots ?? [intelSgxRootCa()];
-  if (Buffer.from(quote.header.qeVendorId).toString("hex") !== INTEL_QE_VENDOR_ID) {
-    throw new VerificationError("tdx-qe-vendor", "the quote is not from Intel's quoting enclave");
-  }
-  const cert = quote.certification;
-  // The chain's own root is never a trust anchor: only `roots` are.
-  const [leaf, ...intermediates] = cert.pckChain;
-  // Cached by the exact certificates (leaf included) and anchors: a signature over given bytes verifies at
-  // any time; the windows are re-checked at `at` (chainValidAt) before a cached chain is used.
-  const chain = await maybeCached(
+  const {
+    pckChain: chain,
+    pck,
+    revocation,
+  } = await verifyDcapSignatures(
+    { tee: "tdx", quote, at, roots, pckCrl: options.pckCrl, rootCrl: options.rootCrl },
     cache,
-    `tdx-pck-chain:${roots.length}`,
-    [...roots, ...cert.pckChain],
-    at,
-    () => verifyCertificateChain({ leaf: leaf!, intermediates, roots, at, maxDepth: 3 }),
-    chainValidAt,
   );
-  // Intel's chain carries its root too; every certificate sent must be the one the path used, so the
-  // quote cannot smuggle in a different "root" (or unrelated certificates) beside a valid path.
-  if (
-    cert.pckChain.length !== chain.path.length ||
-    !cert.pckChain.every((der, i) => bytesEqual(der, chain.path[i]!.der))
-  ) {
-    throw new VerificationError("cert-untrusted-root", "the quote's PCK chain is not exactly the verified path");
-  }
-  const pck = decodePckExtensions(chain.leaf);
-  const { revocation } = await checkCrls(chain, at, options.pckCrl, options.rootCrl, cache);
-
-  const pckKey = chain.leaf.publicKey;
-  if (pckKey.kind !== "ec" || pckKey.curve !== "P-256") {
-    throw new VerificationError("tdx-qe-report-signature", "the PCK key is not P-256");
-  }
-  const ecdsa = { kind: "ecdsa", hash: "sha256" } as const;
-  // Importing a key is not a check, only work: with a cache, each distinct key is imported once.
-  const pckHandle = await keyOf(cache, "pck", chain.leaf.spki, () => importPublicJwk(publicKeyToJwk(pckKey)));
-  const qeOk = await verifySignature(ecdsa, pckHandle, cert.qeReport.raw, cert.qeReportSignature);
-  if (!qeOk) throw new VerificationError("tdx-qe-report-signature", "the QE report is not signed by the PCK key");
-
-  // The QE vouches for the attestation key by hashing it into its own report data.
-  const expected = hash("sha256", quote.attestationKey, cert.qeAuthData);
-  const reportData = cert.qeReport.reportData;
-  if (!bytesEqual(reportData.subarray(0, 32), expected) || reportData.subarray(32).some((b) => b !== 0)) {
-    throw new VerificationError("tdx-qe-binding", "the QE report does not bind the attestation key");
-  }
-  const attKey = await keyOf(cache, "attestation", quote.attestationKey, () =>
-    p256FromRaw(quote.attestationKey, "the attestation key", "tdx-quote-signature"),
-  );
-  if (!(await verifySignature(ecdsa, attKey, quote.signedData, quote.signature))) {
-    throw new VerificationError("tdx-quote-signature", "the quote is not signed by the attestation key");
-  }
   return new VerifiedTdxQuoteSignatures(CONSTRUCT, quote, chain, pck, revocation, at);
-}
-
-function signingChain(input: TdxCollateral["tcbSigningChain"]): readonly Uint8Array[] {
-  if (typeof input === "string") return decodePemCertificates(new TextEncoder().encode(input), "TCB signing chain");
-  if (input instanceof Uint8Array) return decodePemCertificates(input, "TCB signing chain");
-  return input;
-}
-
-function maskedEqual(value: Uint8Array, mask: Uint8Array, expected: Uint8Array): boolean {
-  if (value.length !== mask.length || mask.length !== expected.length) return false;
-  return value.every((b, i) => (b & mask[i]!) === expected[i]);
-}
-
-function isvSvnStatus(levels: readonly IsvSvnTcbLevel[], svn: number): IsvSvnTcbLevel | undefined {
-  // Levels are best first; the first one at or below the SVN applies.
-  return levels.find((l) => l.isvSvn <= svn);
-}
-
-function checkQeIdentity(identity: TdxQeIdentity, base: VerifiedTdxQuoteSignatures): IsvSvnTcbLevel {
-  const report = base.quote.certification.qeReport;
-  const ok =
-    bytesEqual(report.mrSigner, identity.mrSigner) &&
-    report.isvProdId === identity.isvProdId &&
-    (report.miscSelect & identity.miscSelectMask) >>> 0 === (identity.miscSelect & identity.miscSelectMask) >>> 0 &&
-    maskedEqual(report.attributes, identity.attributesMask, identity.attributes);
-  if (!ok) throw new VerificationError("tdx-qe-identity-mismatch", "the QE is not the one Intel's QE identity names");
-  const level = isvSvnStatus(identity.tcbLevels, report.isvSvn);
-  if (!level) throw new VerificationError("tdx-qe-tcb-not-supported", "the QE's ISVSVN is below every QE TCB level");
-  return level;
 }
 
 function checkModule(tcbInfo: TdxTcbInfo, body: TdxQuoteBody): IsvSvnTcbLevel | undefined {
@@ -363,11 +234,8 @@ function checkModule(tcbInfo: TdxTcbInfo, body: TdxQuoteBody): IsvSvnTcbLevel | 
 function platformLevel(tcbInfo: TdxTcbInfo, pck: PckExtensions, body: TdxQuoteBody): TdxTcbLevel {
   // With a module version above 0 the first two TEE_TCB_SVN bytes are the module's, judged by its identity.
   const skip = body.teeTcbSvn[1]! > 0 ? 2 : 0;
-  const level = tcbInfo.tcbLevels.find(
-    (l) =>
-      l.sgxTcbComponents.every((svn, i) => pck.sgxTcbComponents[i]! >= svn) &&
-      pck.pceSvn >= l.pceSvn &&
-      l.tdxTcbComponents.every((svn, i) => i < skip || body.teeTcbSvn[i]! >= svn),
+  const level = matchSgxComponents(tcbInfo.tcbLevels, pck, (l) =>
+    l.tdxTcbComponents.every((svn, i) => i < skip || body.teeTcbSvn[i]! >= svn),
   );
   if (!level) throw new VerificationError("tdx-tcb-not-supported", "the platform's TCB is below every TCB level");
   return level;
@@ -391,43 +259,6 @@ export function verifyTdxQuote(options: VerifyTdxQuoteOptions): Promise<Verified
   return verifyWith(options, options.roots ?? [intelSgxRootCa()], undefined);
 }
 
-/** Decoding is pure: with a cache, each distinct document is decoded once. */
-function decoded<T>(
-  cache: VerifiedCache | undefined,
-  label: string,
-  input: Uint8Array | string,
-  decode: (input: Uint8Array | string) => T,
-): Promise<T> | T {
-  if (cache === undefined) return decode(input);
-  return cache.get(
-    label,
-    [inputBytes(input)],
-    new Date(0),
-    async () => decode(input),
-    () => true,
-  );
-}
-
-/** A collateral document's signer chain and signature, reused while the chain and the document are current. */
-async function collateralSigner(
-  cache: VerifiedCache | undefined,
-  doc: TdxTcbInfo | TdxQeIdentity,
-  chainDer: readonly Uint8Array[],
-  roots: readonly Uint8Array[],
-  at: Date,
-): Promise<VerifiedCertificateChain> {
-  const verified = await maybeCached(
-    cache,
-    `tdx-collateral:${roots.length}`,
-    [doc.signedBytes, doc.signature, ...roots, ...chainDer],
-    at,
-    async () => ({ chain: await verifyCollateralSignature(doc, chainDer, roots, at), doc }),
-    (v, t) =>
-      chainValidAt(v.chain, t) && v.doc.issueDate.getTime() <= t.getTime() && t.getTime() <= v.doc.nextUpdate.getTime(),
-  );
-  return verified.chain;
-}
-
 async function verifyWith(
   options: Omit<VerifyTdxQuoteOptions, "roots">,
   roots: readonly Uint8Array[],
@@ -436,12 +267,16 @@ async function verifyWith(
   const { collateral, at } = options;
   const tcbInfo =
     typeof collateral.tcbInfo === "string" || collateral.tcbInfo instanceof Uint8Array
-      ? await decoded(cache, "tdx-tcb-info", collateral.tcbInfo, decodeTdxTcbInfo)
+      ? await decodedCollateral(cache, "tdx-tcb-info", collateral.tcbInfo, decodeTdxTcbInfo)
       : collateral.tcbInfo;
   const qeIdentity =
     typeof collateral.qeIdentity === "string" || collateral.qeIdentity instanceof Uint8Array
-      ? await decoded(cache, "tdx-qe-identity", collateral.qeIdentity, decodeTdxQeIdentity)
+      ? await decodedCollateral(cache, "tdx-qe-identity", collateral.qeIdentity, decodeTdxQeIdentity)
       : collateral.qeIdentity;
+  // A decoded document handed in must still be the TD QE's: the SGX QE identity does not describe it.
+  if (qeIdentity.id !== "TD_QE") {
+    throw new VerificationError("collateral-mismatch", "the QE identity is not the TD QE's (id TD_QE)");
+  }
   const base = await signaturesWith(
     {
       quote: options.quote,
@@ -453,24 +288,20 @@ async function verifyWith(
     cache,
   );
 
-  const input = collateral.tcbSigningChain;
-  const chainDer =
-    typeof input === "string" || input instanceof Uint8Array
-      ? await decoded(cache, "tdx-signing-chain", input, signingChain)
-      : input;
-  const signer = await collateralSigner(cache, tcbInfo, chainDer, roots, at);
-  await collateralSigner(cache, qeIdentity, chainDer, roots, at);
-  if (collateral.rootCrl !== undefined) {
-    const crl = await crlOf(cache, collateral.rootCrl, signer.anchor, at);
-    const signerCert: DecodedCertificate = signer.leaf;
-    crl.assertNotRevoked(signerCert, "the TCB signing certificate");
-    for (let i = 1; i < signer.path.length - 1; i++) crl.assertNotRevoked(signer.path[i]!, "a TCB signing CA");
-  }
-  if (tcbInfo.fmspc !== base.pck.fmspc || tcbInfo.pceId !== base.pck.pceId) {
-    throw new VerificationError("collateral-mismatch", "the TCB info is for another platform (FMSPC or PCE ID)");
-  }
+  await verifyDcapCollateral(
+    {
+      tcbInfo,
+      qeIdentity,
+      tcbSigningChain: collateral.tcbSigningChain,
+      rootCrl: collateral.rootCrl,
+      pck: base.pck,
+      roots,
+      at,
+    },
+    cache,
+  );
 
-  const qe = checkQeIdentity(qeIdentity, base);
+  const qe = checkQeIdentity("tdx", qeIdentity, base.quote.certification.qeReport);
   const body = base.quote.body;
   const module = checkModule(tcbInfo, body);
   const level = platformLevel(tcbInfo, base.pck, body);

@@ -27,6 +27,7 @@ describe("decodeTdxQuote on the real vectors", () => {
       (e: unknown) => e instanceof MalformedError && e.code === "trailing-data",
     );
     const q = decodeTdxQuote(V4, { trailingData: "ignore" });
+    assert.equal(q.trailingBytes, 39);
     assert.equal(q.header.version, 4);
     assert.equal(q.body.kind, "td1.0");
     assert.equal(q.raw.length, 4935);
@@ -124,7 +125,30 @@ describe("decodeTdxQuote strictness", () => {
         (e: unknown) => e instanceof MalformedError,
       );
     }
-    expectCode(Uint8Array.from([...v4, 0]), "trailing-data");
+    expectCode(Uint8Array.from([...v4, 1]), "trailing-data");
+    expectCode(Uint8Array.from([...v4, 0, 0, 0x80]), "trailing-data");
+  });
+  it("accepts zero padding after the quote (a GetQuote buffer) and records its length", () => {
+    assert.equal(decodeTdxQuote(v4).trailingBytes, 0);
+    const padded = Uint8Array.from([...v4, ...new Uint8Array(4096 - v4.length)]);
+    const q = decodeTdxQuote(padded);
+    assert.equal(q.trailingBytes, 4096 - v4.length);
+    assert.deepEqual(q.raw, v4);
+  });
+  it("zero-padding property: all-zero tails decode to the same quote, any non-zero byte is trailing-data", () => {
+    fc.assert(
+      fc.property(fc.nat({ max: 512 }), fc.nat({ max: 511 }), fc.integer({ min: 1, max: 255 }), (len, at, b) => {
+        const tail = new Uint8Array(len + 1);
+        assert.equal(decodeTdxQuote(Uint8Array.from([...v4, ...tail])).trailingBytes, len + 1);
+        tail[at % (len + 1)] = b;
+        expectCode(Uint8Array.from([...v4, ...tail]), "trailing-data");
+        assert.equal(
+          decodeTdxQuote(Uint8Array.from([...v4, ...tail]), { trailingData: "ignore" }).trailingBytes,
+          len + 1,
+        );
+      }),
+      { numRuns: 100 },
+    );
   });
   it("rejects an oversized quote before parsing", () => {
     expectCode(new Uint8Array(TDX_SIZES.maxQuote + 1), "too-large");

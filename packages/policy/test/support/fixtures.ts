@@ -141,6 +141,6 @@ export function productionPolicyJson(): JsonDoc {
     },
     freshness: { maxAgeSeconds: 300, minNonceBytes: 32 },
     channel: { modes: ["attested-tls", "sealed"] },
-    platform: { sevSnp: "none", tdx: "none", nvidiaGpu: "none", azureVtpm: "none" },
+    platform: { sevSnp: "none", tdx: "none", nvidiaGpu: "none", azureVtpm: "none", sgx: "none" },
   };
 }
