@@ -8,7 +8,13 @@
 import { toHex } from "@veritee/core";
 import { SNP_PRODUCTS, type SnpRoots, verifyAzureVtpmAttestation } from "@veritee/evidence";
 import { CliError } from "../cli-error.js";
-import { type EvidenceClaim, type EvidenceInputs, type EvidenceOutcome, sortSnpCerts } from "./evidence-verify.js";
+import {
+  type EvidenceClaim,
+  type EvidenceInputs,
+  type EvidenceOutcome,
+  snpRevocation,
+  sortSnpCerts,
+} from "./evidence-verify.js";
 
 /** The TPM quote inputs of an Azure vTPM verification (`--quote-attest`, `--quote-signature`, `--ak-public`). */
 export interface AzureQuoteInputs {
@@ -34,6 +40,7 @@ export async function verifyAzureVtpm(inputs: EvidenceInputs, quote: AzureQuoteI
     throw new CliError("bad-argument", "--type azure-vtpm needs --nonce HEX (the quote's extraData)");
   }
   const certs = sortSnpCerts(inputs.certs);
+  const { crl, claim: revocation } = await snpRevocation(inputs.collateral, certs.vcek);
   let roots: SnpRoots | undefined;
   if (inputs.roots !== undefined) {
     if (inputs.roots.length !== 1) throw new CliError("bad-argument", "--root: give exactly one ARK for SEV-SNP");
@@ -48,6 +55,7 @@ export async function verifyAzureVtpm(inputs: EvidenceInputs, quote: AzureQuoteI
         ? {}
         : { chain: { ...(certs.ask ? { ask: certs.ask } : {}), ...(certs.ark ? { ark: certs.ark } : {}) } }),
       ...(roots === undefined ? {} : { roots }),
+      ...(crl === undefined ? {} : { crl }),
     },
     quote: { attest: quote.attest, signature: quote.signature },
     akPublic: quote.akPublic,
@@ -62,6 +70,7 @@ export async function verifyAzureVtpm(inputs: EvidenceInputs, quote: AzureQuoteI
       verified("product", snp.product),
       verified("measurement", toHex(snp.report.measurement)),
       verified("chip / VCEK", "the VCEK chains to AMD's root and signed the report"),
+      revocation,
     );
   }
   claims.push(
