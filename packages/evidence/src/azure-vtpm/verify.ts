@@ -4,7 +4,7 @@
  * confidential VMs"):
  *
  * 1. the hardware report verifies: an SEV-SNP report under AMD's chain
- *    (`verifySnpReport`), or for TDX a TD quote under Intel's chain and
+ *    (`verifySnpReport`) made at VMPL 0, the paravisor's level (`azure-hcl-vmpl`), or for TDX a TD quote under Intel's chain and
  *    collateral (`verifyTdxQuote`) whose body carries the same values as
  *    the HCL's TDREPORT (the quote is made from that TDREPORT);
  * 2. the hardware report's report data is H(runtime claims) with the hash
@@ -220,7 +220,8 @@ function checkAt(at: Date): void {
  * @throws MalformedError for an HCL report, runtime claims, hardware
  *   report, certificate, AK or quote that does not decode.
  * @throws VerificationError: `azure-platform-mismatch` (an SNP report
- *   without `snp` inputs, a TDREPORT without `tdx` inputs);
+ *   without `snp` inputs, a TDREPORT without `tdx` inputs); `azure-hcl-vmpl`
+ *   (an SNP report not from VMPL 0);
  *   everything `verifySnpReport` or `verifyTdxQuote` throws;
  *   `azure-tdreport-mismatch` (the TD quote is not of the HCL's TDREPORT);
  *   `azure-runtime-data-mismatch` (report data is not H(claims) ‖ zeros);
@@ -246,6 +247,15 @@ export async function verifyAzureVtpmAttestation(options: VerifyAzureVtpmOptions
       throw new VerificationError("azure-platform-mismatch", "an SEV-SNP report needs SEV-SNP inputs");
     }
     const snp = await verifySnpReport({ ...options.snp, report: hcl.hardware.bytes, at: options.at });
+    // Only the paravisor runs at VMPL 0; the guest OS under it (VMPL 2 on Azure) can request reports
+    // with any REPORT_DATA, including H(claims naming its own key), so a report from any other VMPL
+    // proves nothing about the vTPM.
+    if (snp.report.vmpl !== 0) {
+      throw new VerificationError(
+        "azure-hcl-vmpl",
+        "the HCL report's SEV-SNP report is not from VMPL 0 (the paravisor)",
+      );
+    }
     hardware = { kind: "snp", snp };
     reportData = snp.report.reportData;
   } else {

@@ -119,6 +119,14 @@ describe("az-cvm-vtpm evidence (SEV-SNP)", () => {
     );
   });
 
+  it("an SNP report from a VMPL other than 0 is not the paravisor's (azure-hcl-vmpl)", async () => {
+    // The guest OS runs at VMPL 2 under the HCL and can ask for its own report with any REPORT_DATA:
+    // H(claims naming a key it holds). Only a VMPL-0 report comes from the paravisor.
+    for (const vmpl of [1, 2, 3]) {
+      await rejectsVerification(verify(forgeAzCvmEvidence(milan, { snp: { snp: { vmpl } } }).json), "azure-hcl-vmpl");
+    }
+  });
+
   it("the HCL report binding other claims is refused (azure-runtime-data-mismatch)", async () => {
     const forged = forgeAzCvmEvidence(milan, { snp: { snp: { reportData: new Uint8Array(64).fill(3) } } });
     await rejectsVerification(verify(forged.json), "azure-runtime-data-mismatch");
