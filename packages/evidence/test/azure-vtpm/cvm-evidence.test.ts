@@ -23,8 +23,10 @@ import { decodeAzCvmEvidence } from "../../src/azure-vtpm/cvm-evidence.js";
 import { HCL_REQUEST_DATA_OFFSET } from "../../src/azure-vtpm/decode.js";
 import { VerifiedAzureVtpm } from "../../src/azure-vtpm/verify.js";
 import { verifyAzCvmEvidence } from "../../src/azure-vtpm/verify-cvm-evidence.js";
+import { VerificationError } from "../../src/errors.js";
 import { VerifiedKeyQuote, VerifiedQuote, verifyQuoteWithKey } from "../../src/tpm/quote.js";
-import { AT, milan, rejectsVerification, throwsMalformed } from "./fixtures.js";
+import { forgeQuote, makeTestAk } from "../tpm/forge.js";
+import { AT, akJwk, milan, rejectsVerification, throwsMalformed } from "./fixtures.js";
 
 const good = forgeAzCvmEvidence(milan);
 const snp = { roots: milan.roots, chain: { ask: milan.ask.cert } };
@@ -276,6 +278,19 @@ describe("decodeAzCvmEvidence is strict", () => {
 });
 
 describe("verifyQuoteWithKey", () => {
+  it("verifies a TPMT_SIGNATURE quote under the bare key of an ECC or RSA AK, with its PCRs", async () => {
+    for (const kind of ["ecc-p256", "ecc-p384", "rsa-2048"] as const) {
+      const q = forgeQuote(makeTestAk(kind));
+      const input = { attest: q.attest, signature: q.signature, expectedExtraData: q.nonce, pcrValues: q.pcrValues };
+      const v = await verifyQuoteWithKey({ ...input, key: akJwk(q.akPublic) });
+      assert.ok(VerifiedKeyQuote.is(v));
+      assert.deepEqual(v.pcrValues, q.pcrValues);
+      // A key of the other type, or another key of the same type, does not verify it.
+      const other = akJwk(makeTestAk(kind === "rsa-2048" ? "ecc-p256" : "rsa-2048").tpm2b);
+      await assert.rejects(verifyQuoteWithKey({ ...input, key: other }), VerificationError);
+    }
+  });
+
   it("refuses a short RSA key, a non-key JWK, and a quote signed by another key", async () => {
     const input = { attest: good.message, signature: new Uint8Array(0), expectedExtraData: good.nonce };
     const short = generateKeyPairSync("rsa", { modulusLength: 1024 }).publicKey.export({ format: "jwk" });
