@@ -10,7 +10,7 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -42,6 +42,7 @@ import {
 import { sharedPath } from "@veritee/testkit";
 import { forgeAzureSnp, runtimeClaimsJson } from "@veritee/testkit/azure-vtpm";
 import { snpTestPki } from "@veritee/testkit/snp";
+import { buildCrl } from "@veritee/testkit/x509";
 import { provisionSwtpm, startSwtpm, TpmClient } from "@veritee/tpm";
 import { CODE_ROOT } from "../src/commands/serve.js";
 import { veritee } from "./run-cli.js";
@@ -249,6 +250,23 @@ describe("veritee evidence verify --type azure-vtpm", () => {
     const bad = await veritee(...args, "--nonce", "00".repeat(32), "--json");
     assert.equal(bad.code, 11, bad.stdout + bad.stderr);
     assert.equal(JSON.parse(bad.stdout).failure.code, "nonce-mismatch");
+
+    // AMD's CRL from --collateral DIR (crl/<product>) is applied as for --type snp; without one it says so.
+    assert.match(ok.stdout, /· revocation\s+not checked \(no crl\/Milan collateral\)/);
+    const withCrl = (name: string, revoked: Uint8Array) => {
+      const crl = buildCrl({ issuer: pki.ark, sigAlg: "rsa-pss-sha384", revoked: [{ serial: revoked }] });
+      mkdirSync(path.join(dir, name, "crl"), { recursive: true });
+      writeFileSync(path.join(dir, name, "crl", "Milan"), crl);
+      return ["--collateral", path.join(dir, name)];
+    };
+    const nonceArg = ["--nonce", Buffer.from(extraData).toString("hex")];
+    // The test ASK's serial is 1.
+    const revoked = await veritee(...args, ...nonceArg, ...withCrl("revoking", Uint8Array.of(1)), "--json");
+    assert.equal(revoked.code, 11, revoked.stdout + revoked.stderr);
+    assert.equal(JSON.parse(revoked.stdout).failure.code, "cert-revoked");
+    const clean = await veritee(...args, ...nonceArg, ...withCrl("clean", Uint8Array.of(0x42)));
+    assert.equal(clean.code, 0, clean.stdout + clean.stderr);
+    assert.match(clean.stdout, /✓ revocation\s+ASK not on AMD's CRL/);
   });
 });
 

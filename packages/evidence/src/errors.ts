@@ -98,6 +98,8 @@ export type VerificationCode =
   | "azure-runtime-data-mismatch"
   | "azure-tdreport-mismatch"
   | "azure-ak-mismatch"
+  /** The HCL report's SEV-SNP report is not from VMPL 0, so not the paravisor's: the guest can make such reports itself. */
+  | "azure-hcl-vmpl"
   // Platform evidence in the attestation document (launch/verify-platform.ts)
   /** A CPU report's report data is not the binding of the nonce, the key set and the GPU reports. */
   | "platform-binding-mismatch"

@@ -179,7 +179,15 @@ export {
   type TpmtPublic,
 } from "./tpm/public.js";
 export { publicKeyHandle, publicKeyJwk, publicKeySpki } from "./tpm/public-key.js";
-export { VerifiedQuote, type VerifyQuoteInput, verifyQuote } from "./tpm/quote.js";
+export {
+  VerifiedKeyQuote,
+  VerifiedQuote,
+  VerifiedQuoteContents,
+  type VerifyQuoteInput,
+  type VerifyQuoteWithKeyInput,
+  verifyQuote,
+  verifyQuoteWithKey,
+} from "./tpm/quote.js";
 export { decodeTpmtSignature, encodeTpmtSignature, type TpmtSignature } from "./tpm/signature.js";
 // X.509 certificate chains for EK and AK certificates (./x509)
 export {

@@ -249,3 +249,186 @@ export function forgeAzureTdx(
   const hclReport = encodeHclReport(td, claims, { reportType: 4, hashType: HASH_TYPE[hash], ...options.hcl });
   return { hclReport, quote };
 }
+
+// ---- az-cvm-vtpm evidence JSON ----
+
+/** TPMS_ATTEST fields of a quote the forger signs (TPM 2.0 Part 2 §10.12.12, §10.12.1). */
+export interface ForgedQuoteFields {
+  /** TPM_GENERATED_VALUE (default 0xff544347). */
+  magic: number;
+  /** TPM_ST_ATTEST_QUOTE (default 0x8018). */
+  type: number;
+  qualifiedSigner: Uint8Array;
+  extraData: Uint8Array;
+  /** The PCR indices of the SHA-256 bank selected (default 0..23). */
+  pcrs: number[];
+  /** The PCR bank's TPM_ALG_ID (default SHA-256, 0x000b). */
+  bankAlg: number;
+  /** The signed PCR digest (default SHA-256 of the selected values). */
+  pcrDigest?: Uint8Array;
+}
+
+/** Encode a TPMS_ATTEST of type quote. */
+export function encodeQuoteAttest(f: ForgedQuoteFields): Uint8Array {
+  const select = new Uint8Array(3);
+  for (const pcr of f.pcrs) select[pcr >> 3]! |= 1 << (pcr & 7);
+  const digest = f.pcrDigest ?? new Uint8Array(32);
+  const parts: number[] = [];
+  const u16 = (v: number) => parts.push(v >> 8, v & 0xff);
+  const u32 = (v: number) => parts.push(v >>> 24, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff);
+  const b2 = (b: Uint8Array) => {
+    u16(b.length);
+    parts.push(...b);
+  };
+  u32(f.magic);
+  u16(f.type);
+  b2(f.qualifiedSigner);
+  b2(f.extraData);
+  // clockInfo: clock (u64), resetCount, restartCount, safe = YES; then firmwareVersion (u64).
+  parts.push(0, 0, 0, 0, 0, 0, 0x10, 0x00);
+  u32(1);
+  u32(0);
+  parts.push(1);
+  parts.push(0, 0, 0, 0, 0x20, 0x24, 0x01, 0x01);
+  // TPMS_QUOTE_INFO: one TPMS_PCR_SELECTION, then the digest.
+  u32(1);
+  u16(f.bankAlg);
+  parts.push(3, ...select);
+  b2(digest);
+  return Uint8Array.from(parts);
+}
+
+/** The 24 SHA-256 PCR values the forger reports by default (PCR i holds 32 bytes of i). */
+export function defaultCvmPcrs(): Uint8Array[] {
+  return Array.from({ length: 24 }, (_, i) => new Uint8Array(32).fill(i));
+}
+
+let cvmAk: nodeCrypto.KeyObject | undefined;
+/** The forged vTPM AK (RSA 2048, as Azure's), made once per process. */
+export function cvmAkKey(): nodeCrypto.KeyObject {
+  cvmAk ??= nodeCrypto.generateKeyPairSync("rsa", { modulusLength: 2048 }).privateKey;
+  return cvmAk;
+}
+
+/** URL-safe base64 with padding, as `serde_with::base64::Base64<UrlSafe>` writes it. */
+export function paddedBase64url(bytes: Uint8Array): string {
+  const text = Buffer.from(bytes).toString("base64url");
+  return text + "=".repeat((4 - (text.length % 4)) % 4);
+}
+
+const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
+
+/** Options of {@link forgeAzCvmEvidence} and {@link forgeAzCvmTdxEvidence}. */
+export interface ForgeAzCvmEvidenceOptions {
+  /** The quote's extraData (default 32 bytes of 0x5a). */
+  nonce?: Uint8Array;
+  /** The PCR values written to `pcrs` (default {@link defaultCvmPcrs}). */
+  pcrs?: Uint8Array[];
+  /** The PCR values the signed digest is computed over (default: `pcrs`). */
+  quotedPcrs?: Uint8Array[];
+  /** Quote fields to change (selection, type, digest, …). */
+  quote?: Partial<ForgedQuoteFields>;
+  /** The AK (an RSA private key); default {@link cvmAkKey}. HCLAkPub is its public key unless `claims.akPub` says otherwise. */
+  akKey?: nodeCrypto.KeyObject;
+  /** Sign the quote with this key instead of the AK. */
+  signingKey?: nodeCrypto.KeyObject;
+  /** Runtime claims changes (e.g. another akPub). */
+  claims?: Partial<RuntimeClaimsSpec>;
+  /** The evidence version (default 1). */
+  version?: number;
+  /** SEV-SNP: options of the HCL report's forging. */
+  snp?: ForgeAzureSnpOptions;
+  /** TDX: options of the HCL report's and TD quote's forging. */
+  tdx?: ForgeAzureTdxOptions;
+  /** Change the JSON object last (drop or add members, replace encodings). */
+  edit?: (json: Record<string, unknown>) => Record<string, unknown>;
+}
+
+/** What the forger returns: the JSON bytes and what went into them. */
+export interface ForgedAzCvmEvidence {
+  json: Uint8Array;
+  /** The JSON object before serialization (after `edit`). */
+  object: Record<string, unknown>;
+  nonce: Uint8Array;
+  hclReport: Uint8Array;
+  claims: Uint8Array;
+  message: Uint8Array;
+  signature: Uint8Array;
+  pcrs: Uint8Array[];
+}
+
+function cvmQuote(options: ForgeAzCvmEvidenceOptions) {
+  const ak = options.akKey ?? cvmAkKey();
+  const akPub = nodeCrypto.createPublicKey(ak).export({ format: "jwk" }) as JsonWebKey;
+  const claims = runtimeClaimsJson({ akPub, ...options.claims });
+  const nonce = options.nonce ?? new Uint8Array(32).fill(0x5a);
+  const pcrs = options.pcrs ?? defaultCvmPcrs();
+  const quoted = options.quotedPcrs ?? pcrs;
+  const fields: ForgedQuoteFields = {
+    magic: 0xff544347,
+    type: 0x8018,
+    qualifiedSigner: Uint8Array.of(0x00, 0x0b, ...new Uint8Array(32).fill(0x51)),
+    extraData: nonce,
+    pcrs: Array.from({ length: 24 }, (_, i) => i),
+    bankAlg: 0x000b,
+    ...options.quote,
+  };
+  fields.pcrDigest ??= nodeCrypto.createHash("sha256").update(Buffer.concat(quoted)).digest();
+  const message = encodeQuoteAttest(fields);
+  const signature = new Uint8Array(nodeCrypto.sign("sha256", message, options.signingKey ?? ak));
+  const tpmQuote = { signature: hex(signature), message: hex(message), pcrs: pcrs.map(hex) };
+  return { claims, nonce, pcrs, message, signature, tpmQuote };
+}
+
+function finish(
+  object: Record<string, unknown>,
+  q: ReturnType<typeof cvmQuote>,
+  hclReport: Uint8Array,
+  options: ForgeAzCvmEvidenceOptions,
+): ForgedAzCvmEvidence {
+  const edited = options.edit ? options.edit(object) : object;
+  return {
+    json: new TextEncoder().encode(JSON.stringify(edited)),
+    object: edited,
+    nonce: q.nonce,
+    hclReport,
+    claims: q.claims,
+    message: q.message,
+    signature: q.signature,
+    pcrs: q.pcrs,
+  };
+}
+
+/**
+ * `az-snp-vtpm` evidence JSON as Confidential Containers' attester writes it
+ * (`{version, tpm_quote: {signature, message, pcrs}, hcl_report, vcek}`):
+ * an HCL report under `pki` naming a software RSA AK, that AK's quote over
+ * 24 SHA-256 PCRs with the bare RSASSA-SHA256 signature, the VCEK as DER.
+ */
+export function forgeAzCvmEvidence(pki: SnpTestPki, options: ForgeAzCvmEvidenceOptions = {}): ForgedAzCvmEvidence {
+  const q = cvmQuote(options);
+  const { hclReport } = forgeAzureSnp(pki, q.claims, options.snp);
+  const object = {
+    version: options.version ?? 1,
+    tpm_quote: q.tpmQuote,
+    hcl_report: paddedBase64url(hclReport),
+    vcek: paddedBase64url(pki.vcek),
+  };
+  return finish(object, q, hclReport, options);
+}
+
+/** `az-tdx-vtpm` evidence JSON (`{version, tpm_quote, hcl_report, td_quote}`) under a TDX test PKI. */
+export function forgeAzCvmTdxEvidence(
+  pki: TdxTestPki,
+  options: ForgeAzCvmEvidenceOptions = {},
+): ForgedAzCvmEvidence & { tdQuote: Uint8Array } {
+  const q = cvmQuote(options);
+  const { hclReport, quote } = forgeAzureTdx(pki, q.claims, options.tdx);
+  const object = {
+    version: options.version ?? 1,
+    tpm_quote: q.tpmQuote,
+    hcl_report: paddedBase64url(hclReport),
+    td_quote: paddedBase64url(quote),
+  };
+  return { ...finish(object, q, hclReport, options), tdQuote: quote };
+}

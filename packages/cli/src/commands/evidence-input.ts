@@ -33,7 +33,9 @@ export const MAX_CERT_FILE = 256 << 10;
  *   (reserved in version 3) 0;
  * - NVIDIA: hex text that starts with an SPDM 1.x GET_MEASUREMENTS request
  *   (DSP0274 §10.11.1: version 0x1?, request code 0xE0), as NVIDIA's tools
- *   write a GPU attestation report.
+ *   write a GPU attestation report;
+ * - Azure: a JSON object with `tpm_quote` and `hcl_report` members, as the
+ *   `az-cvm-vtpm` attesters write their evidence.
  */
 export function detectEvidenceType(bytes: Uint8Array): EvidenceType | undefined {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -45,7 +47,18 @@ export function detectEvidenceType(bytes: Uint8Array): EvidenceType | undefined 
   }
   const text = hexText(bytes);
   if (text !== undefined && /^1[0-9a-f]e0/i.test(text)) return "nvidia";
+  if (isAzCvmJson(bytes)) return "azure-vtpm";
   return undefined;
+}
+
+/** Whether the bytes parse as a JSON object with the members of `az-cvm-vtpm` evidence (a guess; the decoder decides). */
+function isAzCvmJson(bytes: Uint8Array): boolean {
+  try {
+    const value: unknown = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+    return typeof value === "object" && value !== null && "tpm_quote" in value && "hcl_report" in value;
+  } catch {
+    return false;
+  }
 }
 
 /** The trimmed text of a file that holds only hex digits and whitespace, else `undefined`. */

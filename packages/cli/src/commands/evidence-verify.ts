@@ -145,19 +145,37 @@ function tcbText(tcb: SnpTcbVersion): string {
 }
 
 /**
+ * AMD's CRL for the VCEK's product from `--collateral DIR` (`crl/<product>`),
+ * and the claim to print once the verifier has applied it: "not checked"
+ * when there is no directory or no CRL in it. The product only picks the
+ * file; `verifySnpEndorsement` checks the CRL against the certificates.
+ * Shared by `--type snp` and `--type azure-vtpm`, so both apply revocation alike.
+ */
+export async function snpRevocation(
+  collateral: CollateralSource | undefined,
+  vcek: Uint8Array,
+): Promise<{ readonly crl: Uint8Array | undefined; readonly claim: EvidenceClaim }> {
+  const ext = decodeSnpEndorsementExtensions(decodeCertificate(vcek));
+  const product = ext.productName === undefined ? undefined : snpProductFromName(ext.productName);
+  const crl =
+    collateral === undefined || product === undefined
+      ? undefined
+      : await getCollateral(collateral, collateralKeys.snpCrl(product));
+  const claim =
+    crl === undefined
+      ? skipped("revocation", `not checked (no ${COLLATERAL_KINDS.snpCrl}/${product ?? "<product>"} collateral)`)
+      : verified("revocation", "ASK not on AMD's CRL");
+  return { crl, claim };
+}
+
+/**
  * Verify an SEV-SNP report with `verifySnpReport`: VCEK from `--cert`, the
  * ASK and ARK from `--cert` when given (an ARK must equal the trusted one),
  * AMD's CRL from the collateral directory (`crl/<product>`) when present.
  */
 export async function verifySnp(inputs: EvidenceInputs): Promise<EvidenceOutcome> {
   const certs = sortSnpCerts(inputs.certs);
-  const ext = decodeSnpEndorsementExtensions(decodeCertificate(certs.vcek));
-  // The product only picks the CRL file; verifySnpEndorsement checks it against the certificate and report.
-  const product = ext.productName === undefined ? undefined : snpProductFromName(ext.productName);
-  const crl =
-    inputs.collateral === undefined || product === undefined
-      ? undefined
-      : await getCollateral(inputs.collateral, collateralKeys.snpCrl(product));
+  const { crl, claim: revocation } = await snpRevocation(inputs.collateral, certs.vcek);
   let roots: SnpRoots | undefined;
   if (inputs.roots !== undefined) {
     if (inputs.roots.length !== 1) throw new CliError("bad-argument", "--root: give exactly one ARK for SEV-SNP");
@@ -182,9 +200,7 @@ export async function verifySnp(inputs: EvidenceInputs): Promise<EvidenceOutcome
       "signer",
       `${v.signer.toUpperCase()} → ${cn(v.endorsement.chain)} (${v.endorsement.chain.path.length} certificates)`,
     ),
-    crl === undefined
-      ? skipped("revocation", `not checked (no ${COLLATERAL_KINDS.snpCrl}/${product ?? "<product>"} collateral)`)
-      : verified("revocation", "ASK not on AMD's CRL"),
+    revocation,
     verified("report version", String(r.version)),
     verified("measurement", toHex(r.measurement)),
     verified("report data", toHex(r.reportData)),

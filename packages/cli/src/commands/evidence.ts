@@ -2,7 +2,7 @@
  * `veritee evidence verify FILE [--type snp|tdx|sgx|nvidia|azure-vtpm] [--cert FILE]...
  * [--collateral DIR] [--at ISO-TIME] [--nonce HEX] [--root FILE]... [--json]`
  * (azure-vtpm: the HCL report FILE with `--quote-attest FILE --quote-signature FILE
- * --ak-public FILE --nonce HEX --cert FILE…`):
+ * --ak-public FILE --nonce HEX --cert FILE…`, or FILE as az-cvm-vtpm evidence JSON):
  * verify confidential-VM or GPU evidence offline, at a pinned time, and
  * print the verified claims with ✓ (· for a check not made) or the typed
  * failure with ✗. Exits 0 only when verification passed; otherwise with the
@@ -13,7 +13,7 @@ import { MalformedError, VeriteeError } from "@veritee/core";
 import { type Command, Option } from "commander";
 import { CliError } from "../cli-error.js";
 import { out, parseHexOption } from "../io.js";
-import { verifyAzureVtpm } from "./evidence-azure.js";
+import { isJsonEvidence, verifyAzureCvmJson, verifyAzureVtpm } from "./evidence-azure.js";
 import { openCollateral } from "./evidence-collateral.js";
 import {
   detectEvidenceType,
@@ -89,7 +89,10 @@ export function registerEvidence(program: Command): void {
     .description(
       "verify an SEV-SNP report, a TDX or SGX quote or an NVIDIA GPU report offline at a pinned time, and print the verified claims or the typed failure",
     )
-    .argument("<file>", "the evidence: SEV-SNP report (1184 bytes), TDX or SGX quote, or NVIDIA report (hex text)")
+    .argument(
+      "<file>",
+      "the evidence: SEV-SNP report (1184 bytes), TDX or SGX quote, NVIDIA report (hex text), or Azure az-cvm-vtpm evidence JSON (or an HCL report with --quote-*)",
+    )
     .addOption(
       new Option("--type <type>", "the evidence type; detected from the file when absent").choices(EVIDENCE_TYPES),
     )
@@ -138,17 +141,26 @@ async function runVerify(file: string, opts: Options): Promise<void> {
   const at = opts.at === undefined ? new Date() : parseIsoTime(opts.at);
   const azure = opts.type === "azure-vtpm";
   const quoteFiles = [opts.quoteAttest, opts.quoteSignature, opts.akPublic];
-  if (azure && (quoteFiles.some((f) => f === undefined) || opts.nonce === undefined)) {
-    throw new CliError(
-      "bad-argument",
-      "--type azure-vtpm needs --quote-attest, --quote-signature, --ak-public and --nonce (the quote's extraData)",
-    );
+  // An HCL report FILE needs the quote files; az-cvm-vtpm evidence JSON carries the quote (checked once read).
+  const legacyAzure = quoteFiles.some((f) => f !== undefined);
+  const azureUsage =
+    "--type azure-vtpm needs --quote-attest, --quote-signature, --ak-public and --nonce (the quote's extraData) with an HCL report FILE, or FILE as az-cvm-vtpm evidence JSON";
+  if (azure && legacyAzure && (quoteFiles.some((f) => f === undefined) || opts.nonce === undefined)) {
+    throw new CliError("bad-argument", azureUsage);
   }
-  if (!azure && quoteFiles.some((f) => f !== undefined)) {
+  if (!azure && legacyAzure) {
     throw new CliError("bad-argument", "--quote-attest, --quote-signature and --ak-public apply to --type azure-vtpm");
   }
   const bytes = await readBoundedFile(file, "FILE", MAX_EVIDENCE_FILE);
   const type = opts.type ?? detectEvidenceType(bytes);
+  const azureJson = type === "azure-vtpm" && isJsonEvidence(bytes);
+  if (azure && !legacyAzure && !azureJson) throw new CliError("bad-argument", azureUsage);
+  if (azureJson && legacyAzure) {
+    throw new CliError(
+      "bad-argument",
+      "az-cvm-vtpm evidence JSON carries its quote: drop --quote-attest, --quote-signature and --ak-public",
+    );
+  }
   if (type === undefined) {
     throw new CliError(
       "bad-argument",
@@ -188,8 +200,9 @@ async function runVerify(file: string, opts: Options): Promise<void> {
   let report: EvidenceReport;
   let failure: unknown;
   try {
-    const outcome =
-      type === "azure-vtpm"
+    const outcome = azureJson
+      ? await verifyAzureCvmJson(inputs)
+      : type === "azure-vtpm"
         ? await verifyAzureVtpm(inputs, {
             attest: await readBoundedFile(opts.quoteAttest!, "--quote-attest", MAX_EVIDENCE_FILE),
             signature: await readBoundedFile(opts.quoteSignature!, "--quote-signature", MAX_EVIDENCE_FILE),

@@ -8,6 +8,15 @@ export {
   type VmConfiguration,
 } from "./claims.js";
 export {
+  AZ_SNP_VTPM_VERSIONS,
+  AZ_TDX_VTPM_VERSIONS,
+  type AzCvmEvidence,
+  type CvmTpmQuote,
+  decodeAzCvmEvidence,
+  MAX_CVM_EVIDENCE_SIZE,
+  MAX_QUOTE_PCRS,
+} from "./cvm-evidence.js";
+export {
   decodeHclReport,
   decodeTdReport,
   HCL_HEADER_SIZE,
@@ -34,3 +43,4 @@ export {
   type VerifyAzureVtpmOptions,
   verifyAzureVtpmAttestation,
 } from "./verify.js";
+export { type VerifyAzCvmEvidenceOptions, verifyAzCvmEvidence } from "./verify-cvm-evidence.js";

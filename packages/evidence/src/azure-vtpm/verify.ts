@@ -4,21 +4,23 @@
  * confidential VMs"):
  *
  * 1. the hardware report verifies: an SEV-SNP report under AMD's chain
- *    (`verifySnpReport`), or for TDX a TD quote under Intel's chain and
+ *    (`verifySnpReport`) made at VMPL 0, the paravisor's level (`azure-hcl-vmpl`), or for TDX a TD quote under Intel's chain and
  *    collateral (`verifyTdxQuote`) whose body carries the same values as
  *    the HCL's TDREPORT (the quote is made from that TDREPORT);
  * 2. the hardware report's report data is H(runtime claims) with the hash
  *    the HCL names, followed by zero bytes: the claims come from the
  *    paravisor inside the TEE;
  * 3. the attestation key in the claims (kid "HCLAkPub") is the key of the
- *    TPM2B_PUBLIC the quote is checked with;
+ *    TPM2B_PUBLIC the quote is checked with — or, for evidence without a
+ *    public area (`az-cvm-vtpm` JSON, `cvm-evidence.ts`), is the key itself;
  * 4. the TPM quote verifies under that AK with the verifier's nonce
- *    (`verifyQuote`), and its PCRs when given.
+ *    (`verifyQuote`, or `verifyQuoteWithKey` under the bare key), and its
+ *    PCRs when given.
  *
  * Only then is a {@link VerifiedAzureVtpm} made. Policy (secure boot, the
  * console, SNP/TDX rules, PCR values) is decided elsewhere (@veritee/policy).
  */
-import { bytesEqual, digestSize, hash } from "@veritee/core";
+import { base64urlEncode, bytesEqual, digestSize, hash } from "@veritee/core";
 import { VerificationError } from "../errors.js";
 import type { SnpProduct } from "../sev-snp/product.js";
 import {
@@ -32,7 +34,7 @@ import { type TdxCollateral, type VerifiedTdxQuote, verifyTdxQuote } from "../td
 import { type AkPublic, decodeAkPublic } from "../tpm/ak.js";
 import type { PcrValues } from "../tpm/pcr-selection.js";
 import type { DecodedTpmtPublic } from "../tpm/public.js";
-import { type VerifiedQuote, verifyQuote } from "../tpm/quote.js";
+import { type VerifiedKeyQuote, VerifiedQuote, verifyQuote, verifyQuoteWithKey } from "../tpm/quote.js";
 import { decodeRuntimeClaims, type RuntimeClaims, type RuntimeClaimsKey } from "./claims.js";
 import { decodeHclReport, type HclReport, type TdReport } from "./decode.js";
 
@@ -68,8 +70,14 @@ export interface VerifyAzureVtpmOptions {
   readonly tdx?: AzureTdxInputs;
   /** The TPM2_Quote: TPMS_ATTEST bytes and TPMT_SIGNATURE bytes. */
   readonly quote: { readonly attest: Uint8Array; readonly signature: Uint8Array };
-  /** The AK's TPM2B_PUBLIC (or an `AkPublic`), which must be the claims' HCLAkPub. */
-  readonly akPublic: Uint8Array | AkPublic;
+  /**
+   * The AK's TPM2B_PUBLIC (or an `AkPublic`), which must be the claims'
+   * HCLAkPub and is checked as an AK (`verifyQuote`). Absent — evidence such
+   * as `az-cvm-vtpm`'s JSON carries no public area — the quote is verified
+   * under the claims' HCLAkPub itself (`verifyQuoteWithKey`): the hardware
+   * report vouches for that key, and the HCL made it a restricted signing key.
+   */
+  readonly akPublic?: Uint8Array | AkPublic;
   /** The verifier's fresh nonce, which the quote's extraData must equal. */
   readonly nonce: Uint8Array;
   /** The PCR values the attester claims, checked against the quote's digest. */
@@ -98,8 +106,13 @@ export class VerifiedAzureVtpm {
   /** The runtime claims, proven to come from inside the TEE. */
   readonly claims: RuntimeClaims;
   readonly hardware: VerifiedAzureHardware;
-  /** The TPM quote, proven signed by the AK the claims name. */
-  readonly quote: VerifiedQuote;
+  /**
+   * The TPM quote, proven signed by the AK the claims name: a `VerifiedQuote`
+   * when a TPM2B_PUBLIC was given, else a `VerifiedKeyQuote` under HCLAkPub.
+   */
+  readonly quote: VerifiedQuote | VerifiedKeyQuote;
+  /** Where the AK came from: a given TPM2B_PUBLIC equal to HCLAkPub, or HCLAkPub alone. */
+  readonly akSource: "tpm-public" | "runtime-claims";
   /** The 64 bytes the hardware report's report data holds: H(claims) then zero bytes. */
   readonly expectedReportData: Uint8Array;
   readonly verifiedAt: Date;
@@ -111,7 +124,7 @@ export class VerifiedAzureVtpm {
       hclReport: HclReport;
       claims: RuntimeClaims;
       hardware: VerifiedAzureHardware;
-      quote: VerifiedQuote;
+      quote: VerifiedQuote | VerifiedKeyQuote;
       expectedReportData: Uint8Array;
       at: Date;
     },
@@ -121,6 +134,7 @@ export class VerifiedAzureVtpm {
     this.claims = init.claims;
     this.hardware = Object.freeze(init.hardware);
     this.quote = init.quote;
+    this.akSource = VerifiedQuote.is(init.quote) ? "tpm-public" : "runtime-claims";
     this.expectedReportData = init.expectedReportData;
     this.verifiedAt = new Date(init.at.getTime());
     Object.freeze(this);
@@ -168,6 +182,12 @@ function sameKey(claimed: RuntimeClaimsKey, tpm: DecodedTpmtPublic): boolean {
   return bytesEqual(claimed.x, pad(tpm.x, size)) && bytesEqual(claimed.y, pad(tpm.y, size));
 }
 
+/** The JWK of a runtime claims key (its members were decoded strictly, so they re-encode canonically). */
+function runtimeKeyJwk(key: RuntimeClaimsKey): JsonWebKey {
+  if (key.kty === "RSA") return { kty: "RSA", n: base64urlEncode(key.n), e: base64urlEncode(key.e) };
+  return { kty: "EC", crv: key.crv, x: base64urlEncode(key.x), y: base64urlEncode(key.y) };
+}
+
 /** TDX: the quote is made from the HCL's TDREPORT, so every TD measurement in both must agree. */
 function checkTdReport(td: TdReport, quote: VerifiedTdxQuote): void {
   const body = quote.body;
@@ -200,7 +220,8 @@ function checkAt(at: Date): void {
  * @throws MalformedError for an HCL report, runtime claims, hardware
  *   report, certificate, AK or quote that does not decode.
  * @throws VerificationError: `azure-platform-mismatch` (an SNP report
- *   without `snp` inputs, a TDREPORT without `tdx` inputs);
+ *   without `snp` inputs, a TDREPORT without `tdx` inputs); `azure-hcl-vmpl`
+ *   (an SNP report not from VMPL 0);
  *   everything `verifySnpReport` or `verifyTdxQuote` throws;
  *   `azure-tdreport-mismatch` (the TD quote is not of the HCL's TDREPORT);
  *   `azure-runtime-data-mismatch` (report data is not H(claims) ‖ zeros);
@@ -217,7 +238,6 @@ export async function verifyAzureVtpmAttestation(options: VerifyAzureVtpmOptions
   checkAt(options.at);
   const hcl = decodeHclReport(options.hclReport);
   const claims = decodeRuntimeClaims(hcl.runtimeClaims);
-  const ak = options.akPublic instanceof Uint8Array ? decodeAkPublic(options.akPublic) : options.akPublic;
 
   // 1. The hardware report.
   let hardware: VerifiedAzureHardware;
@@ -227,6 +247,15 @@ export async function verifyAzureVtpmAttestation(options: VerifyAzureVtpmOptions
       throw new VerificationError("azure-platform-mismatch", "an SEV-SNP report needs SEV-SNP inputs");
     }
     const snp = await verifySnpReport({ ...options.snp, report: hcl.hardware.bytes, at: options.at });
+    // Only the paravisor runs at VMPL 0; the guest OS under it (VMPL 2 on Azure) can request reports
+    // with any REPORT_DATA, including H(claims naming its own key), so a report from any other VMPL
+    // proves nothing about the vTPM.
+    if (snp.report.vmpl !== 0) {
+      throw new VerificationError(
+        "azure-hcl-vmpl",
+        "the HCL report's SEV-SNP report is not from VMPL 0 (the paravisor)",
+      );
+    }
     hardware = { kind: "snp", snp };
     reportData = snp.report.reportData;
   } else {
@@ -249,20 +278,25 @@ export async function verifyAzureVtpmAttestation(options: VerifyAzureVtpmOptions
     );
   }
 
-  // 3. The quote's AK is the one the claims name.
-  if (!sameKey(claims.akPub, ak.public)) {
-    throw new VerificationError("azure-ak-mismatch", "the AK is not the runtime claims' HCLAkPub");
-  }
-
-  // 4. The TPM quote under that AK, with the verifier's nonce.
-  const quote = await verifyQuote({
-    akPublic: ak,
+  // 3 and 4. The quote's AK is the one the claims name, and the quote verifies under it with the
+  // verifier's nonce. Without a public area, the claims' key is the AK (nothing to compare).
+  const quoteChecks = {
     attest: options.quote.attest,
     signature: options.quote.signature,
     expectedExtraData: options.nonce,
     ...(options.pcrValues === undefined ? {} : { pcrValues: options.pcrValues }),
     ...(options.requirePcrValues === undefined ? {} : { requirePcrValues: options.requirePcrValues }),
-  });
+  };
+  let quote: VerifiedQuote | VerifiedKeyQuote;
+  if (options.akPublic === undefined) {
+    quote = await verifyQuoteWithKey({ ...quoteChecks, key: runtimeKeyJwk(claims.akPub) });
+  } else {
+    const ak = options.akPublic instanceof Uint8Array ? decodeAkPublic(options.akPublic) : options.akPublic;
+    if (!sameKey(claims.akPub, ak.public)) {
+      throw new VerificationError("azure-ak-mismatch", "the AK is not the runtime claims' HCLAkPub");
+    }
+    quote = await verifyQuote({ ...quoteChecks, akPublic: ak });
+  }
 
   return new VerifiedAzureVtpm(TOKEN, { hclReport: hcl, claims, hardware, quote, expectedReportData, at: options.at });
 }

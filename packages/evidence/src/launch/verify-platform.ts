@@ -23,7 +23,8 @@
  * (`resolveTdxCollateral`; an absent item is a `CollateralError`
  * `collateral-missing`). A TDX entry with none of these fails with
  * `platform-collateral-missing`. The same source supplies AMD's CRL for an
- * SEV-SNP entry (`crl/<product>`, when present and no `snp.crl` is given);
+ * SEV-SNP entry (`crl/<product>`, when present and no `snp.crl` is given), and for the
+ * SEV-SNP report inside an `azure-vtpm` entry's HCL report alike;
  * the VCEK always comes with the document, which requires it. Whether the
  * evidence is *required*, and what it must say, is policy's business.
  */
@@ -205,13 +206,15 @@ async function verifyAzureEntry(
     ...(certificates.ask === null ? {} : { ask: certificates.ask }),
     ...(certificates.ark === null ? {} : { ark: certificates.ark }),
   };
+  // AMD's CRL exactly as for an `sev-snp` entry: given, or from the collateral source by the VCEK's product.
+  const crl = options.snp?.crl ?? (await snpCrlFrom(options.collateral, certificates.vcek));
   return verifyAzureVtpmAttestation({
     hclReport,
     snp: {
       vcek: certificates.vcek,
       chain,
       ...(options.snp?.roots ? { roots: options.snp.roots } : {}),
-      ...(options.snp?.crl === undefined ? {} : { crl: options.snp.crl }),
+      ...(crl === undefined ? {} : { crl }),
     },
     quote: { attest: quote.attest, signature: quote.signature },
     akPublic: quote.akPublic,

@@ -4,18 +4,22 @@
  * the PCR digest. Returns a {@link VerifiedQuote}, which only this module makes.
  */
 import {
+  base64urlDecode,
   bytesEqual,
   concatBytes,
   digestSize,
   type HashAlg,
   hash,
+  importPublicJwk,
+  MalformedError,
+  type PublicKeyHandle,
   type SignatureScheme,
   TPMA_OBJECT,
   verifySignature,
 } from "@veritee/core";
 import { VerificationError } from "../errors.js";
 import { AkPublic, akPublicFromDecoded, decodeAkPublic } from "./ak.js";
-import { type ClockInfo, decodeTpmsAttest, type QuoteAttest } from "./attest.js";
+import { type ClockInfo, decodeTpmsAttest, type QuoteAttest, type TpmsAttest } from "./attest.js";
 import type { PcrSelection, PcrValues } from "./pcr-selection.js";
 import { selectedValues } from "./pcr-selection.js";
 import { curveByteSize, type DecodedTpmtPublic, type TpmtPublic } from "./public.js";
@@ -50,20 +54,15 @@ export interface VerifyQuoteInput {
 const TOKEN: unique symbol = Symbol("VerifiedQuote");
 
 /**
- * A quote whose every check passed. Only {@link verifyQuote} makes one, so a
- * value of this type is proof that the checks ran; policy code should accept
- * nothing else. It says that the TPM holding this AK signed these contents; it
- * does not say that the AK belongs to a genuine TPM (the AK certificate or
- * credential activation shows that) nor that the PCR values are good (policy).
+ * What a verified quote attests — contents, signature hash and PCR values —
+ * whichever way its signing key came to be trusted: a {@link VerifiedQuote}
+ * (an AK public area, checked as an AK) or a {@link VerifiedKeyQuote} (a
+ * bare key that other evidence vouches for). Only this module makes one.
  */
-export class VerifiedQuote {
-  readonly #brand = true;
+export class VerifiedQuoteContents {
+  readonly #contents = true;
   /** The decoded TPMS_ATTEST of type quote, as signed. */
   readonly attest: QuoteAttest;
-  /** The AK's decoded public area. */
-  readonly akPublic: DecodedTpmtPublic;
-  /** The AK's Name (nameAlg || H(TPMT_PUBLIC)), to match against an AK certificate or credential activation. */
-  readonly akName: Uint8Array;
   /** The hash of the signing scheme, which is also the hash of the PCR digest (Part 3 §18.4). */
   readonly signatureHash: HashAlg;
   /** A private copy of the verified PCR values, concatenated in selection order. */
@@ -71,23 +70,15 @@ export class VerifiedQuote {
   /** The map view of #pcrBytes, made on first use (private fields stay writable on a frozen object). */
   #pcrValues: PcrValues | undefined;
 
-  /** Not for callers: use {@link verifyQuote}. */
+  /** Not for callers: use {@link verifyQuote} or {@link verifyQuoteWithKey}. Subclasses freeze. */
   constructor(
     token: typeof TOKEN,
-    init: {
-      attest: QuoteAttest;
-      akPublic: DecodedTpmtPublic;
-      signatureHash: HashAlg;
-      pcrBytes: Uint8Array | undefined;
-    },
+    init: { attest: QuoteAttest; signatureHash: HashAlg; pcrBytes: Uint8Array | undefined },
   ) {
-    if (token !== TOKEN) throw new TypeError("VerifiedQuote is made by verifyQuote");
+    if (token !== TOKEN) throw new TypeError("a verified quote is made by verifyQuote or verifyQuoteWithKey");
     this.attest = init.attest;
-    this.akPublic = init.akPublic;
-    this.akName = init.akPublic.name;
     this.signatureHash = init.signatureHash;
     this.#pcrBytes = init.pcrBytes;
-    Object.freeze(this);
   }
 
   /**
@@ -127,9 +118,74 @@ export class VerifiedQuote {
     return this.attest.qualifiedSigner;
   }
 
+  /** True only for values made by {@link verifyQuote} or {@link verifyQuoteWithKey} (not for look-alikes). */
+  static is(value: unknown): value is VerifiedQuoteContents {
+    return typeof value === "object" && value !== null && #contents in value;
+  }
+}
+
+/**
+ * A quote whose every check passed. Only {@link verifyQuote} makes one, so a
+ * value of this type is proof that the checks ran; policy code should accept
+ * nothing else. It says that the TPM holding this AK signed these contents; it
+ * does not say that the AK belongs to a genuine TPM (the AK certificate or
+ * credential activation shows that) nor that the PCR values are good (policy).
+ */
+export class VerifiedQuote extends VerifiedQuoteContents {
+  readonly #brand = true;
+  /** The AK's decoded public area. */
+  readonly akPublic: DecodedTpmtPublic;
+  /** The AK's Name (nameAlg || H(TPMT_PUBLIC)), to match against an AK certificate or credential activation. */
+  readonly akName: Uint8Array;
+
+  /** Not for callers: use {@link verifyQuote}. */
+  constructor(
+    token: typeof TOKEN,
+    init: {
+      attest: QuoteAttest;
+      akPublic: DecodedTpmtPublic;
+      signatureHash: HashAlg;
+      pcrBytes: Uint8Array | undefined;
+    },
+  ) {
+    if (token !== TOKEN) throw new TypeError("VerifiedQuote is made by verifyQuote");
+    super(token, init);
+    this.akPublic = init.akPublic;
+    this.akName = init.akPublic.name;
+    Object.freeze(this);
+  }
+
   /** True only for values made by {@link verifyQuote} (not for look-alikes). */
-  static is(value: unknown): value is VerifiedQuote {
+  static override is(value: unknown): value is VerifiedQuote {
     return typeof value === "object" && value !== null && #brand in value;
+  }
+}
+
+/**
+ * A quote verified under a bare public key the caller trusts through other
+ * evidence ({@link verifyQuoteWithKey}). There is no TPM public area, so no
+ * AK Name and no object attributes were checked: whoever vouches for the key
+ * vouches that it is a restricted TPM signing key.
+ */
+export class VerifiedKeyQuote extends VerifiedQuoteContents {
+  readonly #keyBrand = true;
+  /** The key the quote verified under, as given (a copy). */
+  readonly key: JsonWebKey;
+
+  /** Not for callers: use {@link verifyQuoteWithKey}. */
+  constructor(
+    token: typeof TOKEN,
+    init: { attest: QuoteAttest; key: JsonWebKey; signatureHash: HashAlg; pcrBytes: Uint8Array | undefined },
+  ) {
+    if (token !== TOKEN) throw new TypeError("VerifiedKeyQuote is made by verifyQuoteWithKey");
+    super(token, init);
+    this.key = Object.freeze({ ...init.key });
+    Object.freeze(this);
+  }
+
+  /** True only for values made by {@link verifyQuoteWithKey} (not for look-alikes). */
+  static override is(value: unknown): value is VerifiedKeyQuote {
+    return typeof value === "object" && value !== null && #keyBrand in value;
   }
 }
 
@@ -157,13 +213,28 @@ function toAkPublic(ak: VerifyQuoteInput["akPublic"]): AkPublic {
 }
 
 /**
+ * What steps 2–3 need of the signing key: its type, its own scheme (NULL
+ * when it has none, or when only a bare key is known) and, for ECC, the
+ * curve's size.
+ */
+type SigningKeyShape =
+  | { readonly type: "rsa"; readonly scheme: TpmtPublic["scheme"] }
+  | { readonly type: "ecc"; readonly scheme: TpmtPublic["scheme"]; readonly curveBytes: number };
+
+function shapeOf(key: TpmtPublic): SigningKeyShape {
+  return key.type === "ecc"
+    ? { type: "ecc", scheme: key.scheme, curveBytes: curveByteSize(key.curve) }
+    : { type: "rsa", scheme: key.scheme };
+}
+
+/**
  * The signature scheme to verify with, after checking that the signature's
  * scheme fits the key: ECDSA for ECC keys, RSASSA or RSAPSS for RSA keys, and
  * exactly the key's own scheme and hash when the key has one (a TPM signs a
  * quote with the key's scheme when it is not NULL and refuses any other,
  * Part 3 §18.4 TPM_RC_SCHEME; CryptSelectSignScheme in the reference code).
  */
-function schemeFor(key: TpmtPublic, sig: TpmtSignature): SignatureScheme {
+function schemeFor(key: SigningKeyShape, sig: TpmtSignature): SignatureScheme {
   const fits = key.type === "ecc" ? sig.sigAlg === "ecdsa" : sig.sigAlg === "rsassa" || sig.sigAlg === "rsapss";
   if (!fits) throw new VerificationError("signature-scheme-mismatch", "signature algorithm does not fit the AK type");
   const keyScheme = key.scheme;
@@ -194,10 +265,10 @@ function schemeFor(key: TpmtPublic, sig: TpmtSignature): SignatureScheme {
  * each left-padded to the curve's size (IEEE P1363). Undefined for an r or s
  * longer than the curve allows, which cannot be a valid signature.
  */
-function signatureBytes(key: TpmtPublic, sig: TpmtSignature): Uint8Array | undefined {
+function signatureBytes(key: SigningKeyShape, sig: TpmtSignature): Uint8Array | undefined {
   if (sig.sigAlg !== "ecdsa") return sig.sig;
   if (key.type !== "ecc") return undefined;
-  const size = curveByteSize(key.curve);
+  const size = key.curveBytes;
   const out = new Uint8Array(2 * size);
   if (!placeScalar(out, 0, size, sig.r) || !placeScalar(out, size, size, sig.s)) return undefined;
   return out;
@@ -270,12 +341,29 @@ export async function verifyQuote(input: VerifyQuoteInput): Promise<VerifiedQuot
     throw new VerificationError("unsupported-algorithm", "RSA AK shorter than 2048 bits");
   }
 
+  const checked = await checkSignedQuote(shapeOf(key), ak.key, attestBytes, attest, signature, input);
+  return new VerifiedQuote(TOKEN, { ...checked, akPublic: key });
+}
+
+/**
+ * Steps 2–6 of {@link verifyQuote}, shared with {@link verifyQuoteWithKey}:
+ * scheme, signature over the exact bytes, type, nonce, PCR values. Decoding
+ * and the backend call stay in one synchronous run (see step 0).
+ */
+async function checkSignedQuote(
+  key: SigningKeyShape,
+  handle: PublicKeyHandle,
+  attestBytes: Uint8Array,
+  attest: TpmsAttest,
+  signature: TpmtSignature,
+  input: Pick<VerifyQuoteInput, "expectedExtraData" | "pcrValues" | "requirePcrValues">,
+): Promise<{ attest: QuoteAttest; signatureHash: HashAlg; pcrBytes: Uint8Array | undefined }> {
   // 2. Scheme.
   const scheme = schemeFor(key, signature);
 
   // 3. Signature over the exact TPMS_ATTEST bytes, hashed with the signature's hash.
   const sigBytes = signatureBytes(key, signature);
-  if (sigBytes === undefined || !(await verifySignature(scheme, ak.key, attestBytes, sigBytes))) {
+  if (sigBytes === undefined || !(await verifySignature(scheme, handle, attestBytes, sigBytes))) {
     throw new VerificationError("signature-invalid", "quote signature does not verify with the AK");
   }
 
@@ -298,7 +386,77 @@ export async function verifyQuote(input: VerifyQuoteInput): Promise<VerifiedQuot
     throw new VerificationError("pcr-values-missing", "PCR values are required");
   }
 
-  return new VerifiedQuote(TOKEN, { attest: quote, akPublic: key, signatureHash: signature.hash, pcrBytes });
+  return { attest: quote, signatureHash: signature.hash, pcrBytes };
+}
+
+/** What {@link verifyQuoteWithKey} checks. */
+export interface VerifyQuoteWithKeyInput {
+  /**
+   * The signing key as a JWK (RSA `n`/`e`, or EC `crv`/`x`/`y`), trusted by
+   * the caller through other evidence — e.g. an Azure HCL report's
+   * `HCLAkPub`, bound by a hardware-signed report.
+   */
+  readonly key: JsonWebKey;
+  /** The TPMS_ATTEST bytes exactly as the TPM signed them. */
+  readonly attest: Uint8Array;
+  /** The TPMT_SIGNATURE bytes. */
+  readonly signature: Uint8Array;
+  /** The qualifying data the verifier asked for; compared in constant time. */
+  readonly expectedExtraData: Uint8Array;
+  /** The PCR values the attester claims; checked against the signed PCR digest when given. */
+  readonly pcrValues?: PcrValues;
+  /** Fail with `pcr-values-missing` when `pcrValues` is not given (default false). */
+  readonly requirePcrValues?: boolean;
+}
+
+const JWK_CURVE_BYTES: Readonly<Record<string, number>> = { "P-256": 32, "P-384": 48, "P-521": 66 };
+
+/** The number of significant bits of a big-endian unsigned integer. */
+function bitLength(v: Uint8Array): number {
+  let i = 0;
+  while (i < v.length && v[i] === 0) i++;
+  if (i === v.length) return 0;
+  return (v.length - i - 1) * 8 + (32 - Math.clz32(v[i]!));
+}
+
+/**
+ * Verify a TPM2_Quote under a bare public key that the caller trusts by
+ * other means, for evidence that carries no TPM public area (Azure's
+ * `az-cvm-vtpm` JSON: the AK comes from the HCL report's runtime claims).
+ * Steps 2–6 of {@link verifyQuote} exactly; step 1 has nothing to check
+ * but the key size (RSA at least 2048 bits, `unsupported-algorithm`): there
+ * is no Name and no object attributes, so whoever vouches for the key
+ * vouches that it is a restricted TPM signing key — a key that signs only
+ * TPM-made structures is what makes the TPMS_ATTEST trustworthy. The key
+ * has no scheme of its own here, so any scheme that fits its type is
+ * accepted (SHA-1 never).
+ *
+ * @throws MalformedError for a key, TPMS_ATTEST or TPMT_SIGNATURE that does
+ *   not decode; VerificationError as {@link verifyQuote} (steps 2–6).
+ * @example
+ * ```ts
+ * const q = await verifyQuoteWithKey({ key: hclAkJwk, attest, signature, expectedExtraData: nonce, pcrValues });
+ * ```
+ */
+export async function verifyQuoteWithKey(input: VerifyQuoteWithKeyInput): Promise<VerifiedKeyQuote> {
+  const jwk = input.key;
+  let shape: SigningKeyShape;
+  if (jwk.kty === "RSA" && typeof jwk.n === "string") {
+    if (bitLength(base64urlDecode(jwk.n, "key.n")) < MIN_RSA_BITS) {
+      throw new VerificationError("unsupported-algorithm", "RSA key shorter than 2048 bits");
+    }
+    shape = { type: "rsa", scheme: { scheme: "null" } };
+  } else if (jwk.kty === "EC" && typeof jwk.crv === "string" && JWK_CURVE_BYTES[jwk.crv] !== undefined) {
+    shape = { type: "ecc", scheme: { scheme: "null" }, curveBytes: JWK_CURVE_BYTES[jwk.crv]! };
+  } else {
+    throw new MalformedError("bad-value", "key", "not an RSA or a P-256/P-384/P-521 EC JWK");
+  }
+  const handle = importPublicJwk(jwk);
+  // As in verifyQuote step 0: decoding and the backend call in one synchronous run.
+  const attest = decodeTpmsAttest(input.attest);
+  const signature = decodeTpmtSignatureView(input.signature);
+  const checked = await checkSignedQuote(shape, handle, input.attest, attest, signature, input);
+  return new VerifiedKeyQuote(TOKEN, { ...checked, key: jwk });
 }
 
 /**

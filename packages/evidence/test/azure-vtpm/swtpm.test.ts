@@ -10,10 +10,12 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { test } from "node:test";
-import { forgeAzureSnp, runtimeClaimsJson } from "@veritee/testkit/azure-vtpm";
+import { forgeAzureSnp, paddedBase64url, runtimeClaimsJson } from "@veritee/testkit/azure-vtpm";
 import { verifyAzureVtpmAttestation } from "../../src/azure-vtpm/verify.js";
+import { verifyAzCvmEvidence } from "../../src/azure-vtpm/verify-cvm-evidence.js";
 import { decodeTpmsAttest } from "../../src/tpm/attest.js";
-import { decodePcrValuesFile } from "../../src/tpm/pcr-selection.js";
+import { decodePcrValuesFile, type PcrValues } from "../../src/tpm/pcr-selection.js";
+import { decodeTpmtSignature } from "../../src/tpm/signature.js";
 import { startSwtpm, swtpmUnavailable } from "../support/swtpm.js";
 import { AT, akJwk, endorsement, milan, rejectsVerification } from "./fixtures.js";
 
@@ -114,6 +116,37 @@ test("an HCL report naming a swtpm AK, with that AK's real quote, verifies", {
     );
     await rejectsVerification(
       verifyAzureVtpmAttestation({ ...options, quote: o, pcrValues: o.pcrValues }),
+      "signature-invalid",
+    );
+
+    // The same real quote as az-cvm-vtpm writes it: hex TPMS_ATTEST, the bare RSASSA octets, the
+    // quoted SHA-256 PCRs in order; no TPM2B_PUBLIC, the AK is the HCL's HCLAkPub.
+    const asJson = (x: { attest: Uint8Array; signature: Uint8Array; pcrValues: PcrValues }) => {
+      const sig = decodeTpmtSignature(x.signature);
+      assert.ok(sig.sigAlg === "rsassa" && sig.hash === "sha256");
+      const pcrs = [...(x.pcrValues.get("sha256")?.values() ?? [])].map((v) => Buffer.from(v).toString("hex"));
+      const json = {
+        version: 1,
+        tpm_quote: {
+          signature: Buffer.from(sig.sig).toString("hex"),
+          message: Buffer.from(x.attest).toString("hex"),
+          pcrs,
+        },
+        hcl_report: paddedBase64url(hclReport),
+        vcek: paddedBase64url(milan.vcek),
+      };
+      return new TextEncoder().encode(JSON.stringify(json));
+    };
+    const fromJson = await verifyAzCvmEvidence({
+      evidence: asJson(q),
+      nonce: new Uint8Array(nonce),
+      snp: { roots: milan.roots },
+      at: AT,
+    });
+    assert.equal(fromJson.akSource, "runtime-claims");
+    assert.equal(fromJson.quote.pcrValues?.get("sha256")?.size, 8);
+    await rejectsVerification(
+      verifyAzCvmEvidence({ evidence: asJson(o), nonce: new Uint8Array(nonce), snp: { roots: milan.roots }, at: AT }),
       "signature-invalid",
     );
   } finally {

@@ -8,8 +8,14 @@ import { describe, test } from "node:test";
 import { MalformedError } from "@veritee/core";
 import { encodeHclReport, forgeAzureSnp, runtimeClaimsJson } from "@veritee/testkit/azure-vtpm";
 import { snpTestPki } from "@veritee/testkit/snp";
+import { buildCrl } from "@veritee/testkit/x509";
 import { VerifiedAzureVtpm } from "../../src/azure-vtpm/verify.js";
-import { type AzureVtpmPlatformEvidence, type PlatformSession, verifyPlatformEvidence } from "../../src/index.js";
+import {
+  type AzureVtpmPlatformEvidence,
+  type CollateralSource,
+  type PlatformSession,
+  verifyPlatformEvidence,
+} from "../../src/index.js";
 import { AT, akJwk, forgedAttestation, milan, rejectsVerification } from "../azure-vtpm/fixtures.js";
 import { makeTestAk } from "../tpm/forge.js";
 
@@ -109,5 +115,61 @@ describe("an azure-vtpm platform entry", () => {
       verifyPlatformEvidence([entry(tdx)], session(f), options),
       (e: unknown) => e instanceof MalformedError && (e.code === "unsupported" || e.code === "bad-value"),
     );
+  });
+
+  describe("AMD's CRL, applied as for an sev-snp entry", () => {
+    const pss = "rsa-pss-sha384" as const;
+    // The test ASK's serial is 1 (testkit makeIntermediate); 0x42 is some other certificate.
+    const revoking = buildCrl({ issuer: milan.ark, sigAlg: pss, revoked: [{ serial: Uint8Array.of(1) }] });
+    const clean = buildCrl({ issuer: milan.ark, sigAlg: pss, revoked: [{ serial: Uint8Array.of(0x42) }] });
+    const source = (crl: Uint8Array): CollateralSource & { asked: string[] } => {
+      const asked: string[] = [];
+      return {
+        asked,
+        async get(kind, key) {
+          asked.push(`${kind}/${key}`);
+          return kind === "crl" && key === "Milan" ? crl : undefined;
+        },
+      };
+    };
+
+    test("a revoked ASK in the collateral source's crl/<product> is refused (cert-revoked)", async () => {
+      const f = forgedAttestation();
+      const collateral = source(revoking);
+      await rejectsVerification(
+        verifyPlatformEvidence([entry(f.hclReport)], session(f), { ...options, collateral }),
+        "cert-revoked",
+      );
+      assert.deepEqual(collateral.asked, ["crl/Milan"]);
+    });
+
+    test("a revoked ASK in a given snp.crl is refused too; a CRL that does not list it passes", async () => {
+      const f = forgedAttestation();
+      await rejectsVerification(
+        verifyPlatformEvidence([entry(f.hclReport)], session(f), { snp: { ...options.snp, crl: revoking } }),
+        "cert-revoked",
+      );
+      const verified = await verifyPlatformEvidence([entry(f.hclReport)], session(f), {
+        ...options,
+        collateral: source(clean),
+      });
+      assert.ok(VerifiedAzureVtpm.is(verified.azureVtpm));
+    });
+
+    test("a stale CRL or one not signed by the ARK is refused (crl-*)", async () => {
+      const f = forgedAttestation();
+      const stale = buildCrl({ issuer: milan.ark, sigAlg: pss, nextUpdate: new Date("2024-06-01") });
+      await rejectsVerification(
+        verifyPlatformEvidence([entry(f.hclReport)], session(f), { ...options, collateral: source(stale) }),
+        "crl-expired",
+      );
+      await rejectsVerification(
+        verifyPlatformEvidence([entry(f.hclReport)], session(f), {
+          ...options,
+          collateral: source(buildCrl({ issuer: milan.ask, sigAlg: pss })),
+        }),
+        "crl-issuer-mismatch",
+      );
+    });
   });
 });
