@@ -89,7 +89,12 @@ export class VerifiedEventLog {
   readonly unverifiedEvents: readonly AttestedEvent[];
 
   /** @internal */
-  constructor(token: symbol, log: EventLog | undefined, values: ReplayedPcrs, attestedEvents: readonly AttestedEvent[]) {
+  constructor(
+    token: symbol,
+    log: EventLog | undefined,
+    values: ReplayedPcrs,
+    attestedEvents: readonly AttestedEvent[],
+  ) {
     if (token !== TOKEN) throw new TypeError("VerifiedEventLog is constructed by verifyEventLogAgainstPcrs only");
     this.log = log;
     this.values = values;

@@ -10,8 +10,8 @@ import { VerificationError } from "../../src/errors.js";
 import {
   decodeEventLog,
   EV,
-  EventLogVerificationError,
   type EventLog,
+  EventLogVerificationError,
   encodeEventLog,
   type ReplayedPcrs,
   replayEventLog,
