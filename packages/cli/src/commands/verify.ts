@@ -65,6 +65,7 @@ const STEP_OF_CODE: Readonly<Partial<Record<VerificationCode, EvidenceStep>>> = 
   "launch-log-mismatch": "launch",
   "eventlog-replay-mismatch": "boot",
   "eventlog-bank-missing": "boot",
+  "eventlog-data-mismatch": "boot",
   "credential-mismatch": "activation",
   "platform-binding-mismatch": "platform",
   "platform-collateral-missing": "platform",
