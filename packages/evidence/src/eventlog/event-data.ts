@@ -19,9 +19,12 @@
  *   Authenticode hash (EV_EFI_BOOT_SERVICES_APPLICATION, _DRIVER), a
  *   firmware volume or ACPI table in memory (EV_EFI_PLATFORM_FIRMWARE_BLOB,
  *   EV_POST_CODE, EV_EFI_HANDOFF_TABLES), a file GRUB loaded or a command
- *   line without its "grub_cmd: " prefix (EV_IPL), a certificate where the
- *   data holds a UEFI_VARIABLE_DATA around it (EV_EFI_VARIABLE_AUTHORITY as
- *   shim writes it). Such data cannot be checked from the log.
+ *   line without its "grub_cmd: " prefix (EV_IPL). Such data cannot be
+ *   checked from the log.
+ * - EV_EFI_VARIABLE_AUTHORITY is defined as the hash of its
+ *   UEFI_VARIABLE_DATA, but shim writes some that are not (on the GCE vector
+ *   two of its three hash one byte less than the data holds), so a
+ *   mismatch there marks the data unverified instead of failing a genuine log.
  *
  * Whatever the type, a digest equal to the hash of the data in every checked
  * bank binds the data (the hash is collision resistant), so such events count
