@@ -5,7 +5,14 @@
  * attested TLS.
  */
 import { type ConnectOptions, connect, type Session } from "@veritee/client/node";
-import { DEVELOPMENT_POLICY_WARNING, type Policy, parsePolicyJson } from "@veritee/policy";
+import {
+  DEVELOPMENT_POLICY_WARNING,
+  insecureReasons,
+  insecureSummary,
+  insecureWarning,
+  type Policy,
+  parsePolicyJson,
+} from "@veritee/policy";
 import { CliError } from "./cli-error.js";
 import { readInputFile } from "./io.js";
 
@@ -14,9 +21,16 @@ export async function loadPolicyFile(file: string): Promise<Policy> {
   return parsePolicyJson(await readInputFile(file, "--policy"));
 }
 
-/** The label printed first wherever a development policy is used. */
+/**
+ * The label printed first wherever an insecure policy is used: a development
+ * policy, or one that skips a security-relevant check with "any", with one
+ * line per reason.
+ */
 export function insecureBanner(policy: Policy): string | undefined {
-  return policy.development ? `⚠ ${DEVELOPMENT_POLICY_WARNING}` : undefined;
+  const reasons = insecureReasons(policy);
+  if (reasons.length === 0) return undefined;
+  const head = policy.development ? DEVELOPMENT_POLICY_WARNING : insecureWarning(reasons);
+  return [`⚠ ${head}`, ...reasons.map((r) => `  - ${r.path}: ${r.reason}`)].join("\n");
 }
 
 /** Parse a positive integer option. */
@@ -45,7 +59,7 @@ export async function openSession(
     .filter((s) => s !== "")
     .join(" + ");
   process.stderr.write(
-    `verified ${session.baseURL}: ${claims} policy claims passed${session.appraisal.insecure ? " (INSECURE: development policy)" : ""}; channel: ${channel}\n`,
+    `verified ${session.baseURL}: ${claims} policy claims passed${session.appraisal.insecure ? ` (${insecureSummary(session.appraisal)})` : ""}; channel: ${channel}\n`,
   );
   return session;
 }

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { test } from "node:test";
+import { decodeEventLog, EV, encodeEventLog } from "@veritee/evidence";
 import { sharedPath } from "@veritee/testkit";
 import { EXIT } from "../src/exit-codes.js";
 import { buildProgram } from "../src/main.js";
@@ -57,6 +58,17 @@ test("eventlog replay prints text by default and rejects a truncated log (exit 1
   const r = await veritee("eventlog", "replay", `${LOGS}/debian-10.bin`);
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^# sha1 event log, \d+ events\nsha1:\n {2}\s?0: [0-9a-f]{40}\n/);
+  // Events whose data the digests do not bind are listed apart, marked "?".
+  assert.match(
+    r.stdout,
+    /\nevents: \d+ measured, \d+ with data that hashes to their digests, [1-9]\d* with unverified data\n/,
+  );
+  assert.match(
+    r.stdout,
+    /\n {2}\? record \d+ PCR 4 EV_EFI_BOOT_SERVICES_APPLICATION \(digest not derivable from the data: unverified\)\n/,
+  );
+  assert.match(r.stdout, /\n {2}\? record \d+ PCR 1 EV_EFI_VARIABLE_BOOT \(only VariableData hashed/);
+  assert.doesNotMatch(r.stdout, /\? record \d+ PCR \d+ EV_SEPARATOR/);
 
   const { mkdtempSync, readFileSync, writeFileSync } = await import("node:fs");
   const tmp = mkdtempSync("/tmp/veritee-el-");
@@ -65,4 +77,15 @@ test("eventlog replay prints text by default and rejects a truncated log (exit 1
   const cut = await veritee("eventlog", "replay", `${tmp}/cut.bin`);
   assert.equal(cut.code, EXIT.malformed);
   assert.match(cut.stderr, /malformed error truncated/);
+
+  // PCR 7's EV_SEPARATOR with its data changed, its digest kept: the replay is the same, the data check
+  // fails (exit 11).
+  const log = decodeEventLog(new Uint8Array(readFileSync(`${LOGS}/debian-10.bin`)));
+  const events = log.events.map((e) =>
+    e.eventType === EV.SEPARATOR && e.pcrIndex === 7 ? { ...e, data: Uint8Array.of(1, 0, 0, 0) } : e,
+  );
+  writeFileSync(`${tmp}/forged.bin`, encodeEventLog({ ...log, events }));
+  const bad = await veritee("eventlog", "replay", `${tmp}/forged.bin`);
+  assert.equal(bad.code, EXIT.verification, bad.stderr);
+  assert.match(bad.stderr, /eventlog-data-mismatch: record \d+ \(EV_SEPARATOR, PCR 7\)/);
 });

@@ -76,6 +76,7 @@ describe("veritee verify", () => {
     const report = JSON.parse(r.stdout) as {
       verdict: string;
       insecure: boolean;
+      insecureReasons: { path: string; reason: string }[];
       warning: string;
       evidence: { status: string }[];
       appraisal: { claims: { ok: boolean; path: string; expected: string; actual: string }[] };
@@ -84,6 +85,10 @@ describe("veritee verify", () => {
     };
     assert.equal(report.verdict, "pass");
     assert.equal(report.insecure, true);
+    assert.deepEqual(
+      report.insecureReasons.map((r) => r.path),
+      ["development"],
+    );
     assert.match(report.warning, /INSECURE/);
     assert.deepEqual(new Set(report.evidence.map((s) => s.status)), new Set(["pass"]));
     assert.ok(report.appraisal.claims.every((c) => c.ok));
@@ -134,7 +139,12 @@ describe("veritee verify", () => {
     });
     const r = await runCli(["verify", server.url, "--policy", file]);
     assert.equal(r.code, EXIT.verification, r.stderr);
-    assert.ok(!r.stdout.includes("INSECURE"));
+    // Not a development policy, but boot.sha256 "any" skips the measured-boot check: labelled first, with the reason.
+    assert.match(
+      r.stdout,
+      /^⚠ INSECURE POLICY — these security checks accept anything: boot\.sha256\n {2}- boot\.sha256: any boot PCR values are accepted/,
+    );
+    assert.ok(!r.stdout.includes("DEVELOPMENT"));
     assert.match(r.stdout, /✓ attestation document for a fresh 32-byte nonce\n/);
     assert.match(r.stdout, /✗ EK certificate chains to a policy root .*\n {6}cert-untrusted-root/);
     assert.match(r.stdout, /· AK resident in the certified TPM .*\(not checked\)/);

@@ -20,6 +20,8 @@ export type VerificationCode =
   // event logs
   | "eventlog-replay-mismatch"
   | "eventlog-bank-missing"
+  /** An event whose digest PFP §10.4.1 defines as the hash of its data has a digest that is not (eventlog/event-data.ts). */
+  | "eventlog-data-mismatch"
   // certificates
   | "cert-signature-invalid"
   | "cert-expired"

@@ -5,6 +5,7 @@
  */
 import { DEVELOPMENT_POLICY_WARNING } from "./document.js";
 import type { PolicyCode } from "./errors.js";
+import type { InsecureReason } from "./insecure.js";
 
 /** One check of the policy against the evidence. */
 export interface Claim {
@@ -29,11 +30,17 @@ export interface Claim {
 export interface Appraisal {
   /** `"pass"` only when every claim passed. */
   readonly verdict: "pass" | "fail";
-  /** The policy is a development policy: the result is INSECURE (see {@link DEVELOPMENT_POLICY_WARNING}). */
+  /**
+   * The result is INSECURE: the policy is a development policy (see
+   * {@link DEVELOPMENT_POLICY_WARNING}) or skips a security-relevant check
+   * with `"any"`. True exactly when `insecureReasons` is not empty.
+   */
   readonly insecure: boolean;
+  /** Each reason, in policy order: `development`, then every security-relevant `"any"` rule (`insecure.ts`). */
+  readonly insecureReasons: readonly InsecureReason[];
   /** The evidence shows a development TPM (swtpm, its local CA, or no measured boot). */
   readonly developmentServer: boolean;
-  /** Set on every appraisal made under a development policy; `null` otherwise. */
+  /** The INSECURE label, set on every insecure appraisal (the development warning under a development policy); `null` otherwise. */
   readonly warning: string | null;
   /** Every claim, in evaluation order. */
   readonly claims: readonly Claim[];
@@ -48,8 +55,8 @@ export interface FormatAppraisalOptions {
 }
 
 /**
- * A readable multi-line report: the INSECURE label first for a development
- * policy, then one line per claim with ✓ or ✗, and expected and actual
+ * A readable multi-line report: the INSECURE label first for an insecure
+ * appraisal, with one `- path: reason` line per reason, then one line per claim with ✓ or ✗, and expected and actual
  * values under every failed claim (and every claim with `verbose`).
  *
  * @example
@@ -58,7 +65,10 @@ export interface FormatAppraisalOptions {
  */
 export function formatAppraisal(appraisal: Appraisal, options: FormatAppraisalOptions = {}): string {
   const lines: string[] = [];
-  if (appraisal.insecure) lines.push(`⚠ ${appraisal.warning ?? DEVELOPMENT_POLICY_WARNING}`);
+  if (appraisal.insecure) {
+    lines.push(`⚠ ${appraisal.warning ?? DEVELOPMENT_POLICY_WARNING}`);
+    for (const r of appraisal.insecureReasons) lines.push(`  - ${r.path}: ${r.reason}`);
+  }
   const width = Math.min(32, Math.max(0, ...appraisal.claims.map((c) => c.name.length)));
   for (const claim of appraisal.claims) {
     const mark = claim.ok ? "✓" : "✗";
@@ -73,8 +83,23 @@ export function formatAppraisal(appraisal: Appraisal, options: FormatAppraisalOp
   const failed = appraisal.claims.filter((c) => !c.ok).length;
   lines.push(
     appraisal.verdict === "pass"
-      ? `PASS: ${appraisal.claims.length} claims checked${appraisal.insecure ? " (INSECURE: development policy)" : ""}`
+      ? `PASS: ${appraisal.claims.length} claims checked${appraisal.insecure ? ` (${insecureSummary(appraisal)})` : ""}`
       : `FAIL: ${failed} of ${appraisal.claims.length} claims failed`,
   );
   return `${lines.join("\n")}\n`;
+}
+
+/**
+ * A short label for an insecure appraisal, e.g. `INSECURE: development policy`
+ * or `INSECURE: trust.akProof, launch.models accept anything`; empty when secure.
+ */
+export function insecureSummary(appraisal: Pick<Appraisal, "insecureReasons">): string {
+  const reasons = appraisal.insecureReasons;
+  if (reasons.length === 0) return "";
+  const skipped = reasons.filter((r) => r.path !== "development").map((r) => r.path);
+  const parts = [
+    ...(reasons.some((r) => r.path === "development") ? ["development policy"] : []),
+    ...(skipped.length > 0 ? [`${skipped.join(", ")} accept${skipped.length === 1 ? "s" : ""} anything`] : []),
+  ];
+  return `INSECURE: ${parts.join("; ")}`;
 }

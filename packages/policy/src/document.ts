@@ -6,6 +6,7 @@
  * The schema fails closed: every member is required, unknown members are
  * errors, and a check is skipped only where the policy says `"any"`.
  */
+import type { AllowInsecureRule } from "./insecure.js";
 import type { AzureVtpmRules } from "./tee/azure-vtpm.js";
 import type { NvidiaRules } from "./tee/nvidia.js";
 import type { SgxRules } from "./tee/sgx.js";
@@ -129,6 +130,12 @@ export interface PolicyDocument {
   readonly freshness: PolicyFreshness;
   readonly channel: PolicyChannel;
   readonly platform: PolicyPlatform;
+  /**
+   * The one optional member: rules a production policy skips knowingly
+   * (`"akProof"` for `trust.akProof: "any"`, see `ALLOW_INSECURE_RULES`).
+   * Absent allows nothing. Every appraisal still lists each skip as insecure.
+   */
+  readonly allowInsecure?: readonly AllowInsecureRule[];
 }
 
 declare const VALIDATED: unique symbol;

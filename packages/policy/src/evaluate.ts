@@ -16,6 +16,7 @@ import type { Appraisal, Claim } from "./appraisal.js";
 import { developmentIndicators } from "./development.js";
 import { ANY, DEVELOPMENT_POLICY_WARNING, type DigestSpec, NONE, type Policy } from "./document.js";
 import { type PolicyCode, PolicyError } from "./errors.js";
+import { insecureReasons, insecureWarning } from "./insecure.js";
 import { azureVtpmClaims } from "./tee/azure-vtpm.js";
 import { nvidiaClaims } from "./tee/nvidia.js";
 import { snpClaims } from "./tee/snp.js";
@@ -104,8 +105,12 @@ class Claims {
  *    policy leaves at `"none"` was still verified and is reported as a
  *    passing claim; a kind neither required nor present makes no claim.
  *
- * A development policy's appraisal is marked `insecure` with
- * {@link DEVELOPMENT_POLICY_WARNING}, whatever the server.
+ * The appraisal is marked `insecure`, with each reason in
+ * `insecureReasons`, under a development policy (with
+ * {@link DEVELOPMENT_POLICY_WARNING}, whatever the server) and under any
+ * policy that skips a security-relevant check with `"any"` (`insecureReasons`
+ * in insecure.ts: the AK proof, boot PCRs, code, configuration, runtime,
+ * engine files, models, platform rules), pass or fail.
  *
  * @returns the appraisal, when every claim passed.
  * @throws PolicyError with the first failing claim's code; its `appraisal`
@@ -289,11 +294,13 @@ export function evaluate(verified: VerifiedAttestation, policy: Policy, options:
   platformClaims(claims, verified, p, now, options.nvidiaRims);
 
   const failed = claims.list.filter((c) => !c.ok);
+  const reasons = insecureReasons(p);
   const appraisal: Appraisal = Object.freeze({
     verdict: failed.length === 0 ? "pass" : "fail",
-    insecure: p.development,
+    insecure: reasons.length > 0,
+    insecureReasons: reasons,
     developmentServer,
-    warning: p.development ? DEVELOPMENT_POLICY_WARNING : null,
+    warning: p.development ? DEVELOPMENT_POLICY_WARNING : reasons.length > 0 ? insecureWarning(reasons) : null,
     claims: Object.freeze(claims.list),
     evaluatedAt: now.toISOString(),
   });

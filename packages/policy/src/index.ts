@@ -3,7 +3,13 @@
  * evaluation against verified attestations. No cryptography here: the
  * evidence package verifies, this package decides (docs/POLICY.md).
  */
-export { type Appraisal, type Claim, type FormatAppraisalOptions, formatAppraisal } from "./appraisal.js";
+export {
+  type Appraisal,
+  type Claim,
+  type FormatAppraisalOptions,
+  formatAppraisal,
+  insecureSummary,
+} from "./appraisal.js";
 export { developmentIndicators, isSwtpmLocalCa } from "./development.js";
 export {
   type AkProof,
@@ -27,6 +33,14 @@ export {
 export { type PolicyCode, PolicyError } from "./errors.js";
 export { type EvaluateOptions, evaluate } from "./evaluate.js";
 export { assertChannelModeAllowed, type PolicyVerificationInputs, verificationInputs } from "./inputs.js";
+export {
+  ALLOW_INSECURE_RULES,
+  type AllowInsecureRule,
+  akProofSkipped,
+  type InsecureReason,
+  insecureReasons,
+  insecureWarning,
+} from "./insecure.js";
 export { MAX_POLICY_DEPTH, MAX_POLICY_TEXT, parseStrictJson } from "./json.js";
 export { decodePemCertificate, encodePemCertificate } from "./pem.js";
 export { NO_PLATFORM_EVIDENCE, policyFromReferenceValues, type ReferenceValues } from "./reference.js";

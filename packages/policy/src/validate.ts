@@ -21,6 +21,7 @@ import {
   type PolicyDocument,
   type PolicyPlatform,
 } from "./document.js";
+import { ALLOW_INSECURE_RULES, type AllowInsecureRule, akProofSkipped } from "./insecure.js";
 import { parseStrictJson } from "./json.js";
 import { array, child, fail, integer, isPlainObject, object, oneOf, typeName } from "./json-rules.js";
 import { decodePemCertificate } from "./pem.js";
@@ -186,7 +187,9 @@ export function parsePolicy(input: unknown): Policy {
     }
     fail("version", `must be the number ${POLICY_VERSION}`);
   }
-  const top = object(input, "", [
+  // `allowInsecure` is the one optional member: absent, it allows nothing (the secure default).
+  const { allowInsecure: allowInsecureIn, ...required } = input;
+  const top = object(required, "", [
     "version",
     "development",
     "description",
@@ -276,6 +279,8 @@ export function parsePolicy(input: unknown): Policy {
   if (new Set(modes).size !== modes.length) fail("channel.modes", "lists a mode twice");
 
   const platform = parsePlatform(top.platform);
+  const allowInsecure = Object.hasOwn(input, "allowInsecure") ? parseAllowInsecure(allowInsecureIn) : undefined;
+  checkAllowInsecure(development, { trust: { akProof } as PolicyDocument["trust"], platform }, allowInsecure);
 
   const policy: PolicyDocument = Object.freeze({
     version: POLICY_VERSION,
@@ -287,6 +292,7 @@ export function parsePolicy(input: unknown): Policy {
     freshness,
     channel: Object.freeze({ modes: Object.freeze(modes) }),
     platform,
+    ...(allowInsecure !== undefined ? { allowInsecure } : {}),
   });
   validated.set(
     policy,
@@ -296,6 +302,43 @@ export function parsePolicy(input: unknown): Policy {
     }),
   );
   return policy as Policy;
+}
+
+/** `allowInsecure`: 1–N distinct names of {@link ALLOW_INSECURE_RULES}. */
+function parseAllowInsecure(value: unknown): readonly AllowInsecureRule[] {
+  const names = array(value, "allowInsecure", 1, ALLOW_INSECURE_RULES.length).map((v, i) =>
+    oneOf<AllowInsecureRule>(v, child("allowInsecure", i), ALLOW_INSECURE_RULES),
+  );
+  if (new Set(names).size !== names.length) fail("allowInsecure", "lists a rule twice");
+  return Object.freeze(names);
+}
+
+/**
+ * A production policy skips the AK proof only when it says so twice:
+ * `trust.akProof: "any"` and `allowInsecure: ["akProof"]` (unless a required
+ * `platform.azureVtpm` binds the AK, see `akProofSkipped`). An allowance for
+ * a rule that is not skipped is an error too, so it cannot linger unnoticed
+ * and apply to a later edit.
+ */
+function checkAllowInsecure(
+  development: boolean,
+  policy: Pick<PolicyDocument, "trust" | "platform">,
+  allowInsecure: readonly AllowInsecureRule[] | undefined,
+): void {
+  const allowed = new Set(allowInsecure ?? []);
+  const skipped = akProofSkipped(policy);
+  if (skipped && !development && !allowed.has("akProof")) {
+    fail(
+      "trust.akProof",
+      'is "any" in a production policy, which accepts a quote from any TPM: use "credential-activation", or name it in allowInsecure (["akProof"]) to accept that knowingly',
+    );
+  }
+  if (!skipped && allowed.has("akProof")) {
+    fail(
+      child("allowInsecure", allowInsecure!.indexOf("akProof")),
+      'names akProof, but trust.akProof does not skip the AK proof (it is not "any", or platform.azureVtpm binds the AK)',
+    );
+  }
 }
 
 /**

@@ -363,6 +363,7 @@ describe("evaluate: a development server against a production policy", () => {
   test("is refused with development-policy-required, the first claim", async () => {
     const doc = productionPolicyJson();
     setPath(doc, ["trust", "akProof"], "any");
+    setPath(doc, ["allowInsecure"], ["akProof"]);
     setPath(doc, ["freshness", "maxAgeSeconds"], 86_400);
     const verified = await verifiedFixture();
     let caught: unknown;
@@ -376,8 +377,13 @@ describe("evaluate: a development server against a production policy", () => {
     assert.equal(caught.claim!.path, "development");
     assert.match(caught.message, /platform: expected a production TPM, actual a development TPM: /);
     const appraisal = caught.appraisal as Appraisal;
-    assert.equal(appraisal.insecure, false);
-    assert.equal(appraisal.warning, null);
+    // Not a development policy, but its "any" rules make it insecure all the same.
+    assert.equal(appraisal.insecure, true);
+    assert.deepEqual(
+      appraisal.insecureReasons.map((r) => r.path),
+      ["trust.akProof", 'boot.sha256["2"]', "launch.runtime"],
+    );
+    assert.match(appraisal.warning!, /^INSECURE POLICY/);
     assert.equal(appraisal.developmentServer, true);
   });
 });
@@ -426,7 +432,9 @@ describe("formatAppraisal", () => {
     const pass = formatAppraisal(evaluate(verified, parsePolicy(devPolicyJson()), { now: NOW }));
     assert.ok(pass.startsWith(`⚠ ${DEVELOPMENT_POLICY_WARNING}`));
     assert.match(pass, /✓ code bundle +[0-9a-f]{64}/);
-    assert.match(pass, /PASS: \d+ claims checked \(INSECURE: development policy\)/);
+    // Each reason under the label: the development policy, and its AK proof "any".
+    assert.match(pass, /\n {2}- development: a development policy[^\n]*\n {2}- trust\.akProof: the AK is not proven/);
+    assert.match(pass, /PASS: \d+ claims checked \(INSECURE: development policy; trust\.akProof accepts anything\)/);
     let caught: PolicyError | undefined;
     try {
       evaluate(verified, policyWith([["launch", "codeBundle"], H("c")]), { now: NOW });

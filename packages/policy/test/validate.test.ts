@@ -84,6 +84,7 @@ describe("parsePolicy accepts valid documents", () => {
   test('"any" is accepted everywhere the schema allows it', () => {
     const doc = prod();
     setPath(doc, ["trust", "akProof"], "any");
+    setPath(doc, ["allowInsecure"], ["akProof"]);
     setPath(doc, ["boot", "sha256"], "any");
     for (const field of ["codeBundle", "configuration", "runtime", "engineBinaries", "models"]) {
       setPath(doc, ["launch", field], "any");

@@ -1,5 +1,5 @@
 import { toHex } from "@veritee/core";
-import { decodeEventLog, replayEventLog } from "@veritee/evidence";
+import { checkEventData, decodeEventLog, EV, replayEventLog } from "@veritee/evidence";
 import type { Command } from "commander";
 import { out, readInputFile } from "../io.js";
 
@@ -10,7 +10,7 @@ export function registerEventlog(program: Command): void {
   eventlog
     .command("replay")
     .description(
-      "decode a raw event log (e.g. /sys/kernel/security/tpm0/binary_bios_measurements) and print, per bank, the replayed value of every PCR it touches",
+      "decode a raw event log (e.g. /sys/kernel/security/tpm0/binary_bios_measurements), check each event's data against its digests, and print, per bank, the replayed value of every PCR it touches and the events whose data is unverified",
     )
     .argument("<file>", "the raw binary event log")
     .option("--json", 'print {"<bank>": {"<pcr>": "<hex>"}} instead of text')
@@ -18,6 +18,12 @@ export function registerEventlog(program: Command): void {
     .action(async (file: string, opts: { json?: boolean; allowPadding?: boolean }) => {
       const log = decodeEventLog(await readInputFile(file, "FILE"), { allowPadding: opts.allowPadding ?? false });
       const replayed = replayEventLog(log);
+      // Event data the PFP says a digest hashes must match it (a VerificationError otherwise, exit 11);
+      // the rest is listed as unverified: nothing unchecked is shown as checked.
+      const measured = log.events.filter((e) => e.eventType !== EV.NO_ACTION);
+      const unverified = measured
+        .map((e) => ({ event: e, check: checkEventData(e, log.banks) }))
+        .filter((c) => c.check !== "digest-matches");
       if (opts.json) {
         const banks: Record<string, Record<string, string>> = {};
         for (const [bank, pcrs] of replayed) {
@@ -32,6 +38,16 @@ export function registerEventlog(program: Command): void {
       for (const [bank, pcrs] of replayed) {
         out(`${bank}:`);
         for (const [index, value] of pcrs) out(`  ${String(index).padStart(2)}: ${toHex(value)}`);
+      }
+      out(
+        `events: ${measured.length} measured, ${measured.length - unverified.length} with data that hashes to their digests, ${unverified.length} with unverified data`,
+      );
+      for (const { event, check } of unverified) {
+        const what =
+          check === "variable-data-matches"
+            ? "only VariableData hashed: variable name and GUID unverified"
+            : "digest not derivable from the data: unverified";
+        out(`  ? record ${event.index} PCR ${event.pcrIndex} ${event.eventTypeName} (${what})`);
       }
     });
 }

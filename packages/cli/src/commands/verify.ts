@@ -10,9 +10,18 @@
 import { ClientError, type ConnectStep, connect } from "@veritee/client/node";
 import { MalformedError, toHex, VeriteeError } from "@veritee/core";
 import { type VerificationCode, VerificationError, type VerifiedAttestation } from "@veritee/evidence";
-import { type Appraisal, type Claim, DEVELOPMENT_POLICY_WARNING, PolicyError } from "@veritee/policy";
+import {
+  type Appraisal,
+  type Claim,
+  DEVELOPMENT_POLICY_WARNING,
+  type InsecureReason,
+  insecureReasons,
+  insecureSummary,
+  insecureWarning,
+  PolicyError,
+} from "@veritee/policy";
 import type { Command } from "commander";
-import { loadPolicyFile } from "../client-session.js";
+import { insecureBanner, loadPolicyFile } from "../client-session.js";
 import { out } from "../io.js";
 
 /** The evidence checks, in the order the verifier runs them (docs/ATTESTATION.md, Verification). */
@@ -65,6 +74,7 @@ const STEP_OF_CODE: Readonly<Partial<Record<VerificationCode, EvidenceStep>>> = 
   "launch-log-mismatch": "launch",
   "eventlog-replay-mismatch": "boot",
   "eventlog-bank-missing": "boot",
+  "eventlog-data-mismatch": "boot",
   "credential-mismatch": "activation",
   "platform-binding-mismatch": "platform",
   "platform-collateral-missing": "platform",
@@ -91,6 +101,8 @@ export interface VerifyReport {
   readonly url: string;
   readonly verdict: "pass" | "fail";
   readonly insecure: boolean;
+  /** Why the result is insecure (the policy's `development` and every security-relevant "any" rule); empty when secure. */
+  readonly insecureReasons: readonly InsecureReason[];
   readonly warning: string | null;
   readonly evidence: readonly StepReport[];
   readonly appraisal: Appraisal | null;
@@ -116,7 +128,8 @@ export function registerVerify(program: Command): void {
     .action(async (url: string, opts: { policy: string; json?: boolean }) => {
       const policy = await loadPolicyFile(opts.policy);
       const text = !opts.json;
-      if (text && policy.development) out(`⚠ ${DEVELOPMENT_POLICY_WARNING}`);
+      const banner = insecureBanner(policy);
+      if (text && banner !== undefined) out(banner);
       if (text) out(`verifying ${url}`);
 
       let verified: VerifiedAttestation | undefined;
@@ -141,11 +154,13 @@ export function registerVerify(program: Command): void {
       if (failure instanceof PolicyError && failure.appraisal) appraisal = failure.appraisal;
 
       const evidence = evidenceSteps(verified, resident, failure);
+      const reasons = insecureReasons(policy);
       const report: VerifyReport = {
         url,
         verdict: failure === undefined ? "pass" : "fail",
-        insecure: policy.development,
-        warning: policy.development ? DEVELOPMENT_POLICY_WARNING : null,
+        insecure: reasons.length > 0,
+        insecureReasons: reasons,
+        warning: policy.development ? DEVELOPMENT_POLICY_WARNING : reasons.length > 0 ? insecureWarning(reasons) : null,
         evidence,
         appraisal,
         channel,
@@ -261,7 +276,7 @@ function printReport(report: VerifyReport, failure: unknown): void {
     );
   }
   if (report.verdict === "pass") {
-    out(`PASS${report.insecure ? " — INSECURE: development policy" : ""}`);
+    out(`PASS${report.insecure ? ` — ${insecureSummary({ insecureReasons: report.insecureReasons })}` : ""}`);
   } else {
     const e = report.error!;
     out(`FAIL — ${e.kind} error ${e.code}`);

@@ -21,9 +21,11 @@ export {
   specIdForBanks,
   startupLocalityEventData,
 } from "./encode.js";
+export { checkEventData, digestIsOfEventData, type EventDataCheck, uefiVariableData } from "./event-data.js";
 export { EV, eventTypeName } from "./event-types.js";
 export { pcrResetValue, type ReplayedPcrs, replayEventLog } from "./replay.js";
 export {
+  type AttestedEvent,
   EventLogVerificationError,
   VerifiedEventLog,
   type VerifyEventLogOptions,

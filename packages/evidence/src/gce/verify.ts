@@ -72,7 +72,7 @@ export class VerifiedGceAttestation {
   readonly quotes: readonly VerifiedQuote[];
   /** The quoted PCR values of every bank, as signed. */
   readonly pcrValues: PcrValues;
-  /** The event log, verified against the quoted PCRs of `eventLogBanks`. */
+  /** The event log, verified against the quoted PCRs of `eventLogBanks`; read event data from its `attestedEvents`. */
   readonly eventLog: VerifiedEventLog;
   /** The banks the event log was checked in. */
   readonly eventLogBanks: readonly HashAlg[];
@@ -163,7 +163,9 @@ async function verifyQuotes(
  * 4. quotes of the same bank agree (`pcr-values-mismatch`);
  * 5. the event log replays to the quoted values of `eventLogPcrs` in each
  *    bank of `eventLogBanks` (`eventlog-replay-mismatch`,
- *    `eventlog-bank-missing`).
+ *    `eventlog-bank-missing`), and each attested event's data matches its
+ *    digests where the PFP defines them as its hash (`eventlog-data-mismatch`);
+ *    data that cannot be checked is in `eventLog.unverifiedEvents`.
  *
  * @example
  * const verified = await verifyGceAttestation({

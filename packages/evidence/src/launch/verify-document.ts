@@ -202,7 +202,9 @@ function checkPcrIndices(appPcr: number, bootPcrs: readonly number[]): void {
  *    (`launch-log-mismatch`): these launch measurements, and nothing else,
  *    reached that PCR since reset;
  * 7. a boot event log, when present, replays to the quoted boot PCRs
- *    (`eventlog-replay-mismatch`);
+ *    (`eventlog-replay-mismatch`), and its events' data matches their
+ *    digests where the PFP defines them as its hash (`eventlog-data-mismatch`;
+ *    other data is exposed as unverified, `VerifiedEventLog.unverifiedEvents`);
  * 8. each platform evidence entry verifies at `at` with its vendor's
  *    verifier (`snp-*`, `tdx-*`, `nvidia-*`, `cert-*`, ...) and is bound to
  *    the nonce and the key set: GPU nonces by `gpuNonceBinding`, the CPU

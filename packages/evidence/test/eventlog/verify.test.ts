@@ -11,6 +11,7 @@ import {
   decodeEventLog,
   EV,
   type EventLog,
+  EventLogVerificationError,
   encodeEventLog,
   type ReplayedPcrs,
   replayEventLog,
@@ -154,7 +155,7 @@ test("two events of one PCR swapped is a replay mismatch", () => {
   );
 });
 
-test("limits of what PCRs attest: cross-PCR order and event data are not bound", () => {
+test("limits of what PCRs attest: cross-PCR order is not bound", () => {
   // Adjacent events of different PCRs swapped: each PCR's own sequence is
   // unchanged, so the replay still matches. Policy must not rely on that order.
   const a = LOG.events.findIndex(
@@ -163,8 +164,11 @@ test("limits of what PCRs attest: cross-PCR order and event data are not bound",
   const events = [...LOG.events];
   [events[a], events[a + 1]] = [events[a + 1]!, events[a]!];
   verifyEventLogAgainstPcrs(decodeEventLog(encodeEventLog({ ...LOG, events })), QUOTED);
-  // Event data is not extended, only digests: a changed UEFI variable still
-  // replays. Policy that reads event data must re-hash it against an attested digest.
+});
+
+test("event data is bound: a changed UEFI variable replays but is rejected, naming the record", () => {
+  // Event data is not extended, only digests, so the replay still matches;
+  // EV_EFI_VARIABLE_DRIVER_CONFIG's digest must be the hash of its data (PFP §10.4.1).
   const i = nth(7, 0, EV.EFI_VARIABLE_DRIVER_CONFIG);
   const original = LOG.events[i]!;
   assert.deepEqual(hash("sha256", original.data), original.digests.get("sha256"));
@@ -172,9 +176,19 @@ test("limits of what PCRs attest: cross-PCR order and event data are not bound",
   data[data.length - 1]! ^= 0x01;
   const changed = [...LOG.events];
   changed[i] = { ...original, data };
-  const verified = verifyEventLogAgainstPcrs(decodeEventLog(encodeEventLog({ ...LOG, events: changed })), QUOTED);
-  const attested = verified.attestedEvents.find((e) => e.index === original.index)!;
-  assert.notDeepEqual(hash("sha256", attested.data), attested.digests.get("sha256"));
+  const forged = decodeEventLog(encodeEventLog({ ...LOG, events: changed }));
+  assert.deepEqual(replayEventLog(forged), QUOTED);
+  assert.throws(
+    () => verifyEventLogAgainstPcrs(forged, QUOTED),
+    (e: unknown) =>
+      e instanceof EventLogVerificationError &&
+      e.code === "eventlog-data-mismatch" &&
+      e.eventIndex === original.index &&
+      e.pcrIndex === 7 &&
+      e.bank === "sha1" &&
+      e.message.includes("EV_EFI_VARIABLE_DRIVER_CONFIG") &&
+      e.message.includes(`record ${original.index}`),
+  );
 });
 
 test("the first mismatch is reported: banks in order, then PCRs ascending", () => {

@@ -5,6 +5,7 @@
  */
 import type { Appraisal, Claim } from "../appraisal.js";
 import { PolicyError } from "../errors.js";
+import { insecureClaims, insecureWarning } from "../insecure.js";
 
 /**
  * An appraisal of `claims` evaluated at `evaluatedAt`.
@@ -13,11 +14,14 @@ import { PolicyError } from "../errors.js";
  */
 export function appraiseSection(claims: readonly Claim[], evaluatedAt: Date): Appraisal {
   const failed = claims.find((c) => !c.ok);
+  const reasons = insecureClaims(claims);
   const appraisal: Appraisal = Object.freeze({
     verdict: failed ? "fail" : "pass",
-    insecure: false,
+    // A section on its own knows its claims only: each one that expected "any" is a skipped check.
+    insecure: reasons.length > 0,
+    insecureReasons: reasons,
     developmentServer: false,
-    warning: null,
+    warning: reasons.length > 0 ? insecureWarning(reasons) : null,
     claims,
     evaluatedAt: evaluatedAt.toISOString(),
   });

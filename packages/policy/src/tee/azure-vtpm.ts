@@ -29,6 +29,7 @@ import { VerifiedAzureVtpm } from "@veritee/evidence";
 import type { Appraisal, Claim } from "../appraisal.js";
 import { ANY } from "../document.js";
 import { type PolicyCode, PolicyError } from "../errors.js";
+import { insecureClaims, insecureWarning } from "../insecure.js";
 import { fail, object, quotedMember } from "../json-rules.js";
 import { parseSnpRules, type SnpRules, snpClaims } from "./snp.js";
 import { parseTdxRules, type TdxRules, tdxClaims } from "./tdx.js";
@@ -200,11 +201,14 @@ export function evaluateAzureVtpm(
 ): Appraisal {
   const claims = azureVtpmClaims(rules, verified, options);
   const failed = claims.find((c) => !c.ok);
+  const reasons = insecureClaims(claims);
   const appraisal: Appraisal = Object.freeze({
     verdict: failed ? "fail" : "pass",
-    insecure: false,
+    // A section on its own knows its claims only: each one that expected "any" is a skipped check.
+    insecure: reasons.length > 0,
+    insecureReasons: reasons,
     developmentServer: false,
-    warning: null,
+    warning: reasons.length > 0 ? insecureWarning(reasons) : null,
     claims,
     evaluatedAt: (options.now ?? verified.verifiedAt).toISOString(),
   });
