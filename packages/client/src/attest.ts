@@ -25,7 +25,7 @@ import { type FetchLike, retryAfterSeconds, send, sleep } from "./transport.js";
 /** The nonce size the client uses: 32 bytes from the CSPRNG (the protocol allows 16–64). */
 export const CLIENT_NONCE_BYTES = 32;
 
-/** An activation response is `{"secret": b64}` of at most 64 bytes; 4 KiB is ample. */
+/** An activation response is `{"proof": b64, "serverNonce": b64, "version": 2}`, 32 bytes each; 4 KiB is ample. */
 const MAX_ACTIVATION_RESPONSE = 4096;
 /** Activation is rate limited by the server (one TPM operation each); wait at most this often and this long. */
 const ACTIVATION_RETRIES = 3;
@@ -130,10 +130,10 @@ export async function attestServer(options: AttestServerOptions): Promise<Verifi
       } catch (error) {
         throw mapBodyError(error, "ActivationResponse", "credential activation", signal);
       }
-      const secret = decodeActivationResponse(
+      const proof = decodeActivationResponse(
         parseJsonBytes(bytes, "ActivationResponse", { maxBytes: MAX_ACTIVATION_RESPONSE }),
       );
-      return confirmAkResidency(verified, challenge, secret);
+      return confirmAkResidency(verified, challenge, proof);
     }
     const wait = answer.status === 429 ? retryAfterSeconds(answer, MAX_RETRY_AFTER_SECONDS) : undefined;
     if (wait !== undefined && attempt < ACTIVATION_RETRIES) {
