@@ -59,7 +59,7 @@ export function resolveTimeouts(timeouts: Timeouts | undefined): Readonly<Requir
 /** The error a limit aborts with. */
 export function timeoutError(phase: TimeoutPhase, ms: number): ClientError {
   const what = { connect: "response headers", attestation: "the attestation", request: "the response" }[phase];
-  return new ClientError("timeout", `${phase} timeout: ${what} did not come within ${ms} ms`, { phase });
+  return new ClientError("timeout", `the ${phase} limit passed: ${what} did not come within ${ms} ms`, { phase });
 }
 
 /**
