@@ -135,6 +135,9 @@ export function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undef
   });
 }
 
+/** Statuses whose response has no body (Fetch §2.2.3 "null body status"). */
+const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
+
 /**
  * The response with a body that fails with `ClientError("timeout")` (phase
  * `request`) when `ms` pass without a chunk; `onTimeout` then cancels the
@@ -142,7 +145,8 @@ export function untilAborted<T>(promise: Promise<T>, signal: AbortSignal | undef
  */
 export function withIdleTimeout(response: Response, ms: number, onTimeout: (error: ClientError) => void): Response {
   const source = response.body;
-  if (source === null) return response;
+  // A null-body status cannot be rebuilt with a body (the Response constructor throws); there is nothing to wait for.
+  if (source === null || NULL_BODY_STATUSES.has(response.status)) return response;
   const reader = source.getReader();
   const body = new ReadableStream<Uint8Array>({
     pull: async (controller) => {
