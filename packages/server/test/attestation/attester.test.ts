@@ -63,6 +63,25 @@ let keys: ServerKeys;
 let attester: Attester;
 /** Added to the main attester's activation clock, to age its challenges. */
 let clockSkewMs = 0;
+/** How many TPM2_ActivateCredential commands the main attester sent to TPM A. */
+let tpmActivations = 0;
+
+/** TPM A as the main attester sees it, counting its ActivateCredential commands. */
+function countingActivations(tpm: DevTpm["tpm"]): DevTpm["tpm"] {
+  return new Proxy(tpm, {
+    get(target, name, receiver) {
+      const value = Reflect.get(target, name, receiver);
+      if (typeof value !== "function") return value;
+      if (name === "activateCredential") {
+        return (...args: unknown[]) => {
+          tpmActivations++;
+          return value.apply(target, args);
+        };
+      }
+      return value.bind(target);
+    },
+  });
+}
 /** An attester on TPM B that replays A's launch log and key set (an attacker's copy). */
 let copycat: Attester;
 
@@ -78,7 +97,7 @@ before(async () => {
   [a, b] = await Promise.all([startDevTpm(dir, "a"), startDevTpm(dir, "b")]);
   ({ launchLog, keys } = await runMeasuredLaunch({ tpm: a.tpm, measurements }));
   attester = await createAttester({
-    tpm: a.tpm,
+    tpm: countingActivations(a.tpm),
     keySet: keys.keySet,
     launchLog,
     ekIntermediates: [a.intermediate],
@@ -246,10 +265,12 @@ describe("activation is bound to an outstanding attestation (no decryption oracl
       objectName: verified.akName,
       credential: randomBytes(32),
     });
+    const before = tpmActivations;
     const r = await activate(attester, activationRequestToJson({ ...made, nonce: randomBytes(32) }));
     assert.equal(r.status, 400);
     assert.equal(r.code, "activation_challenge_unknown");
     assert.equal(r.body.error.param, "nonce");
+    assert.equal(tpmActivations, before, "the credential never reached the TPM");
   });
 
   test("a replayed activation (the same challenge twice): the second is activation_challenge_unknown", async () => {
@@ -258,9 +279,11 @@ describe("activation is bound to an outstanding attestation (no decryption oracl
     const first = await activate(attester, challenge);
     assert.equal(first.status, 200);
     confirmAkResidency(verified, challenge, decodeActivationResponse(first.body));
+    const before = tpmActivations;
     const second = await activate(attester, challenge);
     assert.equal(second.status, 400);
     assert.equal(second.code, "activation_challenge_unknown");
+    assert.equal(tpmActivations, before, "a replay never reaches the TPM");
     // A refused credential consumes its challenge too: one attestation buys one TPM2_ActivateCredential.
     const again = await attestedFor(randomBytes(32));
     const wrong = await makeCredential({
@@ -278,9 +301,11 @@ describe("activation is bound to an outstanding attestation (no decryption oracl
       const verified = await attestedFor(randomBytes(32));
       const challenge = await challengeAk(verified);
       clockSkewMs = 60_001;
+      const before = tpmActivations;
       const r = await activate(attester, challenge);
       assert.equal(r.status, 400);
       assert.equal(r.code, "activation_challenge_expired");
+      assert.equal(tpmActivations, before, "an expired challenge never reaches the TPM");
       // Expired is also used up.
       clockSkewMs = 0;
       assert.equal((await activate(attester, challenge)).code, "activation_challenge_unknown");
