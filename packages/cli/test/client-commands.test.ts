@@ -205,13 +205,17 @@ describe("--timeout on verify, complete and chat", () => {
     const silent = await silentFor("/v1/completions");
     const silentChat = await silentFor("/v1/chat/completions");
     try {
-      const model = ["--model", "stories260K", "--timeout", "2"];
-      const r = await runCli(["complete", `${silent.url}/v1`, "--policy", policyFile, "--prompt", "x", ...model]);
+      // One flag sets every limit, so it must leave room for a real attestation on a loaded machine.
+      const model = ["--model", "stories260K", "--timeout", "8"];
+      const [r, c] = await Promise.all([
+        runCli(["complete", `${silent.url}/v1`, "--policy", policyFile, "--prompt", "x", ...model]),
+        runCli(["chat", `${silentChat.url}/v1`, "--policy", policyFile, ...model], "Hello\n"),
+      ]);
       assert.equal(r.code, EXIT.client, r.stderr);
       assert.match(r.stderr, /verified .*policy claims passed/);
       assert.match(r.stderr, /client error timeout: the request limit passed/);
-      const c = await runCli(["chat", `${silentChat.url}/v1`, "--policy", policyFile, ...model], "Hello\n");
       assert.equal(c.code, EXIT.client, c.stderr);
+      assert.match(c.stderr, /verified .*policy claims passed/);
       assert.match(c.stderr, /client error timeout: the request limit passed/);
     } finally {
       await silent.close();

@@ -45,11 +45,11 @@ before(async () => {
       let n = 0;
       const tick = setInterval(() => {
         res.write("x");
-        if (++n === 5) {
+        if (++n === 8) {
           clearInterval(tick);
           res.end();
         }
-      }, 60);
+      }, 100);
       return;
     }
     res.writeHead(404).end();
@@ -173,10 +173,10 @@ describe("request timeouts (session.fetch)", () => {
   });
 
   test("an idle limit, not a total one: a body that keeps coming may take longer than the limit", async () => {
-    const session = sessionOver(200);
-    // Five chunks 60 ms apart: 300 ms in all, never 200 ms without a byte.
+    const session = sessionOver(500);
+    // Eight chunks 100 ms apart: 800 ms in all, never 500 ms without a byte.
     const response = await session.fetch(`${base}/v1/slow-ok/x`);
-    assert.equal(await response.text(), "xxxxx");
+    assert.equal(await response.text(), "xxxxxxxx");
     await session.close();
   });
 
