@@ -28,7 +28,12 @@ export interface Timeouts {
   readonly requestMs?: number;
 }
 
-/** The defaults of {@link Timeouts}. */
+/**
+ * The defaults of {@link Timeouts}.
+ *
+ * @example
+ * const session = await connect({ baseURL, policy, timeouts: { ...DEFAULT_TIMEOUTS, requestMs: 600_000 } });
+ */
 export const DEFAULT_TIMEOUTS: Readonly<Required<Timeouts>> = Object.freeze({
   connectMs: 10_000,
   attestationMs: 30_000,

@@ -29,7 +29,14 @@ export interface ActivationChallengeOptions {
 /** Defaults of {@link ActivationChallengeOptions}. */
 export const ACTIVATION_CHALLENGE_DEFAULTS = Object.freeze({ ttlMs: 60_000, maxOutstanding: 1024 });
 
-/** Outstanding activation challenges, keyed by the attested nonce. */
+/**
+ * Outstanding activation challenges, keyed by the attested nonce.
+ *
+ * @example
+ * const challenges = new ActivationChallenges({ ttlMs: 60_000 });
+ * challenges.issue(nonce); // after answering GET /v1/attestation?nonce=…
+ * challenges.take(nonce); // before TPM2_ActivateCredential; throws if unknown, used or expired
+ */
 export class ActivationChallenges {
   readonly #ttlMs: number;
   readonly #max: number;
