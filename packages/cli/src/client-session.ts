@@ -4,7 +4,7 @@
  * a development policy, and `connect` from the client SDK with Node's
  * attested TLS.
  */
-import { type ConnectOptions, connect, type Session } from "@veritee/client/node";
+import { type ConnectOptions, connect, type Session, type Timeouts } from "@veritee/client/node";
 import {
   DEVELOPMENT_POLICY_WARNING,
   insecureReasons,
@@ -40,6 +40,25 @@ export function positiveInteger(value: string, option: string, max = 1_000_000):
     throw new CliError("bad-argument", `${option} must be an integer 1..${max}`);
   }
   return n;
+}
+
+/** The largest `--timeout`: a day. */
+const MAX_TIMEOUT_SECONDS = 86_400;
+
+/** The `--timeout <seconds>` option's help text, the same on every command that has it. */
+export const TIMEOUT_HELP =
+  "seconds to wait for the server: for each attestation request, the whole attestation, each response and each pause in a streamed reply (default 10, 30, 120)";
+
+/**
+ * `--timeout <seconds>`: one limit for every wait (the client's connect,
+ * attestation and request limits), or the client's defaults when absent.
+ *
+ * @throws CliError `bad-argument` for anything but an integer 1..86400.
+ */
+export function timeoutsOption(value: string | undefined): Timeouts | undefined {
+  if (value === undefined) return undefined;
+  const ms = positiveInteger(value, "--timeout", MAX_TIMEOUT_SECONDS) * 1000;
+  return { connectMs: ms, attestationMs: ms, requestMs: ms };
 }
 
 /**

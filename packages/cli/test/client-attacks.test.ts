@@ -269,6 +269,9 @@ describe("attacks the client refuses without sending user data", () => {
           if (isAttestation(req)) {
             const res = await fetch(`${b.url}${req.path}`);
             const doc = documentOf(Buffer.from(await res.arrayBuffer()));
+            // A activates only for a nonce it attested: the attacker has it attest the client's nonce too, so that
+            // the credential does reach A's TPM (which holds the EK but not B's AK, and refuses it).
+            await (await fetch(`${a.url}${req.path}`)).arrayBuffer();
             return {
               status: 200,
               headers: { "content-type": "application/json" },

@@ -189,6 +189,59 @@ describe("veritee verify", () => {
   });
 });
 
+describe("--timeout on verify, complete and chat", () => {
+  /** A relay that never answers requests whose path starts with `prefix` (and forwards the rest). */
+  const silentFor = (prefix: string) =>
+    Relay.start(server.url, { answer: (r) => (r.path.startsWith(prefix) ? new Promise<never>(() => {}) : undefined) });
+
+  test("a server that accepts and never answers: verify fails in --timeout seconds with exit 17 (client timeout)", async () => {
+    const silent = await silentFor("/");
+    try {
+      const start = performance.now();
+      const r = await runCli(["verify", `${silent.url}/v1`, "--policy", policyFile, "--timeout", "1"]);
+      assert.ok(performance.now() - start < 8000, "the timeout, not the test runner, ended it");
+      assert.equal(r.code, EXIT.client, r.stderr);
+      assert.match(r.stdout, /✗ attestation document/);
+      assert.match(r.stdout, /FAIL — client error timeout/);
+      const json = await runCli(["verify", `${silent.url}/v1`, "--policy", policyFile, "--timeout", "1", "--json"]);
+      assert.equal(json.code, EXIT.client);
+      assert.equal(JSON.parse(json.stdout).error.code, "timeout");
+    } finally {
+      await silent.close();
+    }
+  });
+
+  test("a server verified and then silent on the completion: complete and chat exit 17 (request limit)", async () => {
+    const silent = await silentFor("/v1/completions");
+    const silentChat = await silentFor("/v1/chat/completions");
+    try {
+      // One flag sets every limit, so it must leave room for a real attestation on a loaded machine.
+      const model = ["--model", "stories260K", "--timeout", "8"];
+      const [r, c] = await Promise.all([
+        runCli(["complete", `${silent.url}/v1`, "--policy", policyFile, "--prompt", "x", ...model]),
+        runCli(["chat", `${silentChat.url}/v1`, "--policy", policyFile, ...model], "Hello\n"),
+      ]);
+      assert.equal(r.code, EXIT.client, r.stderr);
+      assert.match(r.stderr, /verified .*policy claims passed/);
+      assert.match(r.stderr, /client error timeout: the request limit passed/);
+      assert.equal(c.code, EXIT.client, c.stderr);
+      assert.match(c.stderr, /verified .*policy claims passed/);
+      assert.match(c.stderr, /client error timeout: the request limit passed/);
+    } finally {
+      await silent.close();
+      await silentChat.close();
+    }
+  });
+
+  test("--timeout must be an integer 1..86400 seconds: otherwise usage (exit 2), before any network use", async () => {
+    for (const value of ["0", "-1", "1.5", "abc", "86401"]) {
+      const r = await runCli(["verify", "http://127.0.0.1:1/v1", "--policy", policyFile, "--timeout", value]);
+      assert.equal(r.code, EXIT.usage, `${value}: ${r.stderr}`);
+      assert.match(r.stderr, /--timeout must be an integer 1\.\.86400/);
+    }
+  });
+});
+
 describe("veritee complete and chat", () => {
   test("complete prints the model's completion on stdout; the INSECURE label and summary go to stderr", async () => {
     const r = await runCli([

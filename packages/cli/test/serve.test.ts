@@ -13,7 +13,12 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:f
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { challengeAk, confirmAkResidency, verifyAttestationDocument } from "@veritee/evidence";
+import {
+  challengeAk,
+  confirmAkResidency,
+  decodeActivationResponse,
+  verifyAttestationDocument,
+} from "@veritee/evidence";
 import OpenAI from "openai";
 import { BIN } from "./run-cli.js";
 
@@ -109,8 +114,7 @@ describe("veritee serve --dev", () => {
       headers: { "content-type": "application/json" },
       body: JSON.stringify(challenge),
     });
-    const { secret } = (await activation.json()) as { secret: string };
-    verified = confirmAkResidency(verified, challenge, new Uint8Array(Buffer.from(secret, "base64")));
+    verified = confirmAkResidency(verified, challenge, decodeActivationResponse(await activation.json()));
     assert.equal(verified.akResidency, "credential-activation");
 
     const bad = await fetch(`${url}/v1/attestation?nonce=zz`);

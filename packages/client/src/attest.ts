@@ -25,7 +25,7 @@ import { type FetchLike, retryAfterSeconds, send, sleep } from "./transport.js";
 /** The nonce size the client uses: 32 bytes from the CSPRNG (the protocol allows 16–64). */
 export const CLIENT_NONCE_BYTES = 32;
 
-/** An activation response is `{"secret": b64}` of at most 64 bytes; 4 KiB is ample. */
+/** An activation response is `{"proof": b64, "serverNonce": b64, "version": 2}`, 32 bytes each; 4 KiB is ample. */
 const MAX_ACTIVATION_RESPONSE = 4096;
 /** Activation is rate limited by the server (one TPM operation each); wait at most this often and this long. */
 const ACTIVATION_RETRIES = 3;
@@ -62,6 +62,13 @@ export interface AttestServerOptions {
    * shows before `connect` resolves). Default: `fetch`.
    */
   readonly activationFetch?: (verified: VerifiedAttestation) => FetchLike;
+  /**
+   * The most to wait for each response's headers (the document, the
+   * activation), in milliseconds; then `ClientError("timeout")`, phase
+   * `connect`. Default: no limit of its own (`connect` passes 10 s). The
+   * whole attestation is limited through `signal`.
+   */
+  readonly connectTimeoutMs?: number;
 }
 
 /**
@@ -73,7 +80,7 @@ export interface AttestServerOptions {
  *   decode, or is too large), VerificationError (any verification step;
  *   `credential-mismatch` when the server's TPM refuses or answers the
  *   challenge wrongly), ClientError (`unreachable`,
- *   `attestation-unavailable`, `activation-failed`).
+ *   `attestation-unavailable`, `activation-failed`, `timeout`).
  * @example
  * const verified = await attestServer({ apiRoot, fetch, trust: { ekRoots }, at: new Date() });
  */
@@ -81,12 +88,15 @@ export async function attestServer(options: AttestServerOptions): Promise<Verifi
   const nonce = randomBytes(CLIENT_NONCE_BYTES);
   const signal = options.signal;
   const init = (extra: RequestInit): RequestInit => (signal ? { ...extra, signal } : extra);
+  const headerTimeout =
+    options.connectTimeoutMs === undefined ? undefined : { ms: options.connectTimeoutMs, phase: "connect" as const };
 
   const response = await send(
     options.fetch,
     `${options.apiRoot}/attestation?nonce=${toHex(nonce)}`,
     init({ method: "GET", headers: { accept: "application/json" } }),
     "attestation",
+    headerTimeout,
   );
   if (response.status !== 200) {
     await discardBody(response);
@@ -96,7 +106,7 @@ export async function attestServer(options: AttestServerOptions): Promise<Verifi
   }
   let documentBytes: Uint8Array;
   try {
-    documentBytes = await readBounded(response, ATTESTATION_DOCUMENT_LIMITS.maxBytes);
+    documentBytes = await readBounded(response, ATTESTATION_DOCUMENT_LIMITS.maxBytes, signal);
   } catch (error) {
     throw mapBodyError(error, "AttestationDocument", "attestation", signal);
   }
@@ -122,18 +132,19 @@ export async function attestServer(options: AttestServerOptions): Promise<Verifi
       `${options.apiRoot}/attestation/activate`,
       init({ method: "POST", headers: { "content-type": "application/json", accept: "application/json" }, body }),
       "credential activation",
+      headerTimeout,
     );
     if (answer.status === 200) {
       let bytes: Uint8Array;
       try {
-        bytes = await readBounded(answer, MAX_ACTIVATION_RESPONSE);
+        bytes = await readBounded(answer, MAX_ACTIVATION_RESPONSE, signal);
       } catch (error) {
         throw mapBodyError(error, "ActivationResponse", "credential activation", signal);
       }
-      const secret = decodeActivationResponse(
+      const proof = decodeActivationResponse(
         parseJsonBytes(bytes, "ActivationResponse", { maxBytes: MAX_ACTIVATION_RESPONSE }),
       );
-      return confirmAkResidency(verified, challenge, secret);
+      return confirmAkResidency(verified, challenge, proof);
     }
     const wait = answer.status === 429 ? retryAfterSeconds(answer, MAX_RETRY_AFTER_SECONDS) : undefined;
     if (wait !== undefined && attempt < ACTIVATION_RETRIES) {
@@ -141,7 +152,7 @@ export async function attestServer(options: AttestServerOptions): Promise<Verifi
       await sleep(Math.max(wait, 0.1) * 1000, signal);
       continue;
     }
-    if (answer.status === 400 && (await readErrorCode(answer)) === "credential_rejected") {
+    if (answer.status === 400 && (await readErrorCode(answer, signal)) === "credential_rejected") {
       // The server's TPM could not activate a credential made for the certified EK and this AK's Name.
       throw new VerificationError(
         "credential-mismatch",

@@ -4,6 +4,8 @@
  * Web streams only (runs in browsers).
  */
 
+import { untilAborted } from "./timeouts.js";
+
 /** The body was longer than the bound. */
 export class BodyTooLargeError extends Error {}
 
@@ -11,9 +13,13 @@ export class BodyTooLargeError extends Error {}
  * Read a response body completely, refusing more than `maxBytes`. The body is
  * cancelled as soon as the bound is passed.
  *
- * @throws BodyTooLargeError past `maxBytes` (callers map it to their own typed error).
+ * With `signal`, a read stops (and the body is cancelled) as soon as it
+ * aborts, even when the transport does not honour the signal itself.
+ *
+ * @throws BodyTooLargeError past `maxBytes` (callers map it to their own typed error);
+ *   the signal's reason when it aborts.
  */
-export async function readBounded(response: Response, maxBytes: number): Promise<Uint8Array> {
+export async function readBounded(response: Response, maxBytes: number, signal?: AbortSignal): Promise<Uint8Array> {
   const declared = response.headers.get("content-length");
   if (declared !== null && /^\d+$/.test(declared) && Number(declared) > maxBytes) {
     await response.body?.cancel().catch(() => undefined);
@@ -24,7 +30,14 @@ export async function readBounded(response: Response, maxBytes: number): Promise
   const chunks: Uint8Array[] = [];
   let total = 0;
   for (;;) {
-    const { done, value } = await reader.read();
+    let chunk: ReadableStreamReadResult<Uint8Array>;
+    try {
+      chunk = await untilAborted(reader.read(), signal);
+    } catch (error) {
+      if (signal?.aborted) reader.cancel(signal.reason).catch(() => undefined);
+      throw error;
+    }
+    const { done, value } = chunk;
     if (done) break;
     total += value.byteLength;
     if (total > maxBytes) {
@@ -53,14 +66,16 @@ const MAX_ERROR_BODY = 16 * 1024;
 
 /**
  * The OpenAI-style `error.code` of an error response (`{"error":{"code":…}}`),
- * or undefined when the body is not that. Consumes the body; never throws.
+ * or undefined when the body is not that. Consumes the body; throws only the
+ * signal's reason, when it aborts.
  */
-export async function readErrorCode(response: Response): Promise<string | undefined> {
+export async function readErrorCode(response: Response, signal?: AbortSignal): Promise<string | undefined> {
   try {
-    const parsed: unknown = JSON.parse(new TextDecoder().decode(await readBounded(response, MAX_ERROR_BODY)));
+    const parsed: unknown = JSON.parse(new TextDecoder().decode(await readBounded(response, MAX_ERROR_BODY, signal)));
     const code = (parsed as { error?: { code?: unknown } } | null)?.error?.code;
     return typeof code === "string" ? code : undefined;
-  } catch {
+  } catch (error) {
+    if (signal?.aborted) throw signal.reason ?? error;
     return undefined;
   }
 }

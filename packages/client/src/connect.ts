@@ -31,6 +31,7 @@ import { attestServer } from "./attest.js";
 import { type ChannelPlan, openKeySetChannel, type PinnedTransport } from "./channel.js";
 import { ClientError } from "./errors.js";
 import { type AcceptedAttestation, ClientSession, type Session, type SessionDriver } from "./session.js";
+import { Deadline, resolveTimeouts, type Timeouts } from "./timeouts.js";
 import type { FetchLike } from "./transport.js";
 import { resolveServerAddress, type ServerAddress } from "./url.js";
 
@@ -73,6 +74,15 @@ export interface ConnectOptions {
   readonly hpkeBackend?: HpkeBackend;
   /** Aborts the first attestation. */
   readonly signal?: AbortSignal;
+  /**
+   * Time limits in milliseconds (docs/CLIENT.md, "Timeouts"): `connectMs`
+   * for each attestation request's response headers (default 10 s),
+   * `attestationMs` for a whole attestation (default 30 s), `requestMs` for a
+   * `session.fetch` response and then each gap in its body (default 120 s).
+   * Past one, the exchange is cancelled and the call rejects with
+   * `ClientError("timeout")`, whose `phase` names the limit.
+   */
+  readonly timeouts?: Timeouts;
   /** Called after each step that passed, at `connect` and at every re-attestation. Must not throw. */
   readonly onProgress?: (step: ConnectStep) => void;
   /**
@@ -93,7 +103,9 @@ export interface ConnectOptions {
  * @throws PolicyError `invalid-policy` (kind `usage`) for a policy that does
  *   not validate; `channel-mode-not-allowed` when the URL and the policy
  *   leave no allowed channel (e.g. http with attested TLS only);
- *   MalformedError, VerificationError, ClientError from attestation;
+ *   ClientError `invalid-options` for bad `timeouts`;
+ *   MalformedError, VerificationError, ClientError from attestation
+ *   (`timeout` when a limit passed);
  *   PolicyError (kind `policy`) when the policy refuses a claim — its
  *   `appraisal` lists every claim and its message names the measurement
  *   with expected and actual values; ChannelError when the channel cannot be
@@ -108,6 +120,7 @@ export async function connect(options: ConnectOptions): Promise<Session> {
   const policy = loadPolicy(options.policy);
   const address = resolveServerAddress(options.baseURL);
   const plan = planChannel(address, policy, options);
+  const timeouts = resolveTimeouts(options.timeouts);
   const fetchFn = options.fetch ?? defaultFetch();
   const now = options.now ?? (() => new Date());
   const inputs = verificationInputs(policy);
@@ -119,8 +132,11 @@ export async function connect(options: ConnectOptions): Promise<Session> {
   const attestationFetch = pinned ? pinned.unpinned(address) : fetchFn;
 
   const driver: SessionDriver = {
-    attest: async (signal) => {
+    attest: async (callerSignal) => {
       const at = now();
+      // One limit for the whole attestation (a server that answers headers and then stalls the body included).
+      const limit = new Deadline(timeouts.attestationMs, "attestation", callerSignal);
+      const signal = limit.signal;
       const oneOff: { close(): Promise<void> }[] = [];
       const activationFetch = pinned
         ? (verified: VerifiedAttestation) => {
@@ -136,11 +152,13 @@ export async function connect(options: ConnectOptions): Promise<Session> {
           fetch: attestationFetch,
           trust: options.platform ? { ...inputs, platform: options.platform } : inputs,
           at,
-          ...(signal ? { signal } : {}),
+          signal,
+          connectTimeoutMs: timeouts.connectMs,
           onVerified: (verified) => progress({ step: "verified", attestation: verified }),
           ...(activationFetch ? { activationFetch } : {}),
         });
       } finally {
+        limit.disarm();
         for (const p of oneOff.splice(0)) await p.close().catch(() => undefined);
       }
       progress({ step: "ak-resident", attestation });
@@ -166,6 +184,7 @@ export async function connect(options: ConnectOptions): Promise<Session> {
     driver,
     now,
     maxAgeSeconds: policy.freshness.maxAgeSeconds,
+    requestTimeoutMs: timeouts.requestMs,
     first,
     channel,
   });

@@ -38,16 +38,32 @@ export type ClientErrorCode =
   /** An inference request the caller made through the session failed with an HTTP error (CLI use). */
   | "request-failed"
   /** The server kept answering with key sets it did not hold, or kept changing them, beyond the retry bound. */
-  | "reattestation-exhausted";
+  | "reattestation-exhausted"
+  /** The server did not answer within a time limit (`connect`'s `timeouts`); `phase` names which one. */
+  | "timeout";
+
+/**
+ * Which limit a `timeout` passed: `connect` (an attestation request's
+ * response headers), `attestation` (one whole attestation), `request` (a
+ * `session.fetch` response, or a gap in its body).
+ */
+export type TimeoutPhase = "connect" | "attestation" | "request";
 
 /** The server could not be reached or did not follow the protocol, or the SDK was misused. */
 export class ClientError extends VeriteeError<ClientErrorCode> {
   readonly kind = "client" as const;
   /** The HTTP status the server answered with, when the failure is an HTTP error. */
   readonly status: number | undefined;
+  /** For `timeout`: the limit that passed. */
+  readonly phase: TimeoutPhase | undefined;
 
-  constructor(code: ClientErrorCode, message: string, options?: { cause?: unknown; status?: number }) {
+  constructor(
+    code: ClientErrorCode,
+    message: string,
+    options?: { cause?: unknown; status?: number; phase?: TimeoutPhase },
+  ) {
     super(code, message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.status = options?.status;
+    this.phase = options?.phase;
   }
 }

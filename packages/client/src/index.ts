@@ -7,7 +7,7 @@
 export { type AttestationTrust, type AttestServerOptions, attestServer, CLIENT_NONCE_BYTES } from "./attest.js";
 export type { ChannelPlan, PinnedFetch, PinnedTransport } from "./channel.js";
 export { type ConnectOptions, type ConnectStep, connect } from "./connect.js";
-export { ClientError, type ClientErrorCode } from "./errors.js";
+export { ClientError, type ClientErrorCode, type TimeoutPhase } from "./errors.js";
 export type { OutgoingRequest } from "./request.js";
 export {
   type AcceptedAttestation,
@@ -16,5 +16,6 @@ export {
   MAX_KEY_SET_RETRIES,
   type Session,
 } from "./session.js";
+export { DEFAULT_TIMEOUTS, type Timeouts } from "./timeouts.js";
 export type { FetchLike } from "./transport.js";
 export { resolveServerAddress, type ServerAddress } from "./url.js";

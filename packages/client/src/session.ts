@@ -11,6 +11,7 @@ import type { VerifiedAttestation } from "@veritee/evidence";
 import type { Appraisal } from "@veritee/policy";
 import { ClientError } from "./errors.js";
 import { type OutgoingRequest, readOutgoingRequest } from "./request.js";
+import { DEFAULT_TIMEOUTS, Deadline, untilAborted, withIdleTimeout } from "./timeouts.js";
 import type { ServerAddress } from "./url.js";
 
 /** How the session talks to one attested key set. */
@@ -86,6 +87,7 @@ export class ClientSession implements Session {
   readonly #driver: SessionDriver;
   readonly #now: () => Date;
   readonly #maxAgeMs: number;
+  readonly #requestTimeoutMs: number;
   /** Channels by key-set digest, with the last time that key set was attested. */
   readonly #channels = new Map<string, { channel: KeySetChannel; attestedAt: number }>();
   #current: Current;
@@ -98,6 +100,8 @@ export class ClientSession implements Session {
     readonly driver: SessionDriver;
     readonly now: () => Date;
     readonly maxAgeSeconds: number;
+    /** The wait for a response, then for each chunk of its body (ms; default `DEFAULT_TIMEOUTS.requestMs`). */
+    readonly requestTimeoutMs?: number;
     readonly first: AcceptedAttestation;
     readonly channel: KeySetChannel;
   }) {
@@ -106,6 +110,7 @@ export class ClientSession implements Session {
     this.#driver = options.driver;
     this.#now = options.now;
     this.#maxAgeMs = options.maxAgeSeconds * 1000;
+    this.#requestTimeoutMs = options.requestTimeoutMs ?? DEFAULT_TIMEOUTS.requestMs;
     this.#current = { accepted: options.first, channel: options.channel };
     this.#channels.set(options.first.keySetDigest, { channel: options.channel, attestedAt: options.first.verifiedAt });
   }
@@ -128,7 +133,7 @@ export class ClientSession implements Session {
     let current = await this.#fresh(request.signal);
     for (let attempt = 0; ; attempt++) {
       this.#assertOpen();
-      const answer = await current.channel.exchange(request);
+      const answer = await this.#exchange(current.channel, request);
       if (answer !== "unknown-key") return answer;
       if (attempt >= MAX_KEY_SET_RETRIES) {
         throw new ClientError("reattestation-exhausted", "the server does not hold the key sets it attests");
@@ -144,6 +149,23 @@ export class ClientSession implements Session {
     const channels = [...this.#channels.values()].map((c) => c.channel);
     this.#channels.clear();
     await Promise.all(channels.map((c) => c.close().catch(() => undefined)));
+  }
+
+  /**
+   * One exchange under the request limit: the response must come within it,
+   * and then its body may not pause longer than it. Either way the exchange
+   * is cancelled on the wire and the caller gets `ClientError("timeout")`.
+   */
+  async #exchange(channel: KeySetChannel, request: OutgoingRequest): Promise<Response | "unknown-key"> {
+    const limit = new Deadline(this.#requestTimeoutMs, "request", request.signal);
+    let answer: Response | "unknown-key";
+    try {
+      answer = await untilAborted(channel.exchange({ ...request, signal: limit.signal }), limit.signal);
+    } finally {
+      limit.disarm();
+    }
+    if (answer === "unknown-key") return answer;
+    return withIdleTimeout(answer, this.#requestTimeoutMs, (error) => limit.abort(error));
   }
 
   #assertOpen(): void {

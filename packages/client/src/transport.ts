@@ -6,25 +6,48 @@
  * with `fetch` itself.
  */
 import { VeriteeError } from "@veritee/core";
-import { ClientError } from "./errors.js";
+import { ClientError, type TimeoutPhase } from "./errors.js";
+import { Deadline, untilAborted } from "./timeouts.js";
 
 /** A `fetch`-compatible function: the global one, a test double, or a pinned-TLS one. */
 export type FetchLike = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
 
+/** A limit on the wait for response headers. */
+export interface HeaderTimeout {
+  readonly ms: number;
+  readonly phase: TimeoutPhase;
+}
+
 /**
- * `fetch(url, init)` with `redirect: "manual"` and `cache: "no-store"`.
+ * `fetch(url, init)` with `redirect: "manual"` and `cache: "no-store"`, and,
+ * with `headerTimeout`, aborted when the response headers do not come in
+ * time. After the headers the body stays bound to `init.signal`.
  *
  * @throws ClientError `unreachable` when the request fails without a response;
- *   the signal's reason when `init.signal` aborted.
+ *   `timeout` when the headers did not come in time; the signal's reason
+ *   when `init.signal` aborted.
  */
-export async function send(fetchFn: FetchLike, url: string, init: RequestInit, what: string): Promise<Response> {
+export async function send(
+  fetchFn: FetchLike,
+  url: string,
+  init: RequestInit,
+  what: string,
+  headerTimeout?: HeaderTimeout,
+): Promise<Response> {
+  const deadline = headerTimeout
+    ? new Deadline(headerTimeout.ms, headerTimeout.phase, init.signal ?? undefined)
+    : undefined;
+  const signal = deadline?.signal ?? init.signal ?? undefined;
   try {
-    return await fetchFn(url, { ...init, redirect: "manual", cache: "no-store" });
+    const request = fetchFn(url, { ...init, ...(signal ? { signal } : {}), redirect: "manual", cache: "no-store" });
+    return await untilAborted(request, signal);
   } catch (error) {
-    if (init.signal?.aborted) throw init.signal.reason ?? error;
+    if (signal?.aborted) throw signal.reason ?? error;
     // A typed error from a transport layer (a pinned-TLS refusal) keeps its own class.
     if (error instanceof VeriteeError) throw error;
     throw new ClientError("unreachable", `${what}: no response from the server`, { cause: error });
+  } finally {
+    deadline?.disarm();
   }
 }
 

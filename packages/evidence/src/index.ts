@@ -13,6 +13,13 @@ export {
   type MakeCredentialOptions,
   makeCredential,
 } from "./credential/make-credential.js";
+export {
+  ACTIVATION_PROOF_LABEL,
+  ACTIVATION_PROOF_SIZE,
+  ACTIVATION_SECRET_SIZE,
+  activationProof,
+  verifyActivationProof,
+} from "./credential/proof.js";
 export { credentialProtectorFromPublic } from "./credential/protector.js";
 export {
   decodeIdObject,

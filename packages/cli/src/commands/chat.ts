@@ -9,7 +9,7 @@
 import { createInterface } from "node:readline";
 import type { Session } from "@veritee/client/node";
 import type { Command } from "commander";
-import { loadPolicyFile, openSession, positiveInteger } from "../client-session.js";
+import { loadPolicyFile, openSession, positiveInteger, TIMEOUT_HELP, timeoutsOption } from "../client-session.js";
 import { type ChatMessage, streamText } from "../inference.js";
 import { firstModel, parseTemperature } from "./complete.js";
 
@@ -19,6 +19,7 @@ interface Options {
   system?: string;
   maxTokens?: string;
   temperature?: string;
+  timeout?: string;
 }
 
 /** What one chat needs besides the session. */
@@ -82,11 +83,13 @@ export function registerChat(program: Command): void {
     .option("--system <text>", "a system message to start the conversation with")
     .option("--max-tokens <n>", "the most tokens per reply", "512")
     .option("--temperature <t>", "sampling temperature 0..2 (0: greedy)")
+    .option("--timeout <seconds>", TIMEOUT_HELP)
     .action(async (url: string, opts: Options) => {
       const maxTokens = positiveInteger(opts.maxTokens ?? "512", "--max-tokens");
       const temperature = parseTemperature(opts.temperature);
+      const timeouts = timeoutsOption(opts.timeout);
       const policy = await loadPolicyFile(opts.policy);
-      const session = await openSession(url, policy);
+      const session = await openSession(url, policy, timeouts ? { timeouts } : {});
       const interactive = process.stdin.isTTY === true && process.stdout.isTTY === true;
       let rl: ReturnType<typeof createInterface> | undefined;
       try {

@@ -8,7 +8,7 @@
 import type { Session } from "@veritee/client/node";
 import type { Command } from "commander";
 import { CliError } from "../cli-error.js";
-import { loadPolicyFile, openSession, positiveInteger } from "../client-session.js";
+import { loadPolicyFile, openSession, positiveInteger, TIMEOUT_HELP, timeoutsOption } from "../client-session.js";
 import { listModels, streamText } from "../inference.js";
 
 interface Options {
@@ -17,6 +17,7 @@ interface Options {
   model?: string;
   maxTokens?: string;
   temperature?: string;
+  timeout?: string;
 }
 
 /** `veritee complete`. */
@@ -32,11 +33,13 @@ export function registerComplete(program: Command): void {
     .option("--model <id>", "the model (default: the server's first)")
     .option("--max-tokens <n>", "the most tokens to generate", "256")
     .option("--temperature <t>", "sampling temperature 0..2 (0: greedy)")
+    .option("--timeout <seconds>", TIMEOUT_HELP)
     .action(async (url: string, opts: Options) => {
       const maxTokens = positiveInteger(opts.maxTokens ?? "256", "--max-tokens");
       const temperature = parseTemperature(opts.temperature);
+      const timeouts = timeoutsOption(opts.timeout);
       const policy = await loadPolicyFile(opts.policy);
-      const session = await openSession(url, policy);
+      const session = await openSession(url, policy, timeouts ? { timeouts } : {});
       try {
         const model = opts.model ?? (await firstModel(session));
         const stream = streamText(session, "/completions", {

@@ -3,7 +3,8 @@
  * every check — the evidence steps, each policy claim with expected and
  * actual values, and the channel — with ✓ or ✗. Exits 0 only when all
  * passed; otherwise with the failing error class's code (malformed 10,
- * verification 11, policy 12, channel 16, client 17). A development policy
+ * verification 11, policy 12, channel 16, client 17 — a server that does not
+ * answer within `--timeout` included). A development policy
  * is labelled INSECURE on the first line.
  */
 
@@ -21,7 +22,7 @@ import {
   PolicyError,
 } from "@veritee/policy";
 import type { Command } from "commander";
-import { insecureBanner, loadPolicyFile } from "../client-session.js";
+import { insecureBanner, loadPolicyFile, TIMEOUT_HELP, timeoutsOption } from "../client-session.js";
 import { out } from "../io.js";
 
 /** The evidence checks, in the order the verifier runs them (docs/ATTESTATION.md, Verification). */
@@ -125,7 +126,9 @@ export function registerVerify(program: Command): void {
     .argument("<url>", "the server's API root, e.g. https://host:8443/v1 (/v1 is added when missing)")
     .requiredOption("--policy <file>", "the policy document (JSON)")
     .option("--json", "print the report as JSON")
-    .action(async (url: string, opts: { policy: string; json?: boolean }) => {
+    .option("--timeout <seconds>", TIMEOUT_HELP)
+    .action(async (url: string, opts: { policy: string; json?: boolean; timeout?: string }) => {
+      const timeouts = timeoutsOption(opts.timeout);
       const policy = await loadPolicyFile(opts.policy);
       const text = !opts.json;
       const banner = insecureBanner(policy);
@@ -146,7 +149,7 @@ export function registerVerify(program: Command): void {
       };
       let failure: unknown;
       try {
-        const session = await connect({ baseURL: url, policy, onProgress });
+        const session = await connect({ baseURL: url, policy, onProgress, ...(timeouts ? { timeouts } : {}) });
         await session.close();
       } catch (error) {
         failure = error;

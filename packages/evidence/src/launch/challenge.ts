@@ -3,19 +3,18 @@
  * that proves the AK lives in the TPM whose EK the certificate certifies
  * (TPM 2.0 Part 1 §24; Part 3 §12.5–12.6). The verifier encrypts a fresh
  * secret to the certified EK, bound to the AK's Name; only a TPM holding that
- * EK's private key *and* an object with that Name can recover it.
+ * EK's private key *and* an object with that Name can recover it. The server
+ * answers with a proof of the secret bound to the attestation's nonce
+ * (protocol version 2, ../credential/proof.ts), never the secret itself.
  */
 import { randomBytes } from "@veritee/core";
-import { verifyActivatedCredential } from "../credential/check.js";
 import { makeCredential } from "../credential/make-credential.js";
+import { ACTIVATION_SECRET_SIZE, verifyActivationProof } from "../credential/proof.js";
 import { credentialProtectorFromPublic } from "../credential/protector.js";
 import { VerificationError } from "../errors.js";
-import { type ActivationRequest, activationRequestToJson } from "./document.js";
+import { type ActivationRequest, type ActivationResponse, activationRequestToJson } from "./document.js";
 import type { JsonObject } from "./json.js";
 import { VerifiedAttestation, withAkResident } from "./verify-document.js";
-
-/** Size of the challenge secret: a SHA-256 digest, the most the EK's nameAlg allows (Part 3 §12.6.1). */
-const SECRET_SIZE = 32;
 
 const TOKEN: unique symbol = Symbol("AkChallenge");
 
@@ -25,6 +24,8 @@ const TOKEN: unique symbol = Symbol("AkChallenge");
  * challenge itself, which holds the expected secret privately.
  */
 export class AkChallenge implements ActivationRequest {
+  /** The attestation's nonce: the server only activates for a nonce it attested moments ago. */
+  readonly nonce: Uint8Array;
   /** TPM2B_ID_OBJECT contents for TPM2_ActivateCredential. */
   readonly credentialBlob: Uint8Array;
   /** TPM2B_ENCRYPTED_SECRET contents for TPM2_ActivateCredential. */
@@ -35,6 +36,7 @@ export class AkChallenge implements ActivationRequest {
   /** Not for callers: use {@link challengeAk}. */
   constructor(token: typeof TOKEN, attestation: VerifiedAttestation, made: ActivationRequest, expected: Uint8Array) {
     if (token !== TOKEN) throw new TypeError("AkChallenge is made by challengeAk");
+    this.nonce = made.nonce;
     this.credentialBlob = made.credentialBlob;
     this.encryptedSecret = made.encryptedSecret;
     this.#expected = expected;
@@ -47,12 +49,12 @@ export class AkChallenge implements ActivationRequest {
     return activationRequestToJson(this);
   }
 
-  /** @internal Check a returned secret for `attestation`. */
-  static check(challenge: AkChallenge, attestation: VerifiedAttestation, secret: Uint8Array): void {
+  /** @internal Check a returned proof for `attestation`. */
+  static check(challenge: AkChallenge, attestation: VerifiedAttestation, response: ActivationResponse): void {
     if (challenge.#attestation !== attestation) {
       throw new VerificationError("credential-mismatch", "the challenge was made for another attestation");
     }
-    verifyActivatedCredential(challenge.#expected, secret);
+    verifyActivationProof(challenge.#expected, challenge.nonce, response.serverNonce, response.proof);
   }
 }
 
@@ -69,30 +71,33 @@ export class AkChallenge implements ActivationRequest {
  */
 export async function challengeAk(verified: VerifiedAttestation): Promise<AkChallenge> {
   if (!VerifiedAttestation.is(verified)) throw new TypeError("challengeAk takes a VerifiedAttestation");
-  const secret = randomBytes(SECRET_SIZE);
+  const secret = randomBytes(ACTIVATION_SECRET_SIZE);
   const made = await makeCredential({
     ekPublic: credentialProtectorFromPublic(verified.ekPublic),
     objectName: verified.akName,
     credential: secret,
   });
-  return new AkChallenge(TOKEN, verified, made, secret);
+  return new AkChallenge(TOKEN, verified, { ...made, nonce: verified.nonce.slice() }, secret);
 }
 
 /**
- * Check the secret the server recovered for `challenge`. On success, returns
- * the attestation with `akResidency: "credential-activation"`: the AK that
- * signed the quote is resident in the TPM whose EK certificate was verified.
+ * Check the server's activation response for `challenge`: its proof must be
+ * the HMAC of the issued secret over the server's nonce and this
+ * attestation's nonce. On success, returns the attestation with
+ * `akResidency: "credential-activation"`: the AK that signed the quote is
+ * resident in the TPM whose EK certificate was verified.
  *
- * @throws VerificationError `credential-mismatch` when the secret differs
- *   (another TPM answered, or the AK is not loaded with that EK), or when the
- *   challenge was made for another attestation.
+ * @throws VerificationError `credential-mismatch` when the proof was not made
+ *   with the issued secret (another TPM answered, the AK is not loaded with
+ *   that EK, or it answers another attestation), or when the challenge was
+ *   made for another attestation.
  */
 export function confirmAkResidency(
   verified: VerifiedAttestation,
   challenge: AkChallenge,
-  secret: Uint8Array,
+  response: ActivationResponse,
 ): VerifiedAttestation {
   if (!VerifiedAttestation.is(verified)) throw new TypeError("confirmAkResidency takes a VerifiedAttestation");
-  AkChallenge.check(challenge, verified, secret);
+  AkChallenge.check(challenge, verified, response);
   return withAkResident(verified);
 }

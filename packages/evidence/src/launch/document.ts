@@ -19,8 +19,10 @@
  *     }
  */
 import { digestSize, fromHex, type HashAlg, MalformedError, toHex } from "@veritee/core";
+import { ACTIVATION_PROOF_SIZE } from "../credential/proof.js";
 import { MAX_CERTIFICATE_SIZE } from "../x509/certificate.js";
 import { base64Decode, base64Encode } from "./base64.js";
+import { NONCE_LENGTH } from "./binding.js";
 import {
   canonicalJsonBytes,
   expectArray,
@@ -234,58 +236,105 @@ function decodePcrs(value: unknown, what: string): readonly DocumentPcrValue[] {
   return Object.freeze(out);
 }
 
-/** The body of `POST /v1/attestation/activate`: a credential made for the AK's Name under the EK. */
+/**
+ * The version of the credential-activation bodies. Version 1 (`{credentialBlob,
+ * encryptedSecret}` → `{secret}`) made the endpoint a decryption oracle for any
+ * credential made for the AK; version 2 ties each activation to an
+ * attestation the server answered and returns a proof, never the secret.
+ */
+export const ACTIVATION_PROTOCOL_VERSION = 2;
+
+/**
+ * The body of `POST /v1/attestation/activate` (version 2): a credential made
+ * for the AK's Name under the EK, and the nonce of the attestation it answers.
+ */
 export interface ActivationRequest {
+  /** The nonce of the attestation this activation belongs to (16–64 bytes): the server's activation challenge. */
+  readonly nonce: Uint8Array;
   /** TPM2B_ID_OBJECT contents (no size prefix), as `makeCredential` returns. */
   readonly credentialBlob: Uint8Array;
   /** TPM2B_ENCRYPTED_SECRET contents (no size prefix). */
   readonly encryptedSecret: Uint8Array;
 }
 
+/** The answer to an activation request (version 2): a proof of the recovered secret, never the secret. */
+export interface ActivationResponse {
+  /** 32 random bytes the server drew for this activation. */
+  readonly serverNonce: Uint8Array;
+  /** HMAC-SHA256(secret, "veritee-activation-proof-v2" ‖ serverNonce ‖ nonce): see `activationProof`. */
+  readonly proof: Uint8Array;
+}
+
 /** Largest credential blob: TPMS_ID_OBJECT holds two TPM2B digests of at most 64 bytes (Part 2 §12.4.3). */
 const MAX_CREDENTIAL_BLOB = 2 + 64 + 2 + 64;
 /** Largest encrypted secret: sizeof(TPMU_ENCRYPTED_SECRET) for RSA 4096 or a P-521 point (Part 2 §11.4.33). */
 const MAX_ENCRYPTED_SECRET = 512;
-/** Largest activated secret: a digest of the EK's nameAlg. */
-const MAX_SECRET = 64;
+
+function expectActivationVersion(o: Readonly<Record<string, unknown>>, what: string): void {
+  // A version 1 body has no `version`: say so rather than "missing member", since its fix is an upgrade.
+  if (!Object.hasOwn(o, "version")) {
+    throw new MalformedError("unsupported", `${what}.version`, "activation protocol version 1 is not served; use 2");
+  }
+}
 
 /** The JSON body of an activation request. */
 export function activationRequestToJson(request: ActivationRequest): JsonObject {
   return {
     credentialBlob: base64Encode(request.credentialBlob),
     encryptedSecret: base64Encode(request.encryptedSecret),
+    nonce: base64Encode(request.nonce),
+    version: ACTIVATION_PROTOCOL_VERSION,
   };
 }
 
 /**
  * Decode an activation request body (already parsed JSON): exactly
- * `credentialBlob` and `encryptedSecret`, canonical base64, bounded, non-empty.
+ * `credentialBlob`, `encryptedSecret`, `nonce` (canonical base64, bounded,
+ * non-empty; the nonce 16–64 bytes) and `version` 2.
  *
- * @throws MalformedError naming the field.
+ * @throws MalformedError naming the field (`unsupported` for a version 1 body).
  */
 export function decodeActivationRequest(value: unknown): ActivationRequest {
   const what = "ActivationRequest";
-  const o = expectMembers(value, what, ["credentialBlob", "encryptedSecret"]);
+  expectActivationVersion(expectObject(value, what), what);
+  const o = expectMembers(value, what, ["credentialBlob", "encryptedSecret", "nonce", "version"]);
+  expectInteger(o.version, `${what}.version`, ACTIVATION_PROTOCOL_VERSION, ACTIVATION_PROTOCOL_VERSION);
   const credentialBlob = base64Decode(o.credentialBlob, `${what}.credentialBlob`, MAX_CREDENTIAL_BLOB);
   const encryptedSecret = base64Decode(o.encryptedSecret, `${what}.encryptedSecret`, MAX_ENCRYPTED_SECRET);
+  const nonce = base64Decode(o.nonce, `${what}.nonce`, NONCE_LENGTH.max);
   if (credentialBlob.length === 0) throw new MalformedError("bad-length", `${what}.credentialBlob`, "empty");
   if (encryptedSecret.length === 0) throw new MalformedError("bad-length", `${what}.encryptedSecret`, "empty");
-  return Object.freeze({ credentialBlob, encryptedSecret });
+  if (nonce.length < NONCE_LENGTH.min) {
+    throw new MalformedError("bad-length", `${what}.nonce`, `shorter than ${NONCE_LENGTH.min} bytes`);
+  }
+  return Object.freeze({ nonce, credentialBlob, encryptedSecret });
 }
 
-/** The JSON body of an activation response: `{ "secret": b64 }`. */
-export function activationResponseToJson(secret: Uint8Array): JsonObject {
-  return { secret: base64Encode(secret) };
+/** The JSON body of an activation response: `{ "proof": b64, "serverNonce": b64, "version": 2 }`. */
+export function activationResponseToJson(response: ActivationResponse): JsonObject {
+  return {
+    proof: base64Encode(response.proof),
+    serverNonce: base64Encode(response.serverNonce),
+    version: ACTIVATION_PROTOCOL_VERSION,
+  };
 }
 
 /**
- * Decode an activation response body (already parsed JSON): exactly `secret`, canonical base64, 1–64 bytes.
+ * Decode an activation response body (already parsed JSON): exactly `proof`
+ * and `serverNonce` (canonical base64, 32 bytes each) and `version` 2.
  *
- * @throws MalformedError naming the field.
+ * @throws MalformedError naming the field (`unsupported` for a version 1 body, which carried the secret).
  */
-export function decodeActivationResponse(value: unknown): Uint8Array {
-  const o = expectMembers(value, "ActivationResponse", ["secret"]);
-  const secret = base64Decode(o.secret, "ActivationResponse.secret", MAX_SECRET);
-  if (secret.length === 0) throw new MalformedError("bad-length", "ActivationResponse.secret", "empty");
-  return secret;
+export function decodeActivationResponse(value: unknown): ActivationResponse {
+  const what = "ActivationResponse";
+  expectActivationVersion(expectObject(value, what), what);
+  const o = expectMembers(value, what, ["proof", "serverNonce", "version"]);
+  expectInteger(o.version, `${what}.version`, ACTIVATION_PROTOCOL_VERSION, ACTIVATION_PROTOCOL_VERSION);
+  const proof = base64Decode(o.proof, `${what}.proof`, ACTIVATION_PROOF_SIZE);
+  const serverNonce = base64Decode(o.serverNonce, `${what}.serverNonce`, ACTIVATION_PROOF_SIZE);
+  if (proof.length !== ACTIVATION_PROOF_SIZE) throw new MalformedError("bad-length", `${what}.proof`, "not 32 bytes");
+  if (serverNonce.length !== ACTIVATION_PROOF_SIZE) {
+    throw new MalformedError("bad-length", `${what}.serverNonce`, "not 32 bytes");
+  }
+  return Object.freeze({ serverNonce, proof });
 }

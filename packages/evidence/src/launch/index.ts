@@ -10,7 +10,9 @@ export {
 } from "./binding.js";
 export { AkChallenge, challengeAk, confirmAkResidency } from "./challenge.js";
 export {
+  ACTIVATION_PROTOCOL_VERSION,
   type ActivationRequest,
+  type ActivationResponse,
   ATTESTATION_DOCUMENT_LIMITS,
   ATTESTATION_DOCUMENT_VERSION,
   type AttestationDocument,

@@ -130,30 +130,77 @@ describe("decodeAttestationDocument is strict", () => {
   });
 });
 
-describe("activation bodies", () => {
+describe("activation bodies (protocol version 2)", () => {
+  const request = () => ({
+    nonce: randomBytes(32),
+    credentialBlob: randomBytes(68),
+    encryptedSecret: randomBytes(256),
+  });
+  const b64 = (n: number) => Buffer.alloc(n, 7).toString("base64");
+
   test("round trip", () => {
-    const req = { credentialBlob: randomBytes(68), encryptedSecret: randomBytes(256) };
+    const req = request();
     assert.deepEqual(decodeActivationRequest(activationRequestToJson(req)), req);
-    const secret = randomBytes(32);
-    assert.deepEqual(decodeActivationResponse(activationResponseToJson(secret)), secret);
+    const res = { serverNonce: randomBytes(32), proof: randomBytes(32) };
+    assert.deepEqual(decodeActivationResponse(activationResponseToJson(res)), res);
+  });
+
+  test("fast-check: decode(encode(x)) = x for every size the protocol allows", () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 16, maxLength: 64 }),
+        fc.uint8Array({ minLength: 1, maxLength: 132 }),
+        fc.uint8Array({ minLength: 1, maxLength: 512 }),
+        (nonce, credentialBlob, encryptedSecret) => {
+          const req = { nonce, credentialBlob, encryptedSecret };
+          assert.deepEqual(decodeActivationRequest(JSON.parse(JSON.stringify(activationRequestToJson(req)))), req);
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 
   test("strict", () => {
-    const good = activationRequestToJson({ credentialBlob: randomBytes(68), encryptedSecret: randomBytes(256) });
+    const good = activationRequestToJson(request());
     for (const bad of [
       { ...good, x: 1 },
-      { credentialBlob: good.credentialBlob },
+      { credentialBlob: good.credentialBlob, version: 2 },
       { ...good, credentialBlob: "" },
-      { ...good, encryptedSecret: Buffer.alloc(513).toString("base64") },
+      { ...good, encryptedSecret: b64(513) },
       { ...good, credentialBlob: 5 },
+      { ...good, nonce: b64(15) },
+      { ...good, nonce: b64(65) },
+      { ...good, version: 1 },
+      { ...good, version: 3 },
+      { ...good, version: "2" },
       null,
       "x",
     ]) {
-      assert.throws(() => decodeActivationRequest(bad), MalformedError);
+      assert.throws(() => decodeActivationRequest(bad), MalformedError, JSON.stringify(bad));
     }
-    for (const bad of [{}, { secret: "" }, { secret: Buffer.alloc(65).toString("base64") }, { secret: "AA==", x: 1 }]) {
-      assert.throws(() => decodeActivationResponse(bad), MalformedError);
+    const res = activationResponseToJson({ serverNonce: randomBytes(32), proof: randomBytes(32) });
+    for (const bad of [
+      {},
+      { ...res, proof: b64(31) },
+      { ...res, proof: b64(33) },
+      { ...res, serverNonce: b64(16) },
+      { ...res, version: 1 },
+      { ...res, x: 1 },
+    ]) {
+      assert.throws(() => decodeActivationResponse(bad), MalformedError, JSON.stringify(bad));
     }
+  });
+
+  test("version 1 bodies are refused as unsupported, naming the version; a v1 response (the secret) never decodes", () => {
+    const v1 = { credentialBlob: b64(68), encryptedSecret: b64(256) };
+    assert.throws(
+      () => decodeActivationRequest(v1),
+      (e: unknown) => e instanceof MalformedError && e.code === "unsupported" && e.what === "ActivationRequest.version",
+    );
+    assert.throws(
+      () => decodeActivationResponse({ secret: b64(32) }),
+      (e: unknown) => e instanceof MalformedError && e.code === "unsupported",
+    );
   });
 
   test("arbitrary JSON decodes or fails with MalformedError only", () => {

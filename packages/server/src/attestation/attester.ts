@@ -14,12 +14,16 @@
  * serial queue, so concurrent requests interleave safely.
  */
 import { readFile } from "node:fs/promises";
-import { bytesEqual, concatBytes, hash } from "@veritee/core";
+import { bytesEqual, concatBytes, hash, randomBytes } from "@veritee/core";
 import {
+  ACTIVATION_PROOF_SIZE,
+  ACTIVATION_SECRET_SIZE,
   type ActivationRequest,
+  type ActivationResponse,
   ATTESTATION_DOCUMENT_LIMITS,
   ATTESTATION_DOCUMENT_VERSION,
   type AttestationDocument,
+  activationProof,
   attestationExtraData,
   checkLaunchLogStructure,
   DEFAULT_BOOT_PCRS,
@@ -36,6 +40,7 @@ import {
 } from "@veritee/evidence";
 import { type LoadedObject, type TpmClient, TpmError } from "@veritee/tpm";
 import type { PlatformCollector } from "../tee/collector.js";
+import { type ActivationChallengeOptions, ActivationChallenges } from "./activation-challenges.js";
 import { AttestationError } from "./errors.js";
 
 /** Where Linux exposes the firmware's TCG event log (securityfs). */
@@ -77,6 +82,13 @@ export interface CreateAttesterOptions {
    * empty password; it is never flushed.
    */
   readonly ak?: "fresh" | { readonly persistentHandle: number };
+  /**
+   * Credential activation's bounds: how long an attestation's activation
+   * challenge stays usable (`ttlMs`, default 60 s), how many may be
+   * outstanding (`maxOutstanding`, default 1024), how many activations may
+   * run at once (`maxInFlight`, default 4), and the clock (tests).
+   */
+  readonly activation?: ActivationChallengeOptions & { readonly maxInFlight?: number };
 }
 
 /** A running attester. */
@@ -101,18 +113,28 @@ export interface Attester {
    */
   attest(nonce: Uint8Array): Promise<AttestationDocument>;
   /**
-   * TPM2_ActivateCredential with the EK (EK policy) and the AK: return the
-   * secret a verifier encrypted for this AK's Name under this TPM's EK.
+   * Credential activation, protocol version 2: consume the activation
+   * challenge that {@link attest} issued for `request.nonce`, run
+   * TPM2_ActivateCredential with the EK (EK policy) and the AK, and return a
+   * proof of the recovered secret, HMAC-SHA256(secret, "veritee-activation-proof-v2"
+   * ‖ serverNonce ‖ nonce) with a fresh 32-byte serverNonce. The secret itself
+   * never leaves: this is no decryption oracle for credentials made for the AK.
    *
-   * @throws AttestationError `credential-rejected` (the TPM refused it), `tpm-failed`, `closed`.
+   * @throws AttestationError `activation-unknown` (no outstanding attestation
+   *   for the nonce: never attested, already used), `activation-expired`,
+   *   `busy` (too many in flight), `credential-rejected` (the TPM refused it,
+   *   or its secret is not a Veritee challenge's), `tpm-failed`, `closed`.
    */
-  activateCredential(request: ActivationRequest): Promise<Uint8Array>;
+  activateCredential(request: ActivationRequest): Promise<ActivationResponse>;
   /** Flush the AK and EK from the TPM; later calls fail with `closed`. Does not close the TpmClient. */
   close(): Promise<void>;
 }
 
 /** Attempts at a quote whose PCR digest matches the values read after it. */
 const QUOTE_ATTEMPTS = 3;
+
+/** Default bound on concurrent credential activations (each is an RSA decryption in the TPM). */
+const DEFAULT_ACTIVATIONS_IN_FLIGHT = 4;
 
 async function readBootEventLog(option: CreateAttesterOptions["bootEventLog"]): Promise<Uint8Array | null> {
   if (option === "none") return null;
@@ -176,6 +198,11 @@ export async function createAttester(options: CreateAttesterOptions): Promise<At
   if (!bytesEqual(loggedDigest, digest)) {
     throw new AttestationError("bad-argument", "the key set is not the one the launch log measured");
   }
+  const challenges = new ActivationChallenges(options.activation);
+  const maxActivationsInFlight = options.activation?.maxInFlight ?? DEFAULT_ACTIVATIONS_IN_FLIGHT;
+  if (!Number.isSafeInteger(maxActivationsInFlight) || maxActivationsInFlight <= 0) {
+    throw new AttestationError("bad-argument", "the bound on concurrent activations must be positive");
+  }
   const bootEventLog = await readBootEventLog(options.bootEventLog);
 
   let current: Uint8Array | undefined;
@@ -226,6 +253,8 @@ export async function createAttester(options: CreateAttesterOptions): Promise<At
       selection: [...bootPcrs, appPcr].sort((a, b) => a - b),
       platform: options.platform,
       persistentAk,
+      challenges,
+      maxActivationsInFlight,
     });
   } catch (error) {
     if (error instanceof AttestationError) {
@@ -253,11 +282,15 @@ interface AttesterState {
   readonly platform: PlatformCollector | undefined;
   /** The AK is a persistent object: never flushed. */
   readonly persistentAk: boolean;
+  /** Activation challenges issued by attest(), consumed by activateCredential(). */
+  readonly challenges: ActivationChallenges;
+  readonly maxActivationsInFlight: number;
 }
 
 class TpmAttester implements Attester {
   readonly #s: AttesterState;
   #closed = false;
+  #activationsInFlight = 0;
 
   constructor(state: AttesterState) {
     this.#s = state;
@@ -322,6 +355,8 @@ class TpmAttester implements Attester {
           index,
           value: ordered[i]!,
         }));
+        // The document answers this nonce: from now, one credential activation may follow, for a while.
+        s.challenges.issue(nonce);
         return Object.freeze({
           version: ATTESTATION_DOCUMENT_VERSION,
           quote: Object.freeze({ attest: quote.attest, signature: quote.signature }),
@@ -344,11 +379,24 @@ class TpmAttester implements Attester {
     }
   }
 
-  async activateCredential(request: ActivationRequest): Promise<Uint8Array> {
+  async activateCredential(request: ActivationRequest): Promise<ActivationResponse> {
     if (this.#closed) throw new AttestationError("closed", "the attester is closed");
     const s = this.#s;
+    // Refuse before consuming the challenge, so that a client told to wait can retry with it.
+    if (this.#activationsInFlight >= s.maxActivationsInFlight) {
+      throw new AttestationError("busy", "too many credential activations are in flight");
+    }
+    // Only for an attestation this server answered moments ago, once: no credential reaches the TPM otherwise.
+    s.challenges.take(request.nonce);
+    this.#activationsInFlight++;
+    let secret: Uint8Array;
     try {
-      return await s.tpm.activateCredential(s.ak.handle, s.ek.handle, request.credentialBlob, request.encryptedSecret);
+      secret = await s.tpm.activateCredential(
+        s.ak.handle,
+        s.ek.handle,
+        request.credentialBlob,
+        request.encryptedSecret,
+      );
     } catch (error) {
       // A TPM response code means the TPM looked at the credential and refused it (it was made for
       // another EK or another Name, or is malformed): the caller's fault. Anything else is ours.
@@ -356,6 +404,19 @@ class TpmAttester implements Attester {
         throw new AttestationError("credential-rejected", "the TPM refused the credential", { cause: error });
       }
       throw tpmFailure("credential activation failed", error);
+    } finally {
+      this.#activationsInFlight--;
+    }
+    try {
+      // A Veritee verifier's secret is 32 random bytes; a credential of any other size was made for
+      // another protocol, and gets no answer at all.
+      if (secret.length !== ACTIVATION_SECRET_SIZE) {
+        throw new AttestationError("credential-rejected", "the credential does not hold a Veritee challenge");
+      }
+      const serverNonce = randomBytes(ACTIVATION_PROOF_SIZE);
+      return Object.freeze({ serverNonce, proof: activationProof(secret, serverNonce, request.nonce) });
+    } finally {
+      secret.fill(0);
     }
   }
 

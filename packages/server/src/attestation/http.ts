@@ -93,10 +93,14 @@ export async function handleAttestationRequest(
 
 /**
  * `POST /v1/attestation/activate` with body `{"credentialBlob": b64,
- * "encryptedSecret": b64}` (already parsed JSON): 200 `{"secret": b64}`; 400
- * `invalid_activation_request` for a malformed body; 400
- * `credential_rejected` when the TPM refuses the credential (made for
- * another TPM or another AK); 503 when the TPM fails.
+ * "encryptedSecret": b64, "nonce": b64, "version": 2}` (already parsed JSON):
+ * 200 `{"proof": b64, "serverNonce": b64, "version": 2}`; 400
+ * `invalid_activation_request` for a malformed (or version 1) body; 400
+ * `activation_challenge_unknown` when no attestation awaits activation for
+ * the nonce (never attested, already activated); 400
+ * `activation_challenge_expired`; 400 `credential_rejected` when the TPM
+ * refuses the credential (made for another TPM or another AK); 429
+ * `activation_busy` with Retry-After; 503 when the TPM fails.
  */
 export async function handleActivateRequest(attester: Attester, body: unknown): Promise<AttestationHandlerResponse> {
   let request: ReturnType<typeof decodeActivationRequest>;
@@ -106,24 +110,48 @@ export async function handleActivateRequest(attester: Attester, body: unknown): 
     return openAiError(
       400,
       "invalid_request_error",
-      "the body must be {credentialBlob, encryptedSecret}, both base64",
+      "the body must be {credentialBlob, encryptedSecret, nonce, version: 2}, binary members base64 (docs/ATTESTATION.md)",
       null,
       "invalid_activation_request",
     );
   }
   try {
-    const secret = await attester.activateCredential(request);
-    return { status: 200, headers: HEADERS, body: canonicalJson(activationResponseToJson(secret)) };
+    const answer = await attester.activateCredential(request);
+    return { status: 200, headers: HEADERS, body: canonicalJson(activationResponseToJson(answer)) };
   } catch (error) {
-    if (error instanceof AttestationError && error.code === "credential-rejected") {
-      return openAiError(
-        400,
-        "invalid_request_error",
-        "the TPM refused the credential: it was not made for this server's EK and AK",
-        null,
-        "credential_rejected",
-      );
+    if (!(error instanceof AttestationError)) return unavailable(error);
+    switch (error.code) {
+      case "credential-rejected":
+        return openAiError(
+          400,
+          "invalid_request_error",
+          "the TPM refused the credential: it was not made for this server's EK and AK",
+          null,
+          "credential_rejected",
+        );
+      case "activation-unknown":
+        return openAiError(
+          400,
+          "invalid_request_error",
+          "no attestation awaits activation for this nonce: attest with it first; each attestation activates once",
+          "nonce",
+          "activation_challenge_unknown",
+        );
+      case "activation-expired":
+        return openAiError(
+          400,
+          "invalid_request_error",
+          "the attestation for this nonce is too old to activate: attest again",
+          "nonce",
+          "activation_challenge_expired",
+        );
+      case "busy":
+        return {
+          ...openAiError(429, "invalid_request_error", "too many credential activations", null, "activation_busy"),
+          headers: { ...HEADERS, "retry-after": "1" },
+        };
+      default:
+        return unavailable(error);
     }
-    return unavailable(error);
   }
 }

@@ -12,9 +12,12 @@ import { after, before, describe, test } from "node:test";
 import { MalformedError, randomBytes, toHex, utf8 } from "@veritee/core";
 import {
   type AttestationDocument,
+  activationRequestToJson,
+  base64Encode,
   challengeAk,
   confirmAkResidency,
   createLaunchEvent,
+  credentialProtectorFromPublic,
   decodeActivationResponse,
   decodeAttestationDocument,
   EV,
@@ -23,6 +26,7 @@ import {
   keySetDigest,
   LAUNCH_SEPARATOR,
   type LaunchLog,
+  makeCredential,
   specIdForBanks,
   VerificationError,
   VerifiedAttestation,
@@ -57,6 +61,27 @@ let b: DevTpm;
 let launchLog: LaunchLog;
 let keys: ServerKeys;
 let attester: Attester;
+/** Added to the main attester's activation clock, to age its challenges. */
+let clockSkewMs = 0;
+/** How many TPM2_ActivateCredential commands the main attester sent to TPM A. */
+let tpmActivations = 0;
+
+/** TPM A as the main attester sees it, counting its ActivateCredential commands. */
+function countingActivations(tpm: DevTpm["tpm"]): DevTpm["tpm"] {
+  return new Proxy(tpm, {
+    get(target, name, receiver) {
+      const value = Reflect.get(target, name, receiver);
+      if (typeof value !== "function") return value;
+      if (name === "activateCredential") {
+        return (...args: unknown[]) => {
+          tpmActivations++;
+          return value.apply(target, args);
+        };
+      }
+      return value.bind(target);
+    },
+  });
+}
 /** An attester on TPM B that replays A's launch log and key set (an attacker's copy). */
 let copycat: Attester;
 
@@ -72,11 +97,12 @@ before(async () => {
   [a, b] = await Promise.all([startDevTpm(dir, "a"), startDevTpm(dir, "b")]);
   ({ launchLog, keys } = await runMeasuredLaunch({ tpm: a.tpm, measurements }));
   attester = await createAttester({
-    tpm: a.tpm,
+    tpm: countingActivations(a.tpm),
     keySet: keys.keySet,
     launchLog,
     ekIntermediates: [a.intermediate],
     bootEventLog: "none",
+    activation: { now: () => Date.now() + clockSkewMs },
   });
   await extendLaunchLog(b.tpm, launchLog);
   copycat = await createAttester({
@@ -98,6 +124,9 @@ after(async () => {
 
 const verifyA = (doc: unknown, nonce: Uint8Array, extra: object = {}) =>
   verifyAttestationDocument(doc, { nonce, at: new Date(), ekRoots: [a.root], ...extra });
+
+/** An activation answer made up without the secret. */
+const guessedAnswer = () => ({ serverNonce: randomBytes(32), proof: randomBytes(32) });
 
 function verification(code: string) {
   return (e: unknown) => e instanceof VerificationError && e.code === code;
@@ -140,8 +169,14 @@ describe("attest → verify", () => {
     const proven = confirmAkResidency(verified, challenge, decodeActivationResponse(JSON.parse(answer.body)));
     assert.equal(proven.akResidency, "credential-activation");
     assert.deepEqual(proven.keySetDigest, verified.keySetDigest);
-    // The challenge body carries no secret.
-    assert.deepEqual(Object.keys(JSON.parse(JSON.stringify(challenge))).sort(), ["credentialBlob", "encryptedSecret"]);
+    // The challenge body carries no secret, and the answer is a proof, not the secret.
+    assert.deepEqual(Object.keys(JSON.parse(JSON.stringify(challenge))).sort(), [
+      "credentialBlob",
+      "encryptedSecret",
+      "nonce",
+      "version",
+    ]);
+    assert.deepEqual(Object.keys(JSON.parse(answer.body)).sort(), ["proof", "serverNonce", "version"]);
   });
 
   test("many concurrent attestations all verify", async () => {
@@ -190,11 +225,148 @@ describe("handlers refuse bad requests with OpenAI-style errors", () => {
     }
   });
 
-  test("a malformed activation body: 400 invalid_activation_request", async () => {
-    for (const body of [null, {}, { credentialBlob: "AA==" }, { credentialBlob: "!", encryptedSecret: "AA==" }, "x"]) {
+  test("a malformed activation body, or a version 1 body: 400 invalid_activation_request", async () => {
+    for (const body of [
+      null,
+      {},
+      { credentialBlob: "AA==" },
+      { credentialBlob: "!", encryptedSecret: "AA==" },
+      { credentialBlob: "AA==", encryptedSecret: "AA==" },
+      { credentialBlob: "AA==", encryptedSecret: "AA==", nonce: base64Encode(randomBytes(8)), version: 2 },
+      "x",
+    ]) {
       const res = await handleActivateRequest(attester, body);
       assert.equal(res.status, 400);
       assert.equal(JSON.parse(res.body).error.code, "invalid_activation_request");
+    }
+  });
+});
+
+/** Attest `nonce` on the main attester over the handler and verify the document. */
+async function attestedFor(nonce: Uint8Array): Promise<VerifiedAttestation> {
+  const res = await handleAttestationRequest(attester, new URLSearchParams({ nonce: toHex(nonce) }));
+  assert.equal(res.status, 200);
+  return verifyA(utf8(res.body), nonce);
+}
+
+/** POST an activation body; the status and the error code (or the parsed answer). */
+async function activate(server: Attester, body: unknown) {
+  const res = await handleActivateRequest(server, JSON.parse(JSON.stringify(body)));
+  const parsed = JSON.parse(res.body);
+  return { status: res.status, code: parsed.error?.code as string | undefined, body: parsed, raw: res };
+}
+
+describe("activation is bound to an outstanding attestation (no decryption oracle)", () => {
+  test("activation without an attestation first: 400 activation_challenge_unknown", async () => {
+    const verified = await attestedFor(randomBytes(32));
+    // A genuine credential for this EK and AK, but for a nonce this server never attested.
+    const made = await makeCredential({
+      ekPublic: credentialProtectorFromPublic(verified.ekPublic),
+      objectName: verified.akName,
+      credential: randomBytes(32),
+    });
+    const before = tpmActivations;
+    const r = await activate(attester, activationRequestToJson({ ...made, nonce: randomBytes(32) }));
+    assert.equal(r.status, 400);
+    assert.equal(r.code, "activation_challenge_unknown");
+    assert.equal(r.body.error.param, "nonce");
+    assert.equal(tpmActivations, before, "the credential never reached the TPM");
+  });
+
+  test("a replayed activation (the same challenge twice): the second is activation_challenge_unknown", async () => {
+    const verified = await attestedFor(randomBytes(32));
+    const challenge = await challengeAk(verified);
+    const first = await activate(attester, challenge);
+    assert.equal(first.status, 200);
+    confirmAkResidency(verified, challenge, decodeActivationResponse(first.body));
+    const before = tpmActivations;
+    const second = await activate(attester, challenge);
+    assert.equal(second.status, 400);
+    assert.equal(second.code, "activation_challenge_unknown");
+    assert.equal(tpmActivations, before, "a replay never reaches the TPM");
+    // A refused credential consumes its challenge too: one attestation buys one TPM2_ActivateCredential.
+    const again = await attestedFor(randomBytes(32));
+    const wrong = await makeCredential({
+      ekPublic: credentialProtectorFromPublic(again.ekPublic),
+      objectName: new Uint8Array([0x00, 0x0b, ...randomBytes(32)]),
+      credential: randomBytes(32),
+    });
+    const body = activationRequestToJson({ ...wrong, nonce: again.nonce });
+    assert.equal((await activate(attester, body)).code, "credential_rejected");
+    assert.equal((await activate(attester, body)).code, "activation_challenge_unknown");
+  });
+
+  test("an expired challenge (clock past the TTL, or gone backwards): 400 activation_challenge_expired", async () => {
+    try {
+      const verified = await attestedFor(randomBytes(32));
+      const challenge = await challengeAk(verified);
+      clockSkewMs = 60_001;
+      const before = tpmActivations;
+      const r = await activate(attester, challenge);
+      assert.equal(r.status, 400);
+      assert.equal(r.code, "activation_challenge_expired");
+      assert.equal(tpmActivations, before, "an expired challenge never reaches the TPM");
+      // Expired is also used up.
+      clockSkewMs = 0;
+      assert.equal((await activate(attester, challenge)).code, "activation_challenge_unknown");
+      // Just inside the TTL still works.
+      const fresh = await attestedFor(randomBytes(32));
+      const inTime = await challengeAk(fresh);
+      clockSkewMs = 59_000;
+      assert.equal((await activate(attester, inTime)).status, 200);
+      const back = await attestedFor(randomBytes(32));
+      const backChallenge = await challengeAk(back);
+      clockSkewMs = -1;
+      assert.equal((await activate(attester, backChallenge)).code, "activation_challenge_expired");
+    } finally {
+      clockSkewMs = 0;
+    }
+  });
+
+  test("a credential for another object than the AK: credential_rejected by the TPM", async () => {
+    const verified = await attestedFor(randomBytes(32));
+    // Bound to another Name (a SHA-256 Name that is no loaded object): the TPM's integrity check fails.
+    const made = await makeCredential({
+      ekPublic: credentialProtectorFromPublic(verified.ekPublic),
+      objectName: new Uint8Array([0x00, 0x0b, ...randomBytes(32)]),
+      credential: randomBytes(32),
+    });
+    const r = await activate(attester, activationRequestToJson({ ...made, nonce: verified.nonce }));
+    assert.equal(r.status, 400);
+    assert.equal(r.code, "credential_rejected");
+  });
+
+  test("someone else's credential for this AK is never decrypted for the caller", async () => {
+    const verified = await attestedFor(randomBytes(32));
+    const ekPublic = credentialProtectorFromPublic(verified.ekPublic);
+    // A 32-byte secret (a Veritee-sized one): the answer is a MAC over a server nonce, not the secret.
+    const secret = randomBytes(32);
+    const made = await makeCredential({ ekPublic, objectName: verified.akName, credential: secret });
+    const r = await activate(attester, activationRequestToJson({ ...made, nonce: verified.nonce }));
+    assert.equal(r.status, 200);
+    assert.ok(!r.raw.body.includes(base64Encode(secret)) && !r.raw.body.includes(toHex(secret)));
+    assert.notDeepEqual(decodeActivationResponse(r.body).proof, secret);
+    // Any other size is another protocol's credential: no answer at all.
+    const other = await attestedFor(randomBytes(32));
+    const small = await makeCredential({ ekPublic, objectName: other.akName, credential: randomBytes(16) });
+    const refused = await activate(attester, activationRequestToJson({ ...small, nonce: other.nonce }));
+    assert.equal(refused.code, "credential_rejected");
+  });
+
+  test("too many activations at once: 429 activation_busy with Retry-After, and the challenge survives", async () => {
+    const verified = await Promise.all(Array.from({ length: 6 }, () => attestedFor(randomBytes(32))));
+    const challenges = await Promise.all(verified.map((v) => challengeAk(v)));
+    const results = await Promise.all(challenges.map((c) => activate(attester, c)));
+    const busy = results.filter((r) => r.status === 429);
+    assert.equal(busy.length, 2, "4 in flight at most");
+    for (const r of busy) {
+      assert.equal(r.code, "activation_busy");
+      assert.equal(r.raw.headers["retry-after"], "1");
+    }
+    for (const [i, r] of results.entries()) {
+      const answer = r.status === 200 ? r : await activate(attester, challenges[i]!);
+      assert.equal(answer.status, 200);
+      confirmAkResidency(verified[i]!, challenges[i]!, decodeActivationResponse(answer.body));
     }
   });
 });
@@ -297,7 +469,7 @@ describe("attacks", () => {
       assert.equal(res.status, 400);
       assert.equal(JSON.parse(res.body).error.code, "credential_rejected");
     }
-    assert.throws(() => confirmAkResidency(verified, challenge, randomBytes(32)), verification("credential-mismatch"));
+    assert.throws(() => confirmAkResidency(verified, challenge, guessedAnswer()), verification("credential-mismatch"));
   });
 
   test("an EK certificate from another CA: cert-untrusted-root; another TPM's EK certificate: key-mismatch", async () => {
@@ -326,16 +498,18 @@ describe("attacks", () => {
     const nonce = randomBytes(32);
     const verified = await verifyA(await attester.attest(nonce), nonce);
     const challenge = await challengeAk(verified);
+    // The other TPM attested the same nonce, so its refusal comes from its TPM, not from its challenge table.
+    await copycat.attest(nonce);
     const res = await handleActivateRequest(copycat, JSON.parse(JSON.stringify(challenge)));
     assert.equal(res.status, 400);
     assert.equal(JSON.parse(res.body).error.code, "credential_rejected");
-    assert.throws(() => confirmAkResidency(verified, challenge, randomBytes(32)), verification("credential-mismatch"));
+    assert.throws(() => confirmAkResidency(verified, challenge, guessedAnswer()), verification("credential-mismatch"));
     // A genuine answer to a challenge for another attestation does not count either.
     const otherNonce = randomBytes(32);
     const otherVerified = await verifyA(await attester.attest(otherNonce), otherNonce);
-    const secret = await attester.activateCredential(challenge);
-    assert.throws(() => confirmAkResidency(otherVerified, challenge, secret), verification("credential-mismatch"));
-    assert.equal(confirmAkResidency(verified, challenge, secret).akResidency, "credential-activation");
+    const answer = await attester.activateCredential(challenge);
+    assert.throws(() => confirmAkResidency(otherVerified, challenge, answer), verification("credential-mismatch"));
+    assert.equal(confirmAkResidency(verified, challenge, answer).akResidency, "credential-activation");
   });
 
   test("edited PCR values, AK Name, or a quote missing required PCRs are refused", async () => {
@@ -376,7 +550,12 @@ describe("attacks", () => {
     const res = await handleAttestationRequest(attester, new URLSearchParams({ nonce: toHex(randomBytes(16)) }));
     assert.equal(res.status, 503);
     assert.equal(JSON.parse(res.body).error.code, "attestation_unavailable");
-    const act = await handleActivateRequest(attester, { credentialBlob: "AAAA", encryptedSecret: "AAAA" });
+    const act = await handleActivateRequest(attester, {
+      credentialBlob: "AAAA",
+      encryptedSecret: "AAAA",
+      nonce: base64Encode(randomBytes(16)),
+      version: 2,
+    });
     assert.equal(act.status, 503);
     await assert.rejects(
       attester.attest(randomBytes(16)),
