@@ -24,6 +24,7 @@ export {
   type EngineBinaryMeasurement,
   engineBinaryInputs,
   type FileMeasurement,
+  isCodeBundlePath,
   type LaunchInputs,
   type LaunchMeasurements,
   type MeasureProgress,

@@ -7,15 +7,20 @@
  *
  *     <repo-relative POSIX path> TAB <sha256 hex> LF
  *
- * sorted by the UTF-8 bytes of the path, for every `.js` file under
- * `packages/{core,tpm,evidence,channel,server,cli}/dist/src/` (source maps and
- * declaration files excluded), each of those packages' `package.json`, and the
- * root `package-lock.json`. The code-bundle digest is SHA-256 of the
- * manifest's UTF-8 bytes.
+ * sorted by the UTF-8 bytes of the path, for every file of ours that the
+ * process can load ({@link isCodeBundlePath}): for each package of
+ * {@link CODE_BUNDLE_PACKAGES}, its `package.json`, every file under its
+ * `bin/` (the `veritee` entry point runs first) and every file under its
+ * `dist/` except `dist/test/`, source maps, declaration files and build
+ * info; and the root `package-lock.json`. "Every file", not only `.js`:
+ * Node reads `package.json` files under `dist/` (they set the module type and
+ * import maps of the files below them), and JSON or WASM beside the code may
+ * be read at run time. The code-bundle digest is SHA-256 of the manifest's
+ * UTF-8 bytes.
  */
 import { createHash } from "node:crypto";
 import { type Dirent, constants as fsConstants } from "node:fs";
-import { open, readdir } from "node:fs/promises";
+import { open, readdir, stat } from "node:fs/promises";
 import path from "node:path";
 import { canonicalJson } from "@veritee/evidence";
 import type { ServerConfig } from "./config.js";
@@ -172,23 +177,51 @@ function compareUtf8(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
 }
 
-/** Every `.js` file under `dir`, as absolute paths; symbolic links are refused. */
-async function listJs(dir: string, root: string): Promise<string[]> {
+/**
+ * Whether the code bundle covers a repo-relative POSIX path: the one rule both
+ * the listing below and the loaded-files test apply (see the module comment).
+ * Maps (`.map`) are read only under `--enable-source-maps`, which the launch
+ * environment records; declarations and build info are never loaded.
+ */
+export function isCodeBundlePath(rel: string): boolean {
+  if (rel === "package-lock.json") return true;
+  const match = /^packages\/([^/]+)\/(.+)$/.exec(rel);
+  if (!match || !CODE_BUNDLE_PACKAGES.includes(match[1]!)) return false;
+  const inPackage = match[2]!;
+  if (inPackage === "package.json" || inPackage.startsWith("bin/")) return true;
+  if (!inPackage.startsWith("dist/") || inPackage.startsWith("dist/test/")) return false;
+  return !/\.(map|d\.ts|tsbuildinfo)$/.test(inPackage);
+}
+
+/**
+ * Every regular file under `dir` (absolute paths) that {@link isCodeBundlePath}
+ * covers; symbolic links are refused. A missing `dir` lists nothing when
+ * `optional`, else fails.
+ */
+async function listCovered(dir: string, root: string, optional: boolean): Promise<string[]> {
   let entries: Dirent[];
   try {
     entries = await readdir(dir, { withFileTypes: true });
   } catch (cause) {
+    if (optional && (cause as NodeJS.ErrnoException).code === "ENOENT") return [];
     throw new LaunchError("measurement-failed", `cannot list ${toPosix(path.relative(root, dir))}`, { cause });
   }
   const out: string[] = [];
   for (const entry of entries) {
     const full = path.join(dir, entry.name);
-    if (entry.isSymbolicLink()) {
+    const rel = toPosix(path.relative(root, full));
+    if (entry.isDirectory()) {
+      // Tests are never loaded by the server; not descending keeps their links and fixtures out.
+      if (!isCodeBundlePath(`${rel}/x.js`)) continue;
+      out.push(...(await listCovered(full, root, false)));
+    } else if (isCodeBundlePath(rel)) {
       // A link could point anywhere, and its target could change after measuring.
-      throw new LaunchError("measurement-failed", `${toPosix(path.relative(root, full))} is a symbolic link`);
+      if (entry.isSymbolicLink()) throw new LaunchError("measurement-failed", `${rel} is a symbolic link`);
+      if (!entry.isFile()) throw new LaunchError("measurement-failed", `${rel} is not a regular file`);
+      out.push(full);
+    } else if (entry.isSymbolicLink() && isCodeBundlePath(`${rel}/x.js`)) {
+      throw new LaunchError("measurement-failed", `${rel} is a symbolic link`);
     }
-    if (entry.isDirectory()) out.push(...(await listJs(full, root)));
-    else if (entry.isFile() && entry.name.endsWith(".js")) out.push(full);
   }
   return out;
 }
@@ -200,7 +233,7 @@ function toPosix(p: string): string {
 /**
  * Measure the server's runtime code under `root` (the repository or an
  * unpacked release): the manifest and its digest (format in the module
- * comment). Build from a clean tree: every `.js` file present is measured,
+ * comment). Build from a clean tree: every covered file present is measured,
  * stale ones included, because every one of them could be loaded.
  *
  * @throws LaunchError `measurement-failed` when a package's `dist/src` is
@@ -213,8 +246,14 @@ export async function measureCodeBundle(root: string): Promise<CodeBundleMeasure
   const absRoot = path.resolve(root);
   const files: string[] = [path.join(absRoot, "package-lock.json")];
   for (const pkg of CODE_BUNDLE_PACKAGES) {
-    files.push(path.join(absRoot, "packages", pkg, "package.json"));
-    files.push(...(await listJs(path.join(absRoot, "packages", pkg, "dist", "src"), absRoot)));
+    const dir = path.join(absRoot, "packages", pkg);
+    files.push(path.join(dir, "package.json"));
+    files.push(...(await listCovered(path.join(dir, "bin"), absRoot, true)));
+    // dist/src must exist: an unbuilt package is an error, not an empty bundle.
+    await stat(path.join(dir, "dist", "src")).catch((cause: unknown) => {
+      throw new LaunchError("measurement-failed", `packages/${pkg}/dist/src is missing (not built)`, { cause });
+    });
+    files.push(...(await listCovered(path.join(dir, "dist"), absRoot, false)));
   }
   const lines: { rel: string; digest: string }[] = [];
   for (const file of files) {
