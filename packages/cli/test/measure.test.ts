@@ -76,6 +76,8 @@ before(async () => {
   tmp = mkdtempSync(path.join(os.tmpdir(), "veritee-measure-"));
   // What `veritee serve --dev --port 0` starts (packages/cli/src/commands/serve.ts, buildServeOptions).
   server = await startVeriteeServer({
+    // The test runner's own flags and variables are not the server's: record a clean launch.
+    launchEnvironment: { execArgv: [], env: {} },
     host: "127.0.0.1",
     port: 0,
     engine: { kind: "embedded", model: DEFAULT_MODEL },

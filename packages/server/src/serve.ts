@@ -34,6 +34,11 @@ import type { Logger } from "./http/logger.js";
 import type { Route } from "./http/router.js";
 import { type RunningHttpServer, startHttpServer } from "./http/server.js";
 import { assertApplicationPcrFresh, type MeasuredLaunch, runMeasuredLaunch } from "./launch/launch.js";
+import {
+  assertNoLoaderEnvironment,
+  currentLaunchEnvironment,
+  type LaunchEnvironment,
+} from "./launch/launch-environment.js";
 import { engineBinaryInputs, type LaunchMeasurements, measureLaunch, measureModel } from "./launch/measure.js";
 import { APPLICATION_PCR, serverConfig, type TpmChoice } from "./launch/server-config.js";
 import { ModelError, type ProgressCallback, resolveModel } from "./model/resolve.js";
@@ -105,6 +110,19 @@ export interface ServeOptions {
   readonly azureCertificates?: AzureCertificateSource;
   /** GPU attestation reports for every attestation (NVML needs native code: none by default). */
   readonly gpuEvidence?: GpuEvidenceSource;
+  /**
+   * Start even with Node.js start-up flags or loader-relevant environment
+   * variables (`NODE_OPTIONS`, `LD_PRELOAD`, …; launch/launch-environment.ts).
+   * They are recorded in the configuration event either way; without this
+   * the server refuses to start (LaunchError `loader-environment`).
+   */
+  readonly allowLoaderEnvironment?: boolean;
+  /**
+   * The launch environment to record and check (default: this process's,
+   * `currentLaunchEnvironment()`). For servers started inside a test runner,
+   * whose own flags are not the server's; `veritee serve` never sets it.
+   */
+  readonly launchEnvironment?: LaunchEnvironment;
 }
 
 /** The reference values a client policy needs, as the server measured them. */
@@ -153,6 +171,10 @@ export async function startVeriteeServer(options: ServeOptions): Promise<Running
     cleanups.length = 0;
   };
   try {
+    // 0. Flags and loader variables change what runs without changing a measured file: refuse them unless allowed.
+    const launchEnvironment = options.launchEnvironment ?? currentLaunchEnvironment();
+    if (options.allowLoaderEnvironment !== true) assertNoLoaderEnvironment(launchEnvironment);
+
     // 1. The TPM.
     let spec: TransportSpec;
     let sim: SwtpmInstance | undefined;
@@ -183,7 +205,7 @@ export async function startVeriteeServer(options: ServeOptions): Promise<Running
     // 2. The engine.
     const opened = await openEngine(options);
     const { engine, models } = opened;
-    let config = opened.config;
+    let config = { ...opened.config, launchEnvironment };
     cleanups.push(() => engine.close());
 
     // 3. Measurements, keys, launch log → application PCR.

@@ -18,6 +18,14 @@ export {
   runMeasuredLaunch,
 } from "./launch.js";
 export {
+  assertNoLoaderEnvironment,
+  currentLaunchEnvironment,
+  isEmptyLaunchEnvironment,
+  isLoaderVariable,
+  type LaunchEnvironment,
+  NO_LOADER_ENVIRONMENT,
+} from "./launch-environment.js";
+export {
   CODE_BUNDLE_PACKAGES,
   type CodeBundleMeasurement,
   type ConfigurationMeasurement,
