@@ -25,7 +25,7 @@ import { handleActivateRequest, handleAttestationRequest } from "./attestation/h
 import { serverRecipientKey } from "./channel/recipient.js";
 import { withSealedChannel } from "./channel/sealed-http.js";
 import { createEmbeddedEngine } from "./engine/embedded.js";
-import { engineBinaryPaths } from "./engine/native.js";
+import { engineFileMappings } from "./engine/native.js";
 import type { Engine } from "./engine/types.js";
 import { createUpstreamEngine } from "./engine/upstream.js";
 import { HttpError } from "./http/errors.js";
@@ -39,7 +39,8 @@ import {
   currentLaunchEnvironment,
   type LaunchEnvironment,
 } from "./launch/launch-environment.js";
-import { engineBinaryInputs, type LaunchMeasurements, measureLaunch, measureModel } from "./launch/measure.js";
+import { type LaunchMeasurements, mappedEngineBinaryInputs, measureLaunch, measureModel } from "./launch/measure.js";
+import { pinFile } from "./launch/pinned-file.js";
 import { APPLICATION_PCR, serverConfig, type TpmChoice } from "./launch/server-config.js";
 import { ModelError, type ProgressCallback, resolveModel } from "./model/resolve.js";
 import { AZURE_AK_PERSISTENT_HANDLE, type AzureCertificateSource } from "./tee/azure-vtpm.js";
@@ -203,14 +204,16 @@ export async function startVeriteeServer(options: ServeOptions): Promise<Running
     await assertApplicationPcrFresh(tpm, APPLICATION_PCR);
 
     // 2. The engine.
-    const opened = await openEngine(options);
+    const opened = await openEngine(options, cleanups);
     const { engine, models } = opened;
     let config = { ...opened.config, launchEnvironment };
     cleanups.push(() => engine.close());
 
     // 3. Measurements, keys, launch log → application PCR.
-    const binaries = engine.kind === "embedded" ? await engineBinaryPaths() : [];
-    // The model is hashed once, after loading; the configuration records that digest.
+    // The native files as mapped (device and inode), hashed from the mapped file, never by path alone.
+    const binaries = engine.kind === "embedded" ? await engineFileMappings() : [];
+    // The model is hashed once, after loading, from the descriptor pinned before the engine opened its path;
+    // the configuration records that digest.
     const modelMeasurements = await Promise.all(
       models.map((m) =>
         measureModel(
@@ -219,6 +222,8 @@ export async function startVeriteeServer(options: ServeOptions): Promise<Running
         ),
       ),
     );
+    // Measured: the pinned descriptors have done their work.
+    for (const m of models) await m.pinned.close();
     if (config.engine.kind === "embedded") {
       const measured = modelMeasurements[0]!.digest;
       if (config.engine.modelSha256 !== "" && config.engine.modelSha256 !== measured) {
@@ -230,7 +235,7 @@ export async function startVeriteeServer(options: ServeOptions): Promise<Running
       codeRoot: options.codeRoot,
       config,
       models: [],
-      engineBinaries: engineBinaryInputs(binaries, path.join(options.codeRoot, "node_modules")),
+      engineBinaries: mappedEngineBinaryInputs(binaries, path.join(options.codeRoot, "node_modules")),
       ...(options.onProgress
         ? { onProgress: (p) => options.onProgress?.(`measuring ${p.what}`)(p.done, p.total) }
         : {}),
@@ -329,7 +334,7 @@ export async function startVeriteeServer(options: ServeOptions): Promise<Running
   }
 }
 
-async function openEngine(options: ServeOptions) {
+async function openEngine(options: ServeOptions, cleanups: (() => Promise<void>)[]) {
   const common = { host: options.host, port: options.port, limits: options.limits, tpm: options.tpm };
   if (options.engine.kind === "embedded") {
     const e = options.engine;
@@ -339,6 +344,9 @@ async function openEngine(options: ServeOptions) {
       hashUnpinnedLocal: false,
       ...(options.onProgress ? { onProgress: options.onProgress("model") } : {}),
     });
+    // Opened before the engine opens the path: the launch hashes this very file (launch/pinned-file.ts).
+    const pinned = await pinFile(model.path, "the model");
+    cleanups.push(() => pinned.close());
     const engine = await createEmbeddedEngine({
       modelPath: model.path,
       ...(e.contextSize ? { contextSize: e.contextSize } : {}),
@@ -358,7 +366,7 @@ async function openEngine(options: ServeOptions) {
         gpu: "none",
       },
     });
-    return { engine: engine as Engine, config, models: [{ id: s.modelId, path: model.path }] };
+    return { engine: engine as Engine, config, models: [{ id: s.modelId, path: model.path, pinned }] };
   }
   const u = options.engine;
   const engine = await createUpstreamEngine({

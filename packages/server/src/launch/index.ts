@@ -10,6 +10,7 @@ export {
 } from "./config.js";
 export { LaunchError, type LaunchErrorCode } from "./errors.js";
 export { buildLaunchLog, extendLaunchLog, readAppPcr } from "./event-log.js";
+export { measureOpenFile } from "./hash-file.js";
 export { DEFAULT_HPKE_CIPHER_SUITES, dropKeys, generateServerKeys, ServerKeys } from "./keys.js";
 export {
   assertApplicationPcrFresh,
@@ -38,6 +39,7 @@ export {
   type MeasureProgress,
   type MeasureProgressCallback,
   type ModelMeasurement,
+  mappedEngineBinaryInputs,
   measureCodeBundle,
   measureConfiguration,
   measureEngineBinaries,
@@ -47,6 +49,15 @@ export {
   measureRuntime,
   type RuntimeMeasurement,
 } from "./measure.js";
+export { assertPinnedFileLoaded, type PinnedFile, pinFile } from "./pinned-file.js";
+export {
+  type FileIdentity,
+  type FileMapping,
+  identityOf,
+  openMappedFile,
+  parseProcMaps,
+  readProcMaps,
+} from "./proc-maps.js";
 export {
   APPLICATION_PCR,
   DEFAULT_HOST,

@@ -20,12 +20,15 @@
  */
 import { createHash } from "node:crypto";
 import { type Dirent, constants as fsConstants } from "node:fs";
-import { open, readdir, stat } from "node:fs/promises";
+import { type FileHandle, open, readdir, stat } from "node:fs/promises";
 import path from "node:path";
 import { canonicalJson } from "@veritee/evidence";
 import type { ServerConfig } from "./config.js";
 import { measuredConfiguration } from "./config.js";
 import { LaunchError } from "./errors.js";
+import { measureOpenFile } from "./hash-file.js";
+import { measurePinnedFile, type PinnedFile } from "./pinned-file.js";
+import { type FileMapping, openMappedFile } from "./proc-maps.js";
 
 /**
  * The workspace packages whose runtime code the code bundle covers: every
@@ -113,16 +116,15 @@ export interface LaunchInputs {
   /** The repository or release root holding `packages/<name>/dist/src` and `package-lock.json`. */
   readonly codeRoot: string;
   readonly config: ServerConfig;
-  /** Model files served, by model id (none for an upstream engine). */
-  readonly models: readonly { readonly id: string; readonly path: string }[];
-  /** Native engine files (the llama.cpp addon and its libraries), each with a stable name. */
-  readonly engineBinaries: readonly { readonly name: string; readonly path: string }[];
+  /** Model files served, by model id (none for an upstream engine); pinned when the engine loaded them. */
+  readonly models: readonly { readonly id: string; readonly path: string; readonly pinned?: PinnedFile }[];
+  /** Native engine files (the llama.cpp addon and its libraries), each with a stable name, and its mapping when loaded. */
+  readonly engineBinaries: readonly { readonly name: string; readonly path: string; readonly mapping?: FileMapping }[];
   /** The runtime executable and version (default: `process.execPath`, `process.version`). */
   readonly runtime?: { readonly path: string; readonly version: string };
   readonly onProgress?: MeasureProgressCallback;
 }
 
-const CHUNK = 1 << 20;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: a tab or newline in a path would forge manifest lines
 const UNSAFE_NAME = /[\u0000-\u001f\u007f\\]/;
 
@@ -139,34 +141,14 @@ export async function measureFile(
   options: { readonly what?: string; readonly onProgress?: MeasureProgressCallback } = {},
 ): Promise<FileMeasurement> {
   const what = options.what ?? path.basename(file);
-  let handle: Awaited<ReturnType<typeof open>>;
+  let handle: FileHandle;
   try {
     handle = await open(file, fsConstants.O_RDONLY);
   } catch (cause) {
     throw new LaunchError("measurement-failed", `cannot open ${what}`, { cause });
   }
   try {
-    const stat = await handle.stat();
-    if (!stat.isFile()) throw new LaunchError("measurement-failed", `${what} is not a regular file`);
-    const total = stat.size;
-    const h = createHash("sha256");
-    const buffer = Buffer.allocUnsafe(CHUNK);
-    let done = 0;
-    for (;;) {
-      const { bytesRead } = await handle.read(buffer, 0, CHUNK, done);
-      if (bytesRead === 0) break;
-      h.update(buffer.subarray(0, bytesRead));
-      done += bytesRead;
-      options.onProgress?.({ what, done, total });
-    }
-    if (done !== total || (await handle.stat()).size !== total) {
-      throw new LaunchError("measurement-failed", `${what} changed while it was measured`);
-    }
-    if (total === 0) options.onProgress?.({ what, done, total });
-    return { digest: h.digest("hex"), size: total };
-  } catch (error) {
-    if (error instanceof LaunchError) throw error;
-    throw new LaunchError("measurement-failed", `cannot read ${what}`, { cause: error });
+    return await measureOpenFile(handle, what, options.onProgress);
   } finally {
     await handle.close();
   }
@@ -284,12 +266,21 @@ export function measureConfiguration(config: ServerConfig): ConfigurationMeasure
   return { digest: createHash("sha256").update(canonical, "utf8").digest("hex"), config: measured, canonical };
 }
 
-/** Measure a model file (streamed, with progress). */
+/**
+ * Measure a model file (streamed, with progress): from the file pinned
+ * before the engine loaded it when given (see pinned-file.ts), else by path.
+ *
+ * @throws LaunchError `measurement-failed`, or `file-replaced` when the
+ *   pinned file is no longer the one at its path or the one mapped.
+ */
 export async function measureModel(
-  model: { readonly id: string; readonly path: string },
+  model: { readonly id: string; readonly path: string; readonly pinned?: PinnedFile },
   onProgress?: MeasureProgressCallback,
 ): Promise<ModelMeasurement> {
-  const file = await measureFile(model.path, { what: `model ${model.id}`, ...(onProgress ? { onProgress } : {}) });
+  const what = `model ${model.id}`;
+  const file = model.pinned
+    ? await measurePinnedFile(model.pinned, what, onProgress)
+    : await measureFile(model.path, { what, ...(onProgress ? { onProgress } : {}) });
   return { id: model.id, ...file };
 }
 
@@ -315,12 +306,46 @@ export function engineBinaryInputs(
   });
 }
 
-/** Measure native engine files; each keeps its stable name. */
+/**
+ * Mapped native engine files named as {@link engineBinaryInputs} names them,
+ * each carrying its mapping so that {@link measureEngineBinaries} hashes the
+ * mapped file rather than whatever its path names now.
+ */
+export function mappedEngineBinaryInputs(
+  mappings: readonly FileMapping[],
+  root: string,
+): { readonly name: string; readonly path: string; readonly mapping: FileMapping }[] {
+  const named = engineBinaryInputs(
+    mappings.map((m) => m.path),
+    root,
+  );
+  return named.map((input, i) => ({ ...input, mapping: mappings[i]! }));
+}
+
+/**
+ * Measure native engine files; each keeps its stable name. A file with its
+ * mapping is hashed from the mapped file itself (proc-maps.ts), and refused
+ * when it was deleted or replaced after mapping; one without (`veritee
+ * measure`, recomputing from a release) is hashed by path.
+ *
+ * @throws LaunchError `measurement-failed`, `file-replaced`.
+ */
 export async function measureEngineBinaries(
-  files: readonly { readonly name: string; readonly path: string }[],
+  files: readonly { readonly name: string; readonly path: string; readonly mapping?: FileMapping }[],
 ): Promise<EngineBinaryMeasurement[]> {
   const out: EngineBinaryMeasurement[] = [];
-  for (const f of files) out.push({ name: f.name, ...(await measureFile(f.path, { what: f.name })) });
+  for (const f of files) {
+    if (f.mapping === undefined) {
+      out.push({ name: f.name, ...(await measureFile(f.path, { what: f.name })) });
+      continue;
+    }
+    const handle = await openMappedFile(f.mapping, f.name);
+    try {
+      out.push({ name: f.name, ...(await measureOpenFile(handle, f.name)) });
+    } finally {
+      await handle.close();
+    }
+  }
   return out;
 }
 
