@@ -233,7 +233,7 @@ export async function measureCodeBundle(root: string): Promise<CodeBundleMeasure
     files.push(...(await listCovered(path.join(dir, "bin"), absRoot, true)));
     // dist/src must exist: an unbuilt package is an error, not an empty bundle.
     await stat(path.join(dir, "dist", "src")).catch((cause: unknown) => {
-      throw new LaunchError("measurement-failed", `packages/${pkg}/dist/src is missing (not built)`, { cause });
+      throw new LaunchError("measurement-failed", `cannot find packages/${pkg}/dist/src (not built?)`, { cause });
     });
     files.push(...(await listCovered(path.join(dir, "dist"), absRoot, false)));
   }
