@@ -24,8 +24,16 @@ import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { verifyAttestationDocument } from "@veritee/evidence";
-import { evaluate, PolicyError, parsePolicyJson, verificationInputs } from "@veritee/policy";
+import {
+  encodePemCertificate,
+  evaluate,
+  PolicyError,
+  parsePolicy,
+  parsePolicyJson,
+  verificationInputs,
+} from "@veritee/policy";
 import { isCodeBundlePath, measureCodeBundle } from "@veritee/server";
+import { sharedPath } from "@veritee/testkit";
 import { CODE_ROOT } from "../src/commands/serve.js";
 import { EXIT } from "../src/exit-codes.js";
 import { BIN, serverEnv, veritee } from "./run-cli.js";
@@ -264,6 +272,30 @@ register(${JSON.stringify(pathToFileURL(hook).href)});
       assert.equal(claims.get("launch.configuration")?.ok, false);
       assert.equal(claims.get("launch.configuration")?.code, "measurement-mismatch");
       assert.equal(claims.get("launch.codeBundle")?.ok, true, "the code itself is unchanged");
+
+      // A production policy refuses any launch environment, even one whose configuration is "any".
+      const production = JSON.parse(readFileSync(policyFile, "utf8")) as Record<string, unknown>;
+      production.development = false;
+      production.description = "production";
+      (production.launch as Record<string, unknown>).configuration = "any";
+      production.boot = { sha256: "any" };
+      // A production policy cannot trust the swtpm CA: any real root will do, the EK claim failing is beside the point.
+      const root = readFileSync(sharedPath("vectors", "tpm", "gce", "ca", "tpm_ek_root_1.cer"));
+      production.trust = {
+        ...(production.trust as object),
+        ekRoots: [{ name: "a real root", pem: encodePemCertificate(root) }],
+      };
+      try {
+        evaluate(verified, parsePolicy(production), { now: new Date() });
+        assert.fail("a production policy accepted the server");
+      } catch (error) {
+        assert.ok(error instanceof PolicyError && error.appraisal, String(error));
+        const claim = error.appraisal.claims.find((c) => c.path === "launch.configuration.launchEnvironment");
+        assert.equal(claim?.ok, false);
+        assert.equal(claim?.code, "loader-environment");
+        assert.match(claim!.actual, /NODE_OPTIONS/);
+        assert.ok(!claim!.actual.includes(evil), "names, not values");
+      }
     } finally {
       await stop(started.child);
     }
