@@ -139,10 +139,17 @@ describe("what the serving process loads from the project tree", { skip: haveStr
     }
     const opened = new Set<string>();
     const probed = new Set<string>();
+    const escaped = new Set<string>();
     for (const line of readFileSync(log, "utf8").split("\n")) {
       const match = /open(?:at2?)?\((?:AT_FDCWD, |\d+, )?"((?:[^"\\]|\\.)*)"/.exec(line);
       if (!match) continue;
       const file = path.resolve(tmp, match[1]!);
+      // A path of ours (a workspace package, not third-party code) that a link leads out of the tree.
+      const lexical = path.relative(ROOT, file).split(path.sep).join("/");
+      const oursByName = lexical.startsWith("packages/") || lexical.startsWith("node_modules/@veritee/");
+      if (oursByName && existsSync(file) && path.relative(ROOT, realpathSync(file)).startsWith("..")) {
+        escaped.add(lexical);
+      }
       const rel = ours(file);
       if (rel === undefined) continue;
       const failed = / = -1 E/.test(line);
@@ -154,6 +161,7 @@ describe("what the serving process loads from the project tree", { skip: haveStr
     assert.ok(opened.has("packages/server/dist/src/serve.js"), "compiled code was seen");
     const unmeasured = [...opened].filter((rel) => !manifestFiles.has(rel));
     assert.deepEqual(unmeasured, [], `loaded but not measured: ${unmeasured.join(", ")}`);
+    assert.deepEqual([...escaped], [], "workspace paths that lead out of the measured tree");
     // A file Node looked for and did not find would be loaded if it appeared: the bundle must cover it.
     // (The measurement itself looks for each package's bin/ directory: a directory whose files would be covered.)
     const covered = (rel: string) => isCodeBundlePath(rel) || isCodeBundlePath(`${rel}/x.js`);

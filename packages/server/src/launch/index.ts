@@ -68,3 +68,4 @@ export {
   type TpmChoice,
   tpmConfigFor,
 } from "./server-config.js";
+export { assertWorkspaceResolvesToBundle, workspacePackageDirectory } from "./workspace.js";

@@ -29,6 +29,7 @@ import { LaunchError } from "./errors.js";
 import { measureOpenFile } from "./hash-file.js";
 import { measurePinnedFile, type PinnedFile } from "./pinned-file.js";
 import { type FileMapping, openMappedFile } from "./proc-maps.js";
+import { assertWorkspaceResolvesToBundle } from "./workspace.js";
 
 /**
  * The workspace packages whose runtime code the code bundle covers: every
@@ -360,12 +361,16 @@ export async function measureRuntime(
 }
 
 /**
- * Measure everything a launch records, except the key set (generated after).
+ * Measure everything a launch records, except the key set (generated after),
+ * after checking that the workspace imports resolve into the code root
+ * (workspace.ts).
  *
- * @throws LaunchError `measurement-failed` or `bad-config`.
+ * @throws LaunchError `measurement-failed`, `file-replaced` or `bad-config`.
  */
 export async function measureLaunch(inputs: LaunchInputs): Promise<LaunchMeasurements> {
   const configuration = measureConfiguration(inputs.config);
+  // The bundle is only what runs if `@veritee/*` imports resolve into it.
+  await assertWorkspaceResolvesToBundle(inputs.codeRoot, CODE_BUNDLE_PACKAGES);
   const codeBundle = await measureCodeBundle(inputs.codeRoot);
   const runtime = await measureRuntime(inputs.runtime);
   const engineBinaries = await measureEngineBinaries(inputs.engineBinaries);
