@@ -28,7 +28,7 @@ import { measuredConfiguration } from "./config.js";
 import { LaunchError } from "./errors.js";
 import { measureOpenFile } from "./hash-file.js";
 import { measurePinnedFile, type PinnedFile } from "./pinned-file.js";
-import { type FileMapping, openMappedFile } from "./proc-maps.js";
+import { type FileMapping, openMappedFile, readProcMaps } from "./proc-maps.js";
 import { assertWorkspaceResolvesToBundle } from "./workspace.js";
 
 /**
@@ -350,14 +350,33 @@ export async function measureEngineBinaries(
   return out;
 }
 
-/** Measure the Node.js runtime executable (default: this process's). */
-export async function measureRuntime(
-  runtime: { readonly path: string; readonly version: string } = {
-    path: process.execPath,
-    version: process.version,
-  },
-): Promise<RuntimeMeasurement> {
-  return { name: "node", version: runtime.version, ...(await measureFile(runtime.path, { what: "runtime" })) };
+/**
+ * Measure the Node.js runtime executable. Without `runtime`, this process's:
+ * on Linux the executable as mapped (/proc/self/maps), so that a binary
+ * replaced after it started is refused (`file-replaced`) rather than the new
+ * file hashed; elsewhere by path. With `runtime` (`veritee measure
+ * --runtime FILE`), that file by path.
+ *
+ * @throws LaunchError `measurement-failed`, `file-replaced`.
+ */
+export async function measureRuntime(runtime?: {
+  readonly path: string;
+  readonly version: string;
+}): Promise<RuntimeMeasurement> {
+  if (runtime !== undefined) {
+    return { name: "node", version: runtime.version, ...(await measureFile(runtime.path, { what: "runtime" })) };
+  }
+  const mapping =
+    process.platform === "linux" ? (await readProcMaps()).find((m) => m.path === process.execPath) : undefined;
+  if (mapping === undefined) {
+    return { name: "node", version: process.version, ...(await measureFile(process.execPath, { what: "runtime" })) };
+  }
+  const handle = await openMappedFile(mapping, "runtime");
+  try {
+    return { name: "node", version: process.version, ...(await measureOpenFile(handle, "runtime")) };
+  } finally {
+    await handle.close();
+  }
 }
 
 /**

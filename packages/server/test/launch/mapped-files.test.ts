@@ -7,6 +7,7 @@
  * a hard link keeps the old inode; delete it): every one is a typed refusal.
  */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { cpSync, existsSync } from "node:fs";
 import { appendFile, link, mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
@@ -24,6 +25,7 @@ import {
   mappedEngineBinaryInputs,
   measureEngineBinaries,
   measureModel,
+  measureRuntime,
   openMappedFile,
   parseProcMaps,
   pinFile,
@@ -193,6 +195,30 @@ describe("mapped engine files", { skip: haveAddon ? false : "no prebuilt llama.c
     const mapping = (await engineFileMappings()).find((m) => m.path === target)!;
     assert.equal(mapping.deleted, true);
     await assert.rejects(openMappedFile(mapping, "libggml"), launchError("file-replaced"));
+  });
+});
+
+describe("the runtime, as mapped", { skip: process.platform === "linux" ? false : "Linux only" }, () => {
+  test("this node: the digest of the running executable", async () => {
+    const rt = await measureRuntime();
+    assert.equal(rt.digest, sha256(await readFile(process.execPath)));
+  });
+
+  test("a node binary replaced on disk after it started: file-replaced, not the new file's digest", async () => {
+    const node = path.join(dir, "node");
+    cpSync(process.execPath, node);
+    const index = path.resolve("packages/server/dist/src/launch/index.js");
+    const script = [
+      `const { measureRuntime } = await import(${JSON.stringify(index)});`,
+      'const { copyFileSync, renameSync } = await import("node:fs");',
+      // The same bytes at the path: a by-path hash would attest the genuine digest.
+      `copyFileSync(process.execPath, process.execPath + ".new");`,
+      `renameSync(process.execPath + ".new", process.execPath);`,
+      "try { await measureRuntime(); console.log('measured'); } catch (e) { console.log(e.code); }",
+    ].join("\n");
+    const r = spawnSync(node, ["--input-type=module", "-e", script], { encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), "file-replaced");
   });
 });
 
