@@ -33,13 +33,14 @@ import { createHttpHandler, type HttpLimits } from "./http/handler.js";
 import type { Logger } from "./http/logger.js";
 import type { Route } from "./http/router.js";
 import { type RunningHttpServer, startHttpServer } from "./http/server.js";
+import { assertEngineMappingsPinned, closeEngineFiles, pinEngineFiles } from "./launch/engine-files.js";
 import { assertApplicationPcrFresh, type MeasuredLaunch, runMeasuredLaunch } from "./launch/launch.js";
 import {
   assertNoLoaderEnvironment,
   currentLaunchEnvironment,
   type LaunchEnvironment,
 } from "./launch/launch-environment.js";
-import { type LaunchMeasurements, mappedEngineBinaryInputs, measureLaunch, measureModel } from "./launch/measure.js";
+import { type LaunchMeasurements, measureLaunch, measureModel } from "./launch/measure.js";
 import { pinFile } from "./launch/pinned-file.js";
 import { APPLICATION_PCR, serverConfig, type TpmChoice } from "./launch/server-config.js";
 import { ModelError, type ProgressCallback, resolveModel } from "./model/resolve.js";
@@ -205,13 +206,13 @@ export async function startVeriteeServer(options: ServeOptions): Promise<Running
 
     // 2. The engine.
     const opened = await openEngine(options, cleanups);
-    const { engine, models } = opened;
+    const { engine, models, engineFiles } = opened;
     let config = { ...opened.config, launchEnvironment };
     cleanups.push(() => engine.close());
 
     // 3. Measurements, keys, launch log → application PCR.
-    // The native files as mapped (device and inode), hashed from the mapped file, never by path alone.
-    const binaries = engine.kind === "embedded" ? await engineFileMappings() : [];
+    // Every native file mapped now must be one pinned before the load (device and inode); all pinned are measured.
+    if (engine.kind === "embedded") assertEngineMappingsPinned(await engineFileMappings(), engineFiles);
     // The model is hashed once, after loading, from the descriptor pinned before the engine opened its path;
     // the configuration records that digest.
     const modelMeasurements = await Promise.all(
@@ -235,7 +236,7 @@ export async function startVeriteeServer(options: ServeOptions): Promise<Running
       codeRoot: options.codeRoot,
       config,
       models: [],
-      engineBinaries: mappedEngineBinaryInputs(binaries, path.join(options.codeRoot, "node_modules")),
+      engineBinaries: engineFiles,
       ...(options.onProgress
         ? { onProgress: (p) => options.onProgress?.(`measuring ${p.what}`)(p.done, p.total) }
         : {}),
@@ -347,6 +348,9 @@ async function openEngine(options: ServeOptions, cleanups: (() => Promise<void>)
     // Opened before the engine opens the path: the launch hashes this very file (launch/pinned-file.ts).
     const pinned = await pinFile(model.path, "the model");
     cleanups.push(() => pinned.close());
+    // Every native file the engine could load (ggml loads each CPU variant to pick one): pinned likewise.
+    const engineFiles = await pinEngineFiles(path.join(options.codeRoot, "node_modules"));
+    cleanups.push(() => closeEngineFiles(engineFiles));
     const engine = await createEmbeddedEngine({
       modelPath: model.path,
       ...(e.contextSize ? { contextSize: e.contextSize } : {}),
@@ -366,7 +370,7 @@ async function openEngine(options: ServeOptions, cleanups: (() => Promise<void>)
         gpu: "none",
       },
     });
-    return { engine: engine as Engine, config, models: [{ id: s.modelId, path: model.path, pinned }] };
+    return { engine: engine as Engine, config, models: [{ id: s.modelId, path: model.path, pinned }], engineFiles };
   }
   const u = options.engine;
   const engine = await createUpstreamEngine({
@@ -384,7 +388,7 @@ async function openEngine(options: ServeOptions, cleanups: (() => Promise<void>)
       ...(u.apiKey ? { apiKey: u.apiKey } : {}),
     },
   });
-  return { engine: engine as Engine, config, models: [] };
+  return { engine: engine as Engine, config, models: [], engineFiles: [] };
 }
 
 /** Simple token bucket: credential activation costs a TPM operation per call. */

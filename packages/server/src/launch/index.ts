@@ -8,6 +8,14 @@ export {
   type TpmConfig,
   type UpstreamEngineConfig,
 } from "./config.js";
+export {
+  assertEngineMappingsPinned,
+  closeEngineFiles,
+  ENGINE_PACKAGES,
+  listEngineFiles,
+  type PinnedEngineFile,
+  pinEngineFiles,
+} from "./engine-files.js";
 export { LaunchError, type LaunchErrorCode } from "./errors.js";
 export { buildLaunchLog, extendLaunchLog, readAppPcr } from "./event-log.js";
 export { measureOpenFile } from "./hash-file.js";

@@ -119,8 +119,13 @@ export interface LaunchInputs {
   readonly config: ServerConfig;
   /** Model files served, by model id (none for an upstream engine); pinned when the engine loaded them. */
   readonly models: readonly { readonly id: string; readonly path: string; readonly pinned?: PinnedFile }[];
-  /** Native engine files (the llama.cpp addon and its libraries), each with a stable name, and its mapping when loaded. */
-  readonly engineBinaries: readonly { readonly name: string; readonly path: string; readonly mapping?: FileMapping }[];
+  /** Native engine files (the llama.cpp addon and its libraries), each with a stable name, and its mapping or pin when loaded. */
+  readonly engineBinaries: readonly {
+    readonly name: string;
+    readonly path: string;
+    readonly mapping?: FileMapping;
+    readonly pinned?: PinnedFile;
+  }[];
   /** The runtime executable and version (default: `process.execPath`, `process.version`). */
   readonly runtime?: { readonly path: string; readonly version: string };
   readonly onProgress?: MeasureProgressCallback;
@@ -324,18 +329,29 @@ export function mappedEngineBinaryInputs(
 }
 
 /**
- * Measure native engine files; each keeps its stable name. A file with its
- * mapping is hashed from the mapped file itself (proc-maps.ts), and refused
- * when it was deleted or replaced after mapping; one without (`veritee
- * measure`, recomputing from a release) is hashed by path.
+ * Measure native engine files; each keeps its stable name. A file pinned
+ * before the engine loaded (engine-files.ts) is hashed from that descriptor
+ * after checking it was not replaced; a file with its mapping is hashed from
+ * the mapped file itself (proc-maps.ts), and refused when it was deleted or
+ * replaced after mapping; one with neither (`veritee measure`, recomputing
+ * from a release) is hashed by path.
  *
  * @throws LaunchError `measurement-failed`, `file-replaced`.
  */
 export async function measureEngineBinaries(
-  files: readonly { readonly name: string; readonly path: string; readonly mapping?: FileMapping }[],
+  files: readonly {
+    readonly name: string;
+    readonly path: string;
+    readonly mapping?: FileMapping;
+    readonly pinned?: PinnedFile;
+  }[],
 ): Promise<EngineBinaryMeasurement[]> {
   const out: EngineBinaryMeasurement[] = [];
   for (const f of files) {
+    if (f.pinned !== undefined) {
+      out.push({ name: f.name, ...(await measurePinnedFile(f.pinned, f.name)) });
+      continue;
+    }
     if (f.mapping === undefined) {
       out.push({ name: f.name, ...(await measureFile(f.path, { what: f.name })) });
       continue;

@@ -18,7 +18,9 @@ import { sharedPath } from "@veritee/testkit";
 import fc from "fast-check";
 import { engineFileMappings } from "../../src/engine/native.js";
 import {
+  assertEngineMappingsPinned,
   assertPinnedFileLoaded,
+  closeEngineFiles,
   type FileMapping,
   identityOf,
   LaunchError,
@@ -27,7 +29,9 @@ import {
   measureModel,
   measureRuntime,
   openMappedFile,
+  type PinnedEngineFile,
   parseProcMaps,
+  pinEngineFiles,
   pinFile,
   readProcMaps,
 } from "../../src/index.js";
@@ -128,13 +132,45 @@ describe("parseProcMaps", () => {
 describe("mapped engine files", { skip: haveAddon ? false : "no prebuilt llama.cpp addon" }, () => {
   let copy: string;
   let mappings: FileMapping[];
+  let pins: PinnedEngineFile[];
 
   before(async () => {
     // A copy of the prebuilt engine in a directory named like node-llama-cpp's, loaded as the engine loads it.
     copy = path.join(dir, "node_modules", "@node-llama-cpp", "linux-x64", "bins", "linux-x64");
     cpSync(PREBUILT, copy, { recursive: true });
+    // As the server does: every engine file pinned before the engine loads.
+    pins = await pinEngineFiles(path.join(dir, "node_modules"));
     process.dlopen({ exports: {} }, path.join(copy, "llama-addon.node"));
     mappings = (await engineFileMappings()).filter((m) => m.path.startsWith(copy));
+  });
+
+  after(async () => {
+    await closeEngineFiles(pins);
+  });
+
+  test("pinned before loading: every mapped file is one of them, and all are measured, CPU variants included", async () => {
+    assertEngineMappingsPinned(mappings, pins);
+    assert.ok(
+      pins.some((p) => p.name.endsWith("/libggml-cpu-zen4.so")),
+      "unmapped variants are pinned too",
+    );
+    assert.ok(pins.length > mappings.length);
+    const measured = await measureEngineBinaries(pins);
+    for (const [i, m] of measured.entries()) {
+      assert.equal(m.name, pins[i]!.name);
+      assert.equal(m.digest, sha256(await readFile(pins[i]!.path)), m.name);
+    }
+    // A mapped library that was not pinned (loaded from elsewhere, or planted after pinning): refused.
+    const withoutAddon = pins.filter((p) => !p.name.endsWith("llama-addon.node"));
+    assert.throws(() => assertEngineMappingsPinned(mappings, withoutAddon), launchError("file-replaced"));
+  });
+
+  test("a CPU variant replaced after pinning (loaded to be scored, then unloaded): file-replaced", async () => {
+    const zen4 = pins.find((p) => p.name.endsWith("/libggml-cpu-zen4.so"))!;
+    const swap = path.join(copy, "zen4.tmp");
+    await writeFile(swap, await readFile(zen4.path));
+    await rename(swap, zen4.path);
+    await assert.rejects(measureEngineBinaries([zen4]), launchError("file-replaced"));
   });
 
   test("the addon and its libraries are found mapped and hashed from the mapped file", async () => {
