@@ -4,8 +4,9 @@
  *
  *  1. the TPM (a fresh development swtpm, or the platform's), and a check that
  *     the application PCR is still zero — one launch per boot;
- *  2. the engine, loaded before measuring so that the native files measured
- *     are the ones this process actually mapped;
+ *  2. the engine, loaded before measuring, with the model and every native
+ *     engine file opened first, so that the files measured are the ones the
+ *     engine read and this process mapped;
  *  3. measurements (code bundle, configuration, runtime, engine binaries,
  *     model), the in-memory key set, the launch log extended into the
  *     application PCR and sealed with a separator;
