@@ -242,6 +242,7 @@ export async function startVeriteeServer(options: ServeOptions): Promise<Running
         ? { onProgress: (p) => options.onProgress?.(`measuring ${p.what}`)(p.done, p.total) }
         : {}),
     });
+    await closeEngineFiles(engineFiles);
     const measurements: LaunchMeasurements = { ...measured, models: modelMeasurements };
     const launch = await runMeasuredLaunch({ tpm, measurements, appPcr: APPLICATION_PCR });
     cleanups.push(async () => launch.keys.dropKeys());
