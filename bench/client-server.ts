@@ -10,6 +10,8 @@ import { silentLogger, startVeriteeServer } from "@veritee/server";
 import { sharedPath } from "@veritee/testkit";
 
 const server = await startVeriteeServer({
+  // The benchmark's own environment (e.g. NODE_EXTRA_CA_CERTS) is not under test: record a clean launch.
+  launchEnvironment: { execArgv: [], env: {} },
   port: 0,
   tls: { port: 0 },
   tpm: { kind: "dev" },

@@ -24,7 +24,11 @@ const CONTEXT = 2048;
 async function startServer(parallel: number): Promise<{ child: ChildProcess; url: string }> {
   const child = spawn(
     process.execPath,
-    [path.resolve("packages/cli/bin/veritee.js"), "serve", "--dev", "--port", "0", "--parallel", String(parallel)],
+    // --allow-loader-env: the machine's NODE_OPTIONS, NODE_EXTRA_CA_CERTS, … are recorded, not refused (not under test).
+    [
+      path.resolve("packages/cli/bin/veritee.js"),
+      ...["serve", "--dev", "--port", "0", "--parallel", String(parallel), "--allow-loader-env"],
+    ],
     { stdio: ["ignore", "pipe", "ignore"] },
   );
   const url = await new Promise<string>((resolve, reject) => {

@@ -30,7 +30,11 @@ const serverLog = path.join(workDir, "server.log");
 console.log("== 1. the attested server (development TPM — INSECURE, for development)");
 const server = spawn(
   process.execPath,
-  ["packages/cli/bin/veritee.js", "serve", "--dev", "--port", "0", "--tls-port", "0", "--write-policy", policyFile],
+  // --allow-loader-env: a development run records this shell's NODE_OPTIONS, LD_PRELOAD, … instead of refusing them.
+  [
+    "packages/cli/bin/veritee.js",
+    ...["serve", "--dev", "--port", "0", "--tls-port", "0", "--write-policy", policyFile, "--allow-loader-env"],
+  ],
   // The server's own log (one line per request, never any prompt or completion) goes to a file.
   { stdio: ["ignore", "pipe", openSync(serverLog, "w")] },
 );

@@ -32,7 +32,7 @@ import { parsePolicyJson, verificationInputs } from "@veritee/policy";
 import { build } from "esbuild";
 import puppeteer, { type Browser } from "puppeteer-core";
 import type { PageInput, PageOutput } from "./browser/page.js";
-import { BIN } from "./run-cli.js";
+import { BIN, serverEnv } from "./run-cli.js";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const missing = !existsSync(CHROMIUM);
@@ -52,7 +52,7 @@ async function startServer(): Promise<void> {
   const child = spawn(
     process.execPath,
     [BIN, "serve", "--dev", "--port", "0", "--parallel", "1", "--write-policy", path.join(tmp, "policy.json")],
-    { cwd: tmp, env: { ...process.env, TMPDIR: tmp }, stdio: ["ignore", "pipe", "pipe"] },
+    { cwd: tmp, env: serverEnv({ TMPDIR: tmp }), stdio: ["ignore", "pipe", "pipe"] },
   );
   server = child;
   let stdout = "";

@@ -76,6 +76,8 @@ before(async () => {
   tmp = mkdtempSync(path.join(os.tmpdir(), "veritee-measure-"));
   // What `veritee serve --dev --port 0` starts (packages/cli/src/commands/serve.ts, buildServeOptions).
   server = await startVeriteeServer({
+    // The test runner's own flags and variables are not the server's: record a clean launch.
+    launchEnvironment: { execArgv: [], env: {} },
     host: "127.0.0.1",
     port: 0,
     engine: { kind: "embedded", model: DEFAULT_MODEL },
@@ -220,7 +222,7 @@ describe("veritee measure", () => {
     assert.ok(error.message.includes(`actual ${verified.launch.configuration.digest}`));
   });
 
-  test("a release bundle with one modified file: its policy refuses the server, naming the code bundle", async () => {
+  test("a release bundle with a modified bin/veritee.js or dist file: its policy refuses the server, naming the code bundle", async () => {
     const bundle = path.join(tmp, "release");
     mkdirSync(bundle);
     cpSync(path.join(CODE_ROOT, "package-lock.json"), path.join(bundle, "package-lock.json"));
@@ -229,9 +231,28 @@ describe("veritee measure", () => {
       if (!existsSync(path.join(from, "dist", "src"))) continue;
       cpSync(path.join(from, "package.json"), path.join(bundle, "packages", pkg, "package.json"));
       cpSync(path.join(from, "dist", "src"), path.join(bundle, "packages", pkg, "dist", "src"), { recursive: true });
+      if (existsSync(path.join(from, "bin"))) {
+        cpSync(path.join(from, "bin"), path.join(bundle, "packages", pkg, "bin"), { recursive: true });
+      }
     }
     const unmodified = await measureJson("--dev", "--port", "0", "--code-root", bundle, "--any-engine-binaries");
     assert.equal(unmodified.codeBundle.digest, verified.launch.codeBundle.digest, "a copy measures the same");
+
+    // The entry point `node_modules/.bin/veritee` runs first: a modified one is a different code bundle.
+    const bin = path.join(bundle, "packages", "cli", "bin", "veritee.js");
+    const cleanBin = readFileSync(bin);
+    writeFileSync(bin, `${cleanBin}\n// reads decrypted prompts\n`);
+    const binPolicyFile = path.join(tmp, "modified-bin-policy.json");
+    const b = await veritee(
+      "measure",
+      ...["--dev", "--port", "0", "--code-root", bundle, "--any-engine-binaries"],
+      ...["--write-policy", binPolicyFile, "--ek-root", rootPemFile, "--development"],
+    );
+    assert.equal(b.code, 0, b.stderr);
+    const binPolicy = parsePolicyJson(readFileSync(binPolicyFile));
+    assert.notEqual(binPolicy.launch.codeBundle, verified.launch.codeBundle.digest);
+    assert.equal(refusal(verified, binPolicy).claim!.path, "launch.codeBundle");
+    writeFileSync(bin, cleanBin);
 
     const target = path.join(bundle, "packages", "server", "dist", "src", "serve.js");
     writeFileSync(target, `${readFileSync(target, "utf8")}\n// modified\n`);

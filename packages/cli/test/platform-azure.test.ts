@@ -97,6 +97,8 @@ before(async () => {
   writeFileSync(path.join(certDir, "vcek.der"), pki.vcek);
   writeFileSync(path.join(certDir, "ask.der"), pki.ask.cert);
   server = await startVeriteeServer({
+    // The test runner's own flags and variables are not the server's: record a clean launch.
+    launchEnvironment: { execArgv: [], env: {} },
     port: 0,
     tpm: { kind: "dev", stateDir },
     codeRoot: CODE_ROOT,

@@ -55,6 +55,8 @@ let base: Policy;
 
 before(async () => {
   server = await startVeriteeServer({
+    // The test runner's own flags and variables are not the server's: record a clean launch.
+    launchEnvironment: { execArgv: [], env: {} },
     port: 0,
     tpm: { kind: "dev" },
     codeRoot: CODE_ROOT,

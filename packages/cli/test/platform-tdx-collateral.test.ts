@@ -58,6 +58,8 @@ before(async () => {
     await put(path.join(dir, root), collateralKeys.tcbSigningChain(), tcbSigningChainPem(pki));
   }
   server = await startVeriteeServer({
+    // The test runner's own flags and variables are not the server's: record a clean launch.
+    launchEnvironment: { execArgv: [], env: {} },
     port: 0,
     tpm: { kind: "dev" },
     codeRoot: CODE_ROOT,

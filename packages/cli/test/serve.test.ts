@@ -20,7 +20,7 @@ import {
   verifyAttestationDocument,
 } from "@veritee/evidence";
 import OpenAI from "openai";
-import { BIN } from "./run-cli.js";
+import { BIN, serverEnv } from "./run-cli.js";
 
 const CANARY = `CANARY-${randomBytes(12).toString("hex")}`;
 let tmp: string;
@@ -66,7 +66,7 @@ before(async () => {
     process.execPath,
     [BIN, "serve", "--dev", "--port", "0", "--parallel", "2", "--write-policy", path.join(tmp, "policy.json")],
     // The server's temporary files (its development TPM) go under the test's directory, to be searched.
-    { cwd: tmp, env: { ...process.env, TMPDIR: serverTmp }, stdio: ["ignore", "pipe", "pipe"] },
+    { cwd: tmp, env: serverEnv({ TMPDIR: serverTmp }), stdio: ["ignore", "pipe", "pipe"] },
   );
   child.stderr?.on("data", (d: Buffer) => {
     stderr += d.toString();

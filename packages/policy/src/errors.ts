@@ -22,6 +22,12 @@ export type PolicyCode =
   | "nonce-too-short"
   /** A measured value differs from the policy's reference value. */
   | "measurement-mismatch"
+  /**
+   * A production policy, and the server recorded Node.js start-up flags or
+   * loader variables (NODE_OPTIONS, LD_PRELOAD, …) in its configuration, or
+   * recorded none at all (a server that does not measure them).
+   */
+  | "loader-environment"
   /** The evidence holds a measurement (a boot PCR, an engine binary, a model) the policy does not mention. */
   | "measurement-unexpected"
   /** The policy requires a measurement (a boot PCR, a model) the evidence does not hold. */

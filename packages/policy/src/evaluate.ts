@@ -17,6 +17,7 @@ import { developmentIndicators } from "./development.js";
 import { ANY, DEVELOPMENT_POLICY_WARNING, type DigestSpec, NONE, type Policy } from "./document.js";
 import { type PolicyCode, PolicyError } from "./errors.js";
 import { insecureReasons, insecureWarning } from "./insecure.js";
+import { launchEnvironmentOf } from "./launch-environment.js";
 import { azureVtpmClaims } from "./tee/azure-vtpm.js";
 import { nvidiaClaims } from "./tee/nvidia.js";
 import { snpClaims } from "./tee/snp.js";
@@ -88,7 +89,9 @@ class Claims {
  *    was quoted (`measurement-missing`);
  * 6. `launch.pcr`: the launch log was verified against that PCR;
  *    `launch.codeBundle`, `launch.configuration`, `launch.runtime`: each
- *    measured digest is allowed (`measurement-mismatch`);
+ *    measured digest is allowed (`measurement-mismatch`); for a production
+ *    policy, `launch.configuration.launchEnvironment`: the server recorded
+ *    no Node.js flags and no loader variables (`loader-environment`);
  * 7. `launch.engineBinaries`: every measured engine file is listed and
  *    allowed (`measurement-unexpected`, `measurement-mismatch`); listed files
  *    need not all be loaded, as a prebuilt engine ships CPU variants and
@@ -238,6 +241,13 @@ export function evaluate(verified: VerifiedAttestation, policy: Policy, options:
   );
   claims.digest("launch.codeBundle", "code bundle", p.launch.codeBundle, launch.codeBundle.digest);
   claims.digest("launch.configuration", "configuration", p.launch.configuration, launch.configuration.digest);
+  if (!p.development) {
+    // Flags and loader variables run other code under the same measured files: production allows none, even under "any".
+    const environment = launchEnvironmentOf(launch.configuration.config);
+    const what = "start-up flags and loader variables";
+    const claim = ["launch.configuration.launchEnvironment", what, "none", environment.description] as const;
+    claims.add(...claim, environment.empty, "loader-environment");
+  }
   claims.digest("launch.runtime", `runtime (node ${launch.runtime.version})`, p.launch.runtime, launch.runtime.digest);
 
   // 7. Engine binaries: an allow-list.

@@ -42,6 +42,7 @@ export {
   insecureWarning,
 } from "./insecure.js";
 export { MAX_POLICY_DEPTH, MAX_POLICY_TEXT, parseStrictJson } from "./json.js";
+export { launchEnvironmentOf } from "./launch-environment.js";
 export { decodePemCertificate, encodePemCertificate } from "./pem.js";
 export { NO_PLATFORM_EVIDENCE, policyFromReferenceValues, type ReferenceValues } from "./reference.js";
 // Azure confidential VM (vTPM) policy section (./tee/azure-vtpm)

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { bytesEqual, fromHex } from "@veritee/core";
-import { verifyAttestationDocument } from "@veritee/evidence";
+import { type JsonValue, verifyAttestationDocument } from "@veritee/evidence";
 import fc from "fast-check";
 import {
   type Appraisal,
@@ -17,6 +17,7 @@ import {
   developmentIndicators,
   evaluate,
   formatAppraisal,
+  launchEnvironmentOf,
   type Policy,
   type PolicyCode,
   PolicyError,
@@ -385,6 +386,34 @@ describe("evaluate: a development server against a production policy", () => {
     );
     assert.match(appraisal.warning!, /^INSECURE POLICY/);
     assert.equal(appraisal.developmentServer, true);
+    // The fixture's server predates recording its launch environment: a production policy cannot accept that.
+    const environment = appraisal.claims.find((c) => c.path === "launch.configuration.launchEnvironment");
+    assert.equal(environment?.ok, false);
+    assert.equal(environment?.code, "loader-environment");
+    assert.match(environment!.actual, /^not recorded/);
+  });
+
+  test("a development policy makes no launch-environment claim", async () => {
+    const appraisal = evaluate(await verifiedFixture(), parsePolicy(devPolicyJson()), { now: NOW });
+    assert.ok(!appraisal.claims.some((c) => c.path === "launch.configuration.launchEnvironment"));
+  });
+});
+
+describe("launchEnvironmentOf", () => {
+  test("empty only for no flags and no variables; names, never values, otherwise", () => {
+    const of = (launchEnvironment: JsonValue | undefined) =>
+      launchEnvironmentOf(launchEnvironment === undefined ? {} : { launchEnvironment });
+    assert.deepEqual(of({ execArgv: [], env: {} }), { empty: true, description: "none" });
+    assert.deepEqual(of({ execArgv: ["--import", "/x/evil.mjs"], env: { LD_PRELOAD: "/x/evil.so" } }), {
+      empty: false,
+      description: "2 Node.js flag(s); variables LD_PRELOAD",
+    });
+    assert.equal(of(undefined).empty, false);
+    assert.equal(of(null).empty, false);
+    assert.equal(of([]).empty, false);
+    assert.equal(of({ execArgv: [] }).empty, false);
+    assert.equal(of({ execArgv: {}, env: {} }).empty, false);
+    assert.equal(of({ execArgv: [], env: [] }).empty, false);
   });
 });
 

@@ -4,8 +4,9 @@
  *
  *  1. the TPM (a fresh development swtpm, or the platform's), and a check that
  *     the application PCR is still zero — one launch per boot;
- *  2. the engine, loaded before measuring so that the native files measured
- *     are the ones this process actually mapped;
+ *  2. the engine, loaded before measuring, with the model and every native
+ *     engine file opened first, so that the files measured are the ones the
+ *     engine read and this process mapped;
  *  3. measurements (code bundle, configuration, runtime, engine binaries,
  *     model), the in-memory key set, the launch log extended into the
  *     application PCR and sealed with a separator;
@@ -25,7 +26,7 @@ import { handleActivateRequest, handleAttestationRequest } from "./attestation/h
 import { serverRecipientKey } from "./channel/recipient.js";
 import { withSealedChannel } from "./channel/sealed-http.js";
 import { createEmbeddedEngine } from "./engine/embedded.js";
-import { engineBinaryPaths } from "./engine/native.js";
+import { engineFileMappings } from "./engine/native.js";
 import type { Engine } from "./engine/types.js";
 import { createUpstreamEngine } from "./engine/upstream.js";
 import { HttpError } from "./http/errors.js";
@@ -33,8 +34,15 @@ import { createHttpHandler, type HttpLimits } from "./http/handler.js";
 import type { Logger } from "./http/logger.js";
 import type { Route } from "./http/router.js";
 import { type RunningHttpServer, startHttpServer } from "./http/server.js";
+import { assertEngineMappingsPinned, closeEngineFiles, pinEngineFiles } from "./launch/engine-files.js";
 import { assertApplicationPcrFresh, type MeasuredLaunch, runMeasuredLaunch } from "./launch/launch.js";
-import { engineBinaryInputs, type LaunchMeasurements, measureLaunch, measureModel } from "./launch/measure.js";
+import {
+  assertNoLoaderEnvironment,
+  currentLaunchEnvironment,
+  type LaunchEnvironment,
+} from "./launch/launch-environment.js";
+import { type LaunchMeasurements, measureLaunch, measureModel } from "./launch/measure.js";
+import { pinFile } from "./launch/pinned-file.js";
 import { APPLICATION_PCR, serverConfig, type TpmChoice } from "./launch/server-config.js";
 import { ModelError, type ProgressCallback, resolveModel } from "./model/resolve.js";
 import { AZURE_AK_PERSISTENT_HANDLE, type AzureCertificateSource } from "./tee/azure-vtpm.js";
@@ -105,6 +113,19 @@ export interface ServeOptions {
   readonly azureCertificates?: AzureCertificateSource;
   /** GPU attestation reports for every attestation (NVML needs native code: none by default). */
   readonly gpuEvidence?: GpuEvidenceSource;
+  /**
+   * Start even with Node.js start-up flags or loader-relevant environment
+   * variables (`NODE_OPTIONS`, `LD_PRELOAD`, …; launch/launch-environment.ts).
+   * They are recorded in the configuration event either way; without this
+   * the server refuses to start (LaunchError `loader-environment`).
+   */
+  readonly allowLoaderEnvironment?: boolean;
+  /**
+   * The launch environment to record and check (default: this process's,
+   * `currentLaunchEnvironment()`). For servers started inside a test runner,
+   * whose own flags are not the server's; `veritee serve` never sets it.
+   */
+  readonly launchEnvironment?: LaunchEnvironment;
 }
 
 /** The reference values a client policy needs, as the server measured them. */
@@ -153,6 +174,10 @@ export async function startVeriteeServer(options: ServeOptions): Promise<Running
     cleanups.length = 0;
   };
   try {
+    // 0. Flags and loader variables change what runs without changing a measured file: refuse them unless allowed.
+    const launchEnvironment = options.launchEnvironment ?? currentLaunchEnvironment();
+    if (options.allowLoaderEnvironment !== true) assertNoLoaderEnvironment(launchEnvironment);
+
     // 1. The TPM.
     let spec: TransportSpec;
     let sim: SwtpmInstance | undefined;
@@ -181,14 +206,16 @@ export async function startVeriteeServer(options: ServeOptions): Promise<Running
     await assertApplicationPcrFresh(tpm, APPLICATION_PCR);
 
     // 2. The engine.
-    const opened = await openEngine(options);
-    const { engine, models } = opened;
-    let config = opened.config;
+    const opened = await openEngine(options, cleanups);
+    const { engine, models, engineFiles } = opened;
+    let config = { ...opened.config, launchEnvironment };
     cleanups.push(() => engine.close());
 
     // 3. Measurements, keys, launch log → application PCR.
-    const binaries = engine.kind === "embedded" ? await engineBinaryPaths() : [];
-    // The model is hashed once, after loading; the configuration records that digest.
+    // Every native file mapped now must be one pinned before the load (device and inode); all pinned are measured.
+    if (engine.kind === "embedded") assertEngineMappingsPinned(await engineFileMappings(), engineFiles);
+    // The model is hashed once, after loading, from the descriptor pinned before the engine opened its path;
+    // the configuration records that digest.
     const modelMeasurements = await Promise.all(
       models.map((m) =>
         measureModel(
@@ -197,6 +224,8 @@ export async function startVeriteeServer(options: ServeOptions): Promise<Running
         ),
       ),
     );
+    // Measured: the pinned descriptors have done their work.
+    for (const m of models) await m.pinned.close();
     if (config.engine.kind === "embedded") {
       const measured = modelMeasurements[0]!.digest;
       if (config.engine.modelSha256 !== "" && config.engine.modelSha256 !== measured) {
@@ -208,11 +237,12 @@ export async function startVeriteeServer(options: ServeOptions): Promise<Running
       codeRoot: options.codeRoot,
       config,
       models: [],
-      engineBinaries: engineBinaryInputs(binaries, path.join(options.codeRoot, "node_modules")),
+      engineBinaries: engineFiles,
       ...(options.onProgress
         ? { onProgress: (p) => options.onProgress?.(`measuring ${p.what}`)(p.done, p.total) }
         : {}),
     });
+    await closeEngineFiles(engineFiles);
     const measurements: LaunchMeasurements = { ...measured, models: modelMeasurements };
     const launch = await runMeasuredLaunch({ tpm, measurements, appPcr: APPLICATION_PCR });
     cleanups.push(async () => launch.keys.dropKeys());
@@ -307,7 +337,7 @@ export async function startVeriteeServer(options: ServeOptions): Promise<Running
   }
 }
 
-async function openEngine(options: ServeOptions) {
+async function openEngine(options: ServeOptions, cleanups: (() => Promise<void>)[]) {
   const common = { host: options.host, port: options.port, limits: options.limits, tpm: options.tpm };
   if (options.engine.kind === "embedded") {
     const e = options.engine;
@@ -317,6 +347,12 @@ async function openEngine(options: ServeOptions) {
       hashUnpinnedLocal: false,
       ...(options.onProgress ? { onProgress: options.onProgress("model") } : {}),
     });
+    // Opened before the engine opens the path: the launch hashes this very file (launch/pinned-file.ts).
+    const pinned = await pinFile(model.path, "the model");
+    cleanups.push(() => pinned.close());
+    // Every native file the engine could load (ggml loads each CPU variant to pick one): pinned likewise.
+    const engineFiles = await pinEngineFiles(path.join(options.codeRoot, "node_modules"));
+    cleanups.push(() => closeEngineFiles(engineFiles));
     const engine = await createEmbeddedEngine({
       modelPath: model.path,
       ...(e.contextSize ? { contextSize: e.contextSize } : {}),
@@ -336,7 +372,7 @@ async function openEngine(options: ServeOptions) {
         gpu: "none",
       },
     });
-    return { engine: engine as Engine, config, models: [{ id: s.modelId, path: model.path }] };
+    return { engine: engine as Engine, config, models: [{ id: s.modelId, path: model.path, pinned }], engineFiles };
   }
   const u = options.engine;
   const engine = await createUpstreamEngine({
@@ -354,7 +390,7 @@ async function openEngine(options: ServeOptions) {
       ...(u.apiKey ? { apiKey: u.apiKey } : {}),
     },
   });
-  return { engine: engine as Engine, config, models: [] };
+  return { engine: engine as Engine, config, models: [], engineFiles: [] };
 }
 
 /** Simple token bucket: credential activation costs a TPM operation per call. */

@@ -11,8 +11,7 @@
  * configuration as the launch log publishes it, docs/POLICY.md) or from the
  * same flags as `veritee serve`, with the defaults `veritee serve` uses.
  */
-import type { Dirent } from "node:fs";
-import { readdir, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { DEVELOPMENT_POLICY_WARNING, type DigestSpec, policyFromReferenceValues } from "@veritee/policy";
 import {
@@ -21,6 +20,7 @@ import {
   embeddedContextSize,
   engineBinaryInputs,
   LaunchError,
+  listEngineFiles,
   type ModelMeasurement,
   measureCodeBundle,
   measureConfiguration,
@@ -63,10 +63,6 @@ interface Options {
   anyBootPcrs?: boolean;
   maxAge?: string;
 }
-
-/** llama.cpp's native files: the addon and shared libraries (as the server finds them in /proc/self/maps). */
-const NATIVE_FILE = /\.(node|so(\.\d+)*)$/;
-const NATIVE_PACKAGES = ["@node-llama-cpp", "node-llama-cpp"];
 
 /** The flags that build a configuration; `--config` excludes them. */
 const CONFIG_FLAGS: readonly (keyof Options)[] = [
@@ -430,36 +426,17 @@ async function contextSizeOf(modelPath: string): Promise<number> {
 
 /**
  * Every llama.cpp native file under the release's node_modules: the server
- * measures the ones it maps, which depend on the CPU (a prebuilt engine ships
- * one library per CPU variant), so the policy allows them all.
+ * pins and measures all of them before loading (ggml loads every CPU variant
+ * to pick one), with the same list (`listEngineFiles`).
  */
 async function nativeEngineFiles(codeRoot: string, optional: boolean): Promise<{ name: string; path: string }[]> {
   const nodeModules = path.join(codeRoot, "node_modules");
-  const files: string[] = [];
-  for (const pkg of NATIVE_PACKAGES) files.push(...(await walk(path.join(nodeModules, pkg))));
+  const files = await listEngineFiles(nodeModules);
   if (files.length === 0 && !optional) {
     throw new CliError(
       "file-not-found",
       "no llama.cpp native files under the release's node_modules: install its dependencies (npm ci), or pass --any-engine-binaries",
     );
   }
-  return engineBinaryInputs(files.sort(), nodeModules);
-}
-
-async function walk(dir: string): Promise<string[]> {
-  let entries: Dirent[];
-  try {
-    entries = await readdir(dir, { withFileTypes: true });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
-    throw new CliError("file-unreadable", `cannot list ${dir}`, { cause: error });
-  }
-  const out: string[] = [];
-  for (const entry of entries) {
-    const full = path.join(dir, entry.name);
-    // Symbolic links are not followed: the server names files by their real path under node_modules.
-    if (entry.isDirectory()) out.push(...(await walk(full)));
-    else if (entry.isFile() && NATIVE_FILE.test(entry.name)) out.push(full);
-  }
-  return out;
+  return engineBinaryInputs(files, nodeModules);
 }

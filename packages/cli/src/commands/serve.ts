@@ -3,7 +3,10 @@ import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import {
+  assertNoLoaderEnvironment,
+  currentLaunchEnvironment,
   gpuEvidenceFromCommand,
+  LaunchError,
   policyFromReferenceValues,
   type ServeOptions,
   startVeriteeServer,
@@ -38,6 +41,7 @@ interface Options {
   platformEvidence: string;
   azureCerts?: string;
   gpuEvidenceCommand?: string;
+  allowLoaderEnv?: boolean;
 }
 
 /** `veritee serve`: the attested OpenAI-compatible inference server. */
@@ -84,7 +88,20 @@ export function registerServe(program: Command): void {
       "also serve attested TLS on this port: a self-signed certificate for the attested TLS key, which clients pin (0: any free port)",
       parsePort,
     )
+    .option(
+      "--allow-loader-env",
+      "start even with Node.js flags or loader variables (NODE_OPTIONS, LD_PRELOAD, …); they are recorded in the configuration, which a policy from veritee measure then refuses",
+    )
     .action(async (opts: Options) => {
+      if (!opts.allowLoaderEnv) {
+        // Before anything is loaded: the flags and variables act on the process from its first instruction.
+        try {
+          assertNoLoaderEnvironment(currentLaunchEnvironment());
+        } catch (error) {
+          if (error instanceof LaunchError) throw new CliError("loader-environment", error.message, { cause: error });
+          throw error;
+        }
+      }
       const serveOptions = buildServeOptions(opts);
       process.stderr.write(`starting${opts.dev ? " (development TPM — INSECURE)" : ""}…\n`);
       const server = await startVeriteeServer(serveOptions);
@@ -173,6 +190,7 @@ function buildServeOptions(opts: Options): ServeOptions {
     ...(opts.azureCerts ? { azureCertificates: { dir: opts.azureCerts } } : {}),
     ...(opts.gpuEvidenceCommand ? { gpuEvidence: gpuEvidenceFromCommand({ command: opts.gpuEvidenceCommand }) } : {}),
     codeRoot: CODE_ROOT,
+    ...(opts.allowLoaderEnv ? { allowLoaderEnvironment: true } : {}),
     ...(opts.tlsPort !== undefined ? { tls: { port: opts.tlsPort } } : {}),
     onProgress: (what) => progressBar(what),
   };

@@ -10,6 +10,8 @@ import { CODE_ROOT } from "../../src/commands/serve.js";
 /** Start a development server: ~3 s (swtpm provisioning, model load, measured launch). */
 export function startDevServer(): Promise<RunningVeriteeServer> {
   return startVeriteeServer({
+    // The test runner's own flags and variables are not the server's: record a clean launch.
+    launchEnvironment: { execArgv: [], env: {} },
     port: 0,
     tls: { port: 0 },
     tpm: { kind: "dev" },

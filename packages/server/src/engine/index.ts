@@ -13,7 +13,7 @@ export type {
   EngineLogLevel,
 } from "./embedded.js";
 export { createEmbeddedEngine, defaultContextSize, defaultThreads, embeddedContextSize } from "./embedded.js";
-export { engineBinaryPaths } from "./native.js";
+export { engineBinaryPaths, engineFileMappings, isEngineFile } from "./native.js";
 export type {
   ChatMessage,
   ChatRequest,

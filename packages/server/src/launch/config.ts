@@ -7,6 +7,7 @@
  */
 import type { JsonObject } from "@veritee/evidence";
 import { LaunchError } from "./errors.js";
+import type { LaunchEnvironment } from "./launch-environment.js";
 
 /** The embedded llama.cpp engine. */
 export interface EmbeddedEngineConfig {
@@ -62,6 +63,12 @@ export interface ServerConfig {
   readonly tpm: TpmConfig;
   /** The application PCR the launch is measured into (8–15; Veritee uses 15). */
   readonly appPcr: number;
+  /**
+   * Node.js start-up flags and loader-relevant environment variables
+   * (launch-environment.ts): empty for a production launch; published in
+   * the launch log, so a policy pins them through the configuration digest.
+   */
+  readonly launchEnvironment: LaunchEnvironment;
 }
 
 /**

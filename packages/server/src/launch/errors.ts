@@ -10,7 +10,13 @@ import { VeriteeError } from "@veritee/core";
  *   while hashed, or not allowed in the code bundle (a symbolic link, an odd name);
  * - `bad-config`: the configuration cannot be measured (e.g. credentials in a URL);
  * - `tpm-failed`: a TPM command failed (the cause says which);
- * - `keys-dropped`: a private key was asked for after `dropKeys()`.
+ * - `keys-dropped`: a private key was asked for after `dropKeys()`;
+ * - `loader-environment`: Node.js start-up flags or loader-relevant
+ *   environment variables (`NODE_OPTIONS`, `LD_PRELOAD`, …) are present and
+ *   the operator did not allow them (launch-environment.ts);
+ * - `file-replaced`: a file the engine loaded (a mapped native library, the
+ *   model) is deleted or no longer the file at its path (another device or
+ *   inode, size or modification time), so its path cannot say what runs.
  */
 export type LaunchErrorCode =
   | "pcr-not-zero"
@@ -18,7 +24,9 @@ export type LaunchErrorCode =
   | "measurement-failed"
   | "bad-config"
   | "tpm-failed"
-  | "keys-dropped";
+  | "keys-dropped"
+  | "loader-environment"
+  | "file-replaced";
 
 /** A measured-launch failure. Messages name files and PCRs, never secrets. */
 export class LaunchError extends VeriteeError<LaunchErrorCode> {

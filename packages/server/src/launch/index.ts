@@ -8,8 +8,17 @@ export {
   type TpmConfig,
   type UpstreamEngineConfig,
 } from "./config.js";
+export {
+  assertEngineMappingsPinned,
+  closeEngineFiles,
+  ENGINE_PACKAGES,
+  listEngineFiles,
+  type PinnedEngineFile,
+  pinEngineFiles,
+} from "./engine-files.js";
 export { LaunchError, type LaunchErrorCode } from "./errors.js";
 export { buildLaunchLog, extendLaunchLog, readAppPcr } from "./event-log.js";
+export { measureOpenFile } from "./hash-file.js";
 export { DEFAULT_HPKE_CIPHER_SUITES, dropKeys, generateServerKeys, ServerKeys } from "./keys.js";
 export {
   assertApplicationPcrFresh,
@@ -18,17 +27,27 @@ export {
   runMeasuredLaunch,
 } from "./launch.js";
 export {
+  assertNoLoaderEnvironment,
+  currentLaunchEnvironment,
+  isEmptyLaunchEnvironment,
+  isLoaderVariable,
+  type LaunchEnvironment,
+  NO_LOADER_ENVIRONMENT,
+} from "./launch-environment.js";
+export {
   CODE_BUNDLE_PACKAGES,
   type CodeBundleMeasurement,
   type ConfigurationMeasurement,
   type EngineBinaryMeasurement,
   engineBinaryInputs,
   type FileMeasurement,
+  isCodeBundlePath,
   type LaunchInputs,
   type LaunchMeasurements,
   type MeasureProgress,
   type MeasureProgressCallback,
   type ModelMeasurement,
+  mappedEngineBinaryInputs,
   measureCodeBundle,
   measureConfiguration,
   measureEngineBinaries,
@@ -38,6 +57,15 @@ export {
   measureRuntime,
   type RuntimeMeasurement,
 } from "./measure.js";
+export { assertPinnedFileLoaded, type PinnedFile, pinFile } from "./pinned-file.js";
+export {
+  type FileIdentity,
+  type FileMapping,
+  identityOf,
+  openMappedFile,
+  parseProcMaps,
+  readProcMaps,
+} from "./proc-maps.js";
 export {
   APPLICATION_PCR,
   DEFAULT_HOST,
@@ -48,3 +76,4 @@ export {
   type TpmChoice,
   tpmConfigFor,
 } from "./server-config.js";
+export { assertWorkspaceResolvesToBundle, workspacePackageDirectory } from "./workspace.js";

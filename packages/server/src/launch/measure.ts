@@ -7,20 +7,29 @@
  *
  *     <repo-relative POSIX path> TAB <sha256 hex> LF
  *
- * sorted by the UTF-8 bytes of the path, for every `.js` file under
- * `packages/{core,tpm,evidence,channel,server,cli}/dist/src/` (source maps and
- * declaration files excluded), each of those packages' `package.json`, and the
- * root `package-lock.json`. The code-bundle digest is SHA-256 of the
- * manifest's UTF-8 bytes.
+ * sorted by the UTF-8 bytes of the path, for every file of ours that the
+ * process can load ({@link isCodeBundlePath}): for each package of
+ * {@link CODE_BUNDLE_PACKAGES}, its `package.json`, every file under its
+ * `bin/` (the `veritee` entry point runs first) and every file under its
+ * `dist/` except `dist/test/`, source maps, declaration files and build
+ * info; and the root `package-lock.json`. "Every file", not only `.js`:
+ * Node reads `package.json` files under `dist/` (they set the module type and
+ * import maps of the files below them), and JSON or WASM beside the code may
+ * be read at run time. The code-bundle digest is SHA-256 of the manifest's
+ * UTF-8 bytes.
  */
 import { createHash } from "node:crypto";
 import { type Dirent, constants as fsConstants } from "node:fs";
-import { open, readdir } from "node:fs/promises";
+import { type FileHandle, open, readdir, stat } from "node:fs/promises";
 import path from "node:path";
 import { canonicalJson } from "@veritee/evidence";
 import type { ServerConfig } from "./config.js";
 import { measuredConfiguration } from "./config.js";
 import { LaunchError } from "./errors.js";
+import { measureOpenFile } from "./hash-file.js";
+import { measurePinnedFile, type PinnedFile } from "./pinned-file.js";
+import { type FileMapping, openMappedFile, readProcMaps } from "./proc-maps.js";
+import { assertWorkspaceResolvesToBundle } from "./workspace.js";
 
 /**
  * The workspace packages whose runtime code the code bundle covers: every
@@ -108,16 +117,20 @@ export interface LaunchInputs {
   /** The repository or release root holding `packages/<name>/dist/src` and `package-lock.json`. */
   readonly codeRoot: string;
   readonly config: ServerConfig;
-  /** Model files served, by model id (none for an upstream engine). */
-  readonly models: readonly { readonly id: string; readonly path: string }[];
-  /** Native engine files (the llama.cpp addon and its libraries), each with a stable name. */
-  readonly engineBinaries: readonly { readonly name: string; readonly path: string }[];
+  /** Model files served, by model id (none for an upstream engine); pinned when the engine loaded them. */
+  readonly models: readonly { readonly id: string; readonly path: string; readonly pinned?: PinnedFile }[];
+  /** Native engine files (the llama.cpp addon and its libraries), each with a stable name, and its mapping or pin when loaded. */
+  readonly engineBinaries: readonly {
+    readonly name: string;
+    readonly path: string;
+    readonly mapping?: FileMapping;
+    readonly pinned?: PinnedFile;
+  }[];
   /** The runtime executable and version (default: `process.execPath`, `process.version`). */
   readonly runtime?: { readonly path: string; readonly version: string };
   readonly onProgress?: MeasureProgressCallback;
 }
 
-const CHUNK = 1 << 20;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: a tab or newline in a path would forge manifest lines
 const UNSAFE_NAME = /[\u0000-\u001f\u007f\\]/;
 
@@ -134,34 +147,14 @@ export async function measureFile(
   options: { readonly what?: string; readonly onProgress?: MeasureProgressCallback } = {},
 ): Promise<FileMeasurement> {
   const what = options.what ?? path.basename(file);
-  let handle: Awaited<ReturnType<typeof open>>;
+  let handle: FileHandle;
   try {
     handle = await open(file, fsConstants.O_RDONLY);
   } catch (cause) {
     throw new LaunchError("measurement-failed", `cannot open ${what}`, { cause });
   }
   try {
-    const stat = await handle.stat();
-    if (!stat.isFile()) throw new LaunchError("measurement-failed", `${what} is not a regular file`);
-    const total = stat.size;
-    const h = createHash("sha256");
-    const buffer = Buffer.allocUnsafe(CHUNK);
-    let done = 0;
-    for (;;) {
-      const { bytesRead } = await handle.read(buffer, 0, CHUNK, done);
-      if (bytesRead === 0) break;
-      h.update(buffer.subarray(0, bytesRead));
-      done += bytesRead;
-      options.onProgress?.({ what, done, total });
-    }
-    if (done !== total || (await handle.stat()).size !== total) {
-      throw new LaunchError("measurement-failed", `${what} changed while it was measured`);
-    }
-    if (total === 0) options.onProgress?.({ what, done, total });
-    return { digest: h.digest("hex"), size: total };
-  } catch (error) {
-    if (error instanceof LaunchError) throw error;
-    throw new LaunchError("measurement-failed", `cannot read ${what}`, { cause: error });
+    return await measureOpenFile(handle, what, options.onProgress);
   } finally {
     await handle.close();
   }
@@ -172,23 +165,51 @@ function compareUtf8(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
 }
 
-/** Every `.js` file under `dir`, as absolute paths; symbolic links are refused. */
-async function listJs(dir: string, root: string): Promise<string[]> {
+/**
+ * Whether the code bundle covers a repo-relative POSIX path: the one rule both
+ * the listing below and the loaded-files test apply (see the module comment).
+ * Maps (`.map`) are read only under `--enable-source-maps`, which the launch
+ * environment records; declarations and build info are never loaded.
+ */
+export function isCodeBundlePath(rel: string): boolean {
+  if (rel === "package-lock.json") return true;
+  const match = /^packages\/([^/]+)\/(.+)$/.exec(rel);
+  if (!match || !CODE_BUNDLE_PACKAGES.includes(match[1]!)) return false;
+  const inPackage = match[2]!;
+  if (inPackage === "package.json" || inPackage.startsWith("bin/")) return true;
+  if (!inPackage.startsWith("dist/") || inPackage.startsWith("dist/test/")) return false;
+  return !/\.(map|d\.ts|tsbuildinfo)$/.test(inPackage);
+}
+
+/**
+ * Every regular file under `dir` (absolute paths) that {@link isCodeBundlePath}
+ * covers; symbolic links are refused. A missing `dir` lists nothing when
+ * `optional`, else fails.
+ */
+async function listCovered(dir: string, root: string, optional: boolean): Promise<string[]> {
   let entries: Dirent[];
   try {
     entries = await readdir(dir, { withFileTypes: true });
   } catch (cause) {
+    if (optional && (cause as NodeJS.ErrnoException).code === "ENOENT") return [];
     throw new LaunchError("measurement-failed", `cannot list ${toPosix(path.relative(root, dir))}`, { cause });
   }
   const out: string[] = [];
   for (const entry of entries) {
     const full = path.join(dir, entry.name);
-    if (entry.isSymbolicLink()) {
+    const rel = toPosix(path.relative(root, full));
+    if (entry.isDirectory()) {
+      // Tests are never loaded by the server; not descending keeps their links and fixtures out.
+      if (!isCodeBundlePath(`${rel}/x.js`)) continue;
+      out.push(...(await listCovered(full, root, false)));
+    } else if (isCodeBundlePath(rel)) {
       // A link could point anywhere, and its target could change after measuring.
-      throw new LaunchError("measurement-failed", `${toPosix(path.relative(root, full))} is a symbolic link`);
+      if (entry.isSymbolicLink()) throw new LaunchError("measurement-failed", `${rel} is a symbolic link`);
+      if (!entry.isFile()) throw new LaunchError("measurement-failed", `${rel} is not a regular file`);
+      out.push(full);
+    } else if (entry.isSymbolicLink() && isCodeBundlePath(`${rel}/x.js`)) {
+      throw new LaunchError("measurement-failed", `${rel} is a symbolic link`);
     }
-    if (entry.isDirectory()) out.push(...(await listJs(full, root)));
-    else if (entry.isFile() && entry.name.endsWith(".js")) out.push(full);
   }
   return out;
 }
@@ -200,7 +221,7 @@ function toPosix(p: string): string {
 /**
  * Measure the server's runtime code under `root` (the repository or an
  * unpacked release): the manifest and its digest (format in the module
- * comment). Build from a clean tree: every `.js` file present is measured,
+ * comment). Build from a clean tree: every covered file present is measured,
  * stale ones included, because every one of them could be loaded.
  *
  * @throws LaunchError `measurement-failed` when a package's `dist/src` is
@@ -213,8 +234,14 @@ export async function measureCodeBundle(root: string): Promise<CodeBundleMeasure
   const absRoot = path.resolve(root);
   const files: string[] = [path.join(absRoot, "package-lock.json")];
   for (const pkg of CODE_BUNDLE_PACKAGES) {
-    files.push(path.join(absRoot, "packages", pkg, "package.json"));
-    files.push(...(await listJs(path.join(absRoot, "packages", pkg, "dist", "src"), absRoot)));
+    const dir = path.join(absRoot, "packages", pkg);
+    files.push(path.join(dir, "package.json"));
+    files.push(...(await listCovered(path.join(dir, "bin"), absRoot, true)));
+    // dist/src must exist: an unbuilt package is an error, not an empty bundle.
+    await stat(path.join(dir, "dist", "src")).catch((cause: unknown) => {
+      throw new LaunchError("measurement-failed", `cannot find packages/${pkg}/dist/src (not built?)`, { cause });
+    });
+    files.push(...(await listCovered(path.join(dir, "dist"), absRoot, false)));
   }
   const lines: { rel: string; digest: string }[] = [];
   for (const file of files) {
@@ -245,12 +272,21 @@ export function measureConfiguration(config: ServerConfig): ConfigurationMeasure
   return { digest: createHash("sha256").update(canonical, "utf8").digest("hex"), config: measured, canonical };
 }
 
-/** Measure a model file (streamed, with progress). */
+/**
+ * Measure a model file (streamed, with progress): from the file pinned
+ * before the engine loaded it when given (see pinned-file.ts), else by path.
+ *
+ * @throws LaunchError `measurement-failed`, or `file-replaced` when the
+ *   pinned file is no longer the one at its path or the one mapped.
+ */
 export async function measureModel(
-  model: { readonly id: string; readonly path: string },
+  model: { readonly id: string; readonly path: string; readonly pinned?: PinnedFile },
   onProgress?: MeasureProgressCallback,
 ): Promise<ModelMeasurement> {
-  const file = await measureFile(model.path, { what: `model ${model.id}`, ...(onProgress ? { onProgress } : {}) });
+  const what = `model ${model.id}`;
+  const file = model.pinned
+    ? await measurePinnedFile(model.pinned, what, onProgress)
+    : await measureFile(model.path, { what, ...(onProgress ? { onProgress } : {}) });
   return { id: model.id, ...file };
 }
 
@@ -276,32 +312,100 @@ export function engineBinaryInputs(
   });
 }
 
-/** Measure native engine files; each keeps its stable name. */
-export async function measureEngineBinaries(
-  files: readonly { readonly name: string; readonly path: string }[],
-): Promise<EngineBinaryMeasurement[]> {
-  const out: EngineBinaryMeasurement[] = [];
-  for (const f of files) out.push({ name: f.name, ...(await measureFile(f.path, { what: f.name })) });
-  return out;
-}
-
-/** Measure the Node.js runtime executable (default: this process's). */
-export async function measureRuntime(
-  runtime: { readonly path: string; readonly version: string } = {
-    path: process.execPath,
-    version: process.version,
-  },
-): Promise<RuntimeMeasurement> {
-  return { name: "node", version: runtime.version, ...(await measureFile(runtime.path, { what: "runtime" })) };
+/**
+ * Mapped native engine files named as {@link engineBinaryInputs} names them,
+ * each carrying its mapping so that {@link measureEngineBinaries} hashes the
+ * mapped file rather than whatever its path names now.
+ */
+export function mappedEngineBinaryInputs(
+  mappings: readonly FileMapping[],
+  root: string,
+): { readonly name: string; readonly path: string; readonly mapping: FileMapping }[] {
+  const named = engineBinaryInputs(
+    mappings.map((m) => m.path),
+    root,
+  );
+  return named.map((input, i) => ({ ...input, mapping: mappings[i]! }));
 }
 
 /**
- * Measure everything a launch records, except the key set (generated after).
+ * Measure native engine files; each keeps its stable name. A file pinned
+ * before the engine loaded (engine-files.ts) is hashed from that descriptor
+ * after checking it was not replaced; a file with its mapping is hashed from
+ * the mapped file itself (proc-maps.ts), and refused when it was deleted or
+ * replaced after mapping; one with neither (`veritee measure`, recomputing
+ * from a release) is hashed by path.
  *
- * @throws LaunchError `measurement-failed` or `bad-config`.
+ * @throws LaunchError `measurement-failed`, `file-replaced`.
+ */
+export async function measureEngineBinaries(
+  files: readonly {
+    readonly name: string;
+    readonly path: string;
+    readonly mapping?: FileMapping;
+    readonly pinned?: PinnedFile;
+  }[],
+): Promise<EngineBinaryMeasurement[]> {
+  const out: EngineBinaryMeasurement[] = [];
+  for (const f of files) {
+    if (f.pinned !== undefined) {
+      out.push({ name: f.name, ...(await measurePinnedFile(f.pinned, f.name)) });
+      continue;
+    }
+    if (f.mapping === undefined) {
+      out.push({ name: f.name, ...(await measureFile(f.path, { what: f.name })) });
+      continue;
+    }
+    const handle = await openMappedFile(f.mapping, f.name);
+    try {
+      out.push({ name: f.name, ...(await measureOpenFile(handle, f.name)) });
+    } finally {
+      await handle.close();
+    }
+  }
+  return out;
+}
+
+/**
+ * Measure the Node.js runtime executable. Without `runtime`, this process's:
+ * on Linux the executable as mapped (/proc/self/maps), so that a binary
+ * replaced after it started is refused (`file-replaced`) rather than the new
+ * file hashed; elsewhere by path. With `runtime` (`veritee measure
+ * --runtime FILE`), that file by path.
+ *
+ * @throws LaunchError `measurement-failed`, `file-replaced`.
+ */
+export async function measureRuntime(runtime?: {
+  readonly path: string;
+  readonly version: string;
+}): Promise<RuntimeMeasurement> {
+  if (runtime !== undefined) {
+    return { name: "node", version: runtime.version, ...(await measureFile(runtime.path, { what: "runtime" })) };
+  }
+  const mapping =
+    process.platform === "linux" ? (await readProcMaps()).find((m) => m.path === process.execPath) : undefined;
+  if (mapping === undefined) {
+    return { name: "node", version: process.version, ...(await measureFile(process.execPath, { what: "runtime" })) };
+  }
+  const handle = await openMappedFile(mapping, "runtime");
+  try {
+    return { name: "node", version: process.version, ...(await measureOpenFile(handle, "runtime")) };
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Measure everything a launch records, except the key set (generated after),
+ * after checking that the workspace imports resolve into the code root
+ * (workspace.ts).
+ *
+ * @throws LaunchError `measurement-failed`, `file-replaced` or `bad-config`.
  */
 export async function measureLaunch(inputs: LaunchInputs): Promise<LaunchMeasurements> {
   const configuration = measureConfiguration(inputs.config);
+  // The bundle is only what runs if `@veritee/*` imports resolve into it.
+  await assertWorkspaceResolvesToBundle(inputs.codeRoot, CODE_BUNDLE_PACKAGES);
   const codeBundle = await measureCodeBundle(inputs.codeRoot);
   const runtime = await measureRuntime(inputs.runtime);
   const engineBinaries = await measureEngineBinaries(inputs.engineBinaries);

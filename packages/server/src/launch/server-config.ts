@@ -9,6 +9,7 @@
 import type { TransportSpec } from "@veritee/tpm";
 import { DEFAULT_LIMITS, type HttpLimits } from "../http/handler.js";
 import type { ServerConfig, ServerLimits, TpmConfig } from "./config.js";
+import { type LaunchEnvironment, NO_LOADER_ENVIRONMENT } from "./launch-environment.js";
 
 /** The application PCR the measured launch extends (docs/TRUST_MODEL.md: 15 is the last PCR resettable by no one at locality 0 that boot firmware leaves alone). */
 export const APPLICATION_PCR = 15;
@@ -47,6 +48,8 @@ export interface ServerConfigInput {
   readonly limits?: HttpLimits | undefined;
   readonly tpm: TpmChoice;
   readonly engine: ServerConfig["engine"];
+  /** The start-up flags and loader environment the launch records (default: none, as a production launch). */
+  readonly launchEnvironment?: LaunchEnvironment | undefined;
 }
 
 /**
@@ -64,5 +67,6 @@ export function serverConfig(input: ServerConfigInput): ServerConfig {
     tpm: tpmConfigFor(input.tpm),
     appPcr: APPLICATION_PCR,
     engine: input.engine,
+    launchEnvironment: input.launchEnvironment ?? NO_LOADER_ENVIRONMENT,
   };
 }

@@ -105,6 +105,8 @@ describe("the sealed channel on the real server", () => {
 
   before(async () => {
     server = await startVeriteeServer({
+      // The test runner's own flags and variables are not the server's: record a clean launch.
+      launchEnvironment: { execArgv: [], env: {} },
       host: "127.0.0.1",
       port: 0,
       tls: { port: 0 },

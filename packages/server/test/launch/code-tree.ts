@@ -24,6 +24,7 @@ export const TREE: Readonly<Record<string, string>> = {
   "packages/server/dist/src/index.js": "export {};\n",
   "packages/cli/package.json": '{"name":"@veritee/cli"}\n',
   "packages/cli/dist/src/main.js": "export {};\n",
+  "packages/cli/bin/veritee.js": "#!/usr/bin/env node\nimport '../dist/src/main.js';\n",
 };
 
 /** Files in the tree that the code bundle must ignore. */
@@ -32,6 +33,8 @@ export const IGNORED: Readonly<Record<string, string>> = {
   "packages/core/dist/src/index.d.ts": "export declare const a: number;",
   "packages/core/dist/src/index.d.ts.map": "{}",
   "packages/core/dist/test/hex.test.js": "test code",
+  "packages/core/dist/test/package.json": "{}",
+  "packages/core/dist/tsconfig.tsbuildinfo": "{}",
   "packages/core/src/index.ts": "export const a = 1;",
   "packages/testkit/package.json": "{}",
   "packages/testkit/dist/src/index.js": "export {};",

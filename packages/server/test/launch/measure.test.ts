@@ -15,6 +15,7 @@ import { sharedPath } from "@veritee/testkit";
 import {
   CODE_BUNDLE_PACKAGES,
   engineBinaryInputs,
+  isCodeBundlePath,
   LaunchError,
   type MeasureProgress,
   measureCodeBundle,
@@ -103,11 +104,65 @@ describe("code bundle", () => {
     assert.equal((await measureCodeBundle(quiet)).digest, base);
   });
 
+  test("every file the process can load is measured: bin/, package.json and JSON or WASM under dist/", async () => {
+    const base = (await measureCodeBundle(root)).digest;
+    for (const [rel, content] of [
+      // Node reads the nearest package.json of every module it loads: one under dist/ changes its module type.
+      ["packages/server/dist/package.json", '{"type":"commonjs"}'],
+      ["packages/server/dist/src/package.json", '{"imports":{"#x":"./evil.js"}}'],
+      ["packages/core/dist/src/data/table.json", "[]"],
+      ["packages/evidence/dist/src/parser.wasm", "\u0000asm"],
+      ["packages/cli/bin/helper.mjs", "export {};"],
+      ["packages/tpm/bin/tool", "#!/bin/sh"],
+    ] as const) {
+      const tree = path.join(dir, "loadable", rel.replaceAll("/", "_"));
+      await writeTree(tree, { [rel]: content });
+      const m = await measureCodeBundle(tree);
+      assert.notEqual(m.digest, base, rel);
+      assert.ok(m.manifest.includes(`${rel}\t${sha256(content)}\n`), rel);
+    }
+  });
+
+  test("isCodeBundlePath: the rule, path by path", () => {
+    for (const rel of [
+      "package-lock.json",
+      "packages/cli/package.json",
+      "packages/cli/bin/veritee.js",
+      "packages/cli/dist/src/main.js",
+      "packages/cli/dist/package.json",
+      "packages/core/dist/src/x/y.json",
+    ]) {
+      assert.equal(isCodeBundlePath(rel), true, rel);
+    }
+    for (const rel of [
+      "package.json",
+      "README.md",
+      "packages/cli/src/main.ts",
+      "packages/cli/dist/test/main.test.js",
+      "packages/cli/dist/src/main.js.map",
+      "packages/cli/dist/src/main.d.ts",
+      "packages/cli/dist/tsconfig.tsbuildinfo",
+      "packages/cli/tsconfig.json",
+      "packages/testkit/dist/src/index.js",
+      "packages/unknown/dist/src/index.js",
+      "node_modules/commander/index.js",
+    ]) {
+      assert.equal(isCodeBundlePath(rel), false, rel);
+    }
+  });
+
   test("symbolic links, odd names and missing builds are refused", async () => {
     const linked = path.join(dir, "linked");
     await writeTree(linked);
     await symlink("/etc/hostname", path.join(linked, "packages/core/dist/src/link.js"));
     await assert.rejects(measureCodeBundle(linked), launchError("measurement-failed"));
+
+    // The entry point as a link (to a file outside the bundle) is refused like any other.
+    const linkedBin = path.join(dir, "linked-bin");
+    await writeTree(linkedBin);
+    await rm(path.join(linkedBin, "packages/cli/bin/veritee.js"));
+    await symlink("/etc/hostname", path.join(linkedBin, "packages/cli/bin/veritee.js"));
+    await assert.rejects(measureCodeBundle(linkedBin), launchError("measurement-failed"));
 
     const odd = path.join(dir, "odd");
     await writeTree(odd, { "packages/core/dist/src/a\tb.js": "x" });
@@ -131,6 +186,7 @@ describe("code bundle", () => {
     const b = await measureCodeBundle(repoRoot);
     assert.equal(a.digest, b.digest);
     assert.ok(a.manifest.includes("packages/evidence/dist/src/launch/log.js\t"));
+    assert.ok(a.manifest.includes("packages/cli/bin/veritee.js\t"), "the entry point is measured");
     assert.ok(a.manifest.startsWith("package-lock.json\t"));
     assert.ok(!a.manifest.includes(".map\t") && !a.manifest.includes(".d.ts\t"));
   });

@@ -1,5 +1,5 @@
 /** A server configuration for tests, with a canary API key that must never be measured. */
-import type { ServerConfig, UpstreamEngineConfig } from "../../src/index.js";
+import { NO_LOADER_ENVIRONMENT, type ServerConfig, type UpstreamEngineConfig } from "../../src/index.js";
 
 export const UPSTREAM: UpstreamEngineConfig = {
   kind: "upstream",
@@ -22,4 +22,5 @@ export const SAMPLE_CONFIG: ServerConfig = {
   },
   tpm: { kind: "device", path: "/dev/tpmrm0" },
   appPcr: 15,
+  launchEnvironment: NO_LOADER_ENVIRONMENT,
 };
