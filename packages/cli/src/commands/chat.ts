@@ -9,7 +9,7 @@
 import { createInterface } from "node:readline";
 import type { Session } from "@veritee/client/node";
 import type { Command } from "commander";
-import { loadPolicyFile, openSession, positiveInteger } from "../client-session.js";
+import { checkServerUrl, loadPolicyFile, openSession, positiveInteger } from "../client-session.js";
 import { type ChatMessage, streamText } from "../inference.js";
 import { firstModel, parseTemperature } from "./complete.js";
 
@@ -83,6 +83,7 @@ export function registerChat(program: Command): void {
     .option("--max-tokens <n>", "the most tokens per reply", "512")
     .option("--temperature <t>", "sampling temperature 0..2 (0: greedy)")
     .action(async (url: string, opts: Options) => {
+      checkServerUrl(url);
       const maxTokens = positiveInteger(opts.maxTokens ?? "512", "--max-tokens");
       const temperature = parseTemperature(opts.temperature);
       const policy = await loadPolicyFile(opts.policy);

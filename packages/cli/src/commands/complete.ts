@@ -8,7 +8,7 @@
 import type { Session } from "@veritee/client/node";
 import type { Command } from "commander";
 import { CliError } from "../cli-error.js";
-import { loadPolicyFile, openSession, positiveInteger } from "../client-session.js";
+import { checkServerUrl, loadPolicyFile, openSession, positiveInteger } from "../client-session.js";
 import { listModels, streamText } from "../inference.js";
 
 interface Options {
@@ -33,6 +33,7 @@ export function registerComplete(program: Command): void {
     .option("--max-tokens <n>", "the most tokens to generate", "256")
     .option("--temperature <t>", "sampling temperature 0..2 (0: greedy)")
     .action(async (url: string, opts: Options) => {
+      checkServerUrl(url);
       const maxTokens = positiveInteger(opts.maxTokens ?? "256", "--max-tokens");
       const temperature = parseTemperature(opts.temperature);
       const policy = await loadPolicyFile(opts.policy);

@@ -34,7 +34,7 @@ import {
 import { parseTransportSpec } from "@veritee/tpm";
 import type { Command } from "commander";
 import { CliError } from "../cli-error.js";
-import { out, parsePort, positive, readInputFile } from "../io.js";
+import { out, parsePort, positive, readInputFile, sha256Option } from "../io.js";
 import { CODE_ROOT, DEFAULT_MODEL } from "./serve.js";
 
 interface Options {
@@ -103,7 +103,11 @@ export function registerMeasure(program: Command): void {
     .option("--port <n>", "configuration flag as for veritee serve (default 8080)", parsePort)
     .option("--engine <kind>", "embedded or upstream (default embedded)")
     .option("--model <path>", "the model file (GGUF; default: ../shared/models/stories260K.gguf when present)")
-    .option("--model-sha256 <hex>", "embedded: the model's expected SHA-256; upstream: the digest the server declares")
+    .option(
+      "--model-sha256 <hex>",
+      "embedded: the model's expected SHA-256; upstream: the digest the server declares",
+      sha256Option,
+    )
     .option("--upstream-url <url>", "upstream engine: its API root")
     .option("--upstream-model <id>", "upstream engine: the model id it serves (required: measure cannot ask it)")
     .option("--tpm <address>", "configuration flag as for veritee serve (default device:/dev/tpmrm0)")

@@ -12,7 +12,7 @@ import { progressBar } from "@veritee/server/progress";
 import { parseTransportSpec } from "@veritee/tpm";
 import type { Command } from "commander";
 import { CliError } from "../cli-error.js";
-import { out, parsePort, positive } from "../io.js";
+import { out, parsePort, positive, sha256Option } from "../io.js";
 
 /** The repository (release) root: packages/cli/dist/src/commands → five levels up. */
 export const CODE_ROOT = path.resolve(fileURLToPath(new URL("../../../../../", import.meta.url)));
@@ -55,7 +55,7 @@ export function registerServe(program: Command): void {
       "--model <path|uri>",
       "GGUF path, hf:OWNER/REPO/FILE.gguf or https URL (default: ../shared/models/stories260K.gguf)",
     )
-    .option("--model-sha256 <hex>", "pin the model's SHA-256 (required for remote models)")
+    .option("--model-sha256 <hex>", "pin the model's SHA-256 (required for remote models)", sha256Option)
     .option("--allow-unpinned-model", "download a remote model without a pinned SHA-256 (prints the digest)")
     .option(
       "--upstream-url <url>",

@@ -12,7 +12,7 @@ import { MalformedError, toHex, VeriteeError } from "@veritee/core";
 import { type VerificationCode, VerificationError, type VerifiedAttestation } from "@veritee/evidence";
 import { type Appraisal, type Claim, DEVELOPMENT_POLICY_WARNING, PolicyError } from "@veritee/policy";
 import type { Command } from "commander";
-import { loadPolicyFile } from "../client-session.js";
+import { checkServerUrl, loadPolicyFile } from "../client-session.js";
 import { out } from "../io.js";
 
 /** The evidence checks, in the order the verifier runs them (docs/ATTESTATION.md, Verification). */
@@ -114,6 +114,7 @@ export function registerVerify(program: Command): void {
     .requiredOption("--policy <file>", "the policy document (JSON)")
     .option("--json", "print the report as JSON")
     .action(async (url: string, opts: { policy: string; json?: boolean }) => {
+      checkServerUrl(url);
       const policy = await loadPolicyFile(opts.policy);
       const text = !opts.json;
       if (text && policy.development) out(`⚠ ${DEVELOPMENT_POLICY_WARNING}`);
