@@ -76,6 +76,8 @@ export interface ServeOptions {
         readonly model?: string;
         /** The served model's digest when known (published in the configuration measurement). */
         readonly modelSha256?: string;
+        /** The upstream's context window in tokens (default: asked from the upstream; unknown if it does not say). */
+        readonly contextSize?: number;
       };
   /** The development swtpm (started fresh, in a temp dir unless given), or a TPM address. */
   readonly tpm: (TpmChoice & { readonly kind: "address" }) | { readonly kind: "dev"; readonly stateDir?: string };
@@ -343,6 +345,7 @@ async function openEngine(options: ServeOptions) {
     baseURL: u.url,
     ...(u.apiKey ? { apiKey: u.apiKey } : {}),
     ...(u.model ? { models: [u.model] } : {}),
+    ...(u.contextSize ? { contextSize: u.contextSize } : {}),
   });
   const config = serverConfig({
     ...common,

@@ -64,7 +64,10 @@ export function registerServe(program: Command): void {
     .option("--upstream-model <id>", "the upstream model to serve (default: its first model)")
     .option("--tpm <address>", "device:/dev/tpmrm0 (default without --dev), swtpm:host=H,port=P or unix:PATH")
     .option("--parallel <n>", "embedded engine: requests generated at the same time (default 4)")
-    .option("--context-size <n>", "embedded engine: context window per sequence in tokens")
+    .option(
+      "--context-size <n>",
+      "context window per sequence in tokens (embedded: default the model's training context, at most 2048; upstream: default what the upstream reports, else unknown and left to the upstream)",
+    )
     .option("--write-policy <file>", "write the reference values as a client policy file")
     .option(
       "--platform-evidence <mode>",
@@ -132,13 +135,13 @@ function buildServeOptions(opts: Options): ServeOptions {
     throw new CliError("missing-tool", "no TPM at /dev/tpmrm0: pass --tpm ADDRESS, or --dev for a development TPM");
   }
   let engine: ServeOptions["engine"];
+  const contextSize = positive(opts.contextSize, "--context-size");
   if (opts.engine === "embedded") {
     if (opts.upstreamUrl) throw new CliError("bad-argument", "--upstream-url goes with --engine upstream");
     const model = opts.model ?? (existsSync(DEFAULT_MODEL) ? DEFAULT_MODEL : undefined);
     if (model === undefined)
       throw new CliError("bad-argument", "--model is required (no default model beside the repository)");
     const parallel = positive(opts.parallel, "--parallel");
-    const contextSize = positive(opts.contextSize, "--context-size");
     engine = {
       kind: "embedded",
       model,
@@ -156,6 +159,7 @@ function buildServeOptions(opts: Options): ServeOptions {
       ...(apiKey ? { apiKey } : {}),
       ...(opts.upstreamModel ? { model: opts.upstreamModel } : {}),
       ...(opts.modelSha256 ? { modelSha256: opts.modelSha256 } : {}),
+      ...(contextSize ? { contextSize } : {}),
     };
   } else {
     throw new CliError("bad-argument", "--engine must be embedded or upstream");
