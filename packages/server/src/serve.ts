@@ -11,6 +11,9 @@
  *     application PCR and sealed with a separator;
  *  4. the attester (EK, AK) and the HTTP server with the attestation routes.
  *
+ * Before all of it, the ports are bound (answering 503 until step 4), so a
+ * port already in use fails at once rather than after loading a model.
+ *
  * Any failure on the way stops the server: it never serves unmeasured.
  */
 import { mkdtemp, readFile, rm } from "node:fs/promises";
@@ -32,7 +35,7 @@ import { HttpError } from "./http/errors.js";
 import { createHttpHandler, type HttpLimits } from "./http/handler.js";
 import type { Logger } from "./http/logger.js";
 import type { Route } from "./http/router.js";
-import { type RunningHttpServer, startHttpServer } from "./http/server.js";
+import { type BoundHttpServer, bindHttpServer, type RunningHttpServer } from "./http/server.js";
 import { assertApplicationPcrFresh, type MeasuredLaunch, runMeasuredLaunch } from "./launch/launch.js";
 import { engineBinaryInputs, type LaunchMeasurements, measureLaunch, measureModel } from "./launch/measure.js";
 import { APPLICATION_PCR, serverConfig, type TpmChoice } from "./launch/server-config.js";
@@ -107,6 +110,14 @@ export interface ServeOptions {
   readonly azureCertificates?: AzureCertificateSource;
   /** GPU attestation reports for every attestation (NVML needs native code: none by default). */
   readonly gpuEvidence?: GpuEvidenceSource;
+  /**
+   * The EK certificate's CA chain for a real TPM (its vendor's root and
+   * intermediates, PEM): the roots go into `referenceValues.ekRootsPem`, so
+   * that a policy written from them trusts this TPM; the intermediates also
+   * go into every attestation document. Ignored with the development TPM,
+   * whose local CA is used.
+   */
+  readonly ekTrust?: { readonly rootsPem: readonly string[]; readonly intermediatesPem?: readonly string[] };
 }
 
 /** The reference values a client policy needs, as the server measured them. */
@@ -125,7 +136,7 @@ export interface ReferenceValues {
   };
   /** The expected value of the application PCR (the launch log's replay; the key set makes it unique per launch). */
   readonly appPcrValue: string;
-  /** PEM of the EK certificate's CA (development: the swtpm local CA root and issuer). */
+  /** PEM of the EK certificate's root CA (development: the swtpm local CA root; else `ekTrust.rootsPem`, maybe none). */
   readonly ekRootsPem: readonly string[];
 }
 
@@ -155,6 +166,23 @@ export async function startVeriteeServer(options: ServeOptions): Promise<Running
     cleanups.length = 0;
   };
   try {
+    // 0. The ports, first: a port in use is an environment error before anything slow happens.
+    const bound: BoundHttpServer = await bindHttpServer({
+      host: options.host ?? "127.0.0.1",
+      port: options.port ?? 8080,
+    });
+    cleanups.push(() => bound.close());
+    let tlsBound: BoundHttpServer | undefined;
+    if (options.tls) {
+      const tls = await bindHttpServer({
+        host: options.tls.host ?? options.host ?? "127.0.0.1",
+        port: options.tls.port ?? 8443,
+        tls: true,
+      });
+      tlsBound = tls;
+      cleanups.push(() => tls.close());
+    }
+
     // 1. The TPM.
     let spec: TransportSpec;
     let sim: SwtpmInstance | undefined;
@@ -176,6 +204,8 @@ export async function startVeriteeServer(options: ServeOptions): Promise<Running
       ekIntermediates = [pemToDer(issuer)];
     } else {
       spec = options.tpm.spec;
+      ekRootsPem = [...(options.ekTrust?.rootsPem ?? [])];
+      ekIntermediates = (options.ekTrust?.intermediatesPem ?? []).map(pemToDer);
     }
     const tpm = await TpmClient.connect(spec);
     cleanups.push(() => tpm.close());
@@ -254,22 +284,16 @@ export async function startVeriteeServer(options: ServeOptions): Promise<Running
         ...(options.logger ? { logger: options.logger } : {}),
       }),
     };
-    const running: RunningHttpServer = await startHttpServer(sealed, {
-      host: options.host ?? "127.0.0.1",
-      port: options.port ?? 8080,
-    });
+    // Shutdown drains HTTP first (before the engine and keys go): the close registered here runs before those above.
+    const running: RunningHttpServer = bound.serve(sealed);
     cleanups.push(() => running.close());
     let tlsRunning: RunningHttpServer | undefined;
-    if (options.tls) {
+    if (tlsBound) {
       const certificate = createAttestedCertificate({
         privateKey: launch.keys.tlsPrivateKey,
         spki: launch.keys.keySet.tlsSpki,
       });
-      const started = await startHttpServer(sealed, {
-        host: options.tls.host ?? options.host ?? "127.0.0.1",
-        port: options.tls.port ?? 8443,
-        tls: { key: launch.keys.tlsPrivateKey, cert: certificate.pem },
-      });
+      const started = tlsBound.serve(sealed, { key: launch.keys.tlsPrivateKey, cert: certificate.pem });
       tlsRunning = started;
       cleanups.push(() => started.close());
     }

@@ -1,7 +1,8 @@
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { decodePemCertificate } from "@veritee/policy";
 import {
   gpuEvidenceFromCommand,
   policyFromReferenceValues,
@@ -12,7 +13,7 @@ import { progressBar } from "@veritee/server/progress";
 import { parseTransportSpec } from "@veritee/tpm";
 import type { Command } from "commander";
 import { CliError } from "../cli-error.js";
-import { out, parsePort, positive, sha256Option } from "../io.js";
+import { out, parsePort, positive, readInputFile, sha256Option } from "../io.js";
 
 /** The repository (release) root: packages/cli/dist/src/commands → five levels up. */
 export const CODE_ROOT = path.resolve(fileURLToPath(new URL("../../../../../", import.meta.url)));
@@ -38,7 +39,12 @@ interface Options {
   platformEvidence: string;
   azureCerts?: string;
   gpuEvidenceCommand?: string;
+  ekRoot: string[];
+  ekIntermediate: string[];
+  devStateDir?: string;
 }
+
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
 /** `veritee serve`: the attested OpenAI-compatible inference server. */
 export function registerServe(program: Command): void {
@@ -62,13 +68,32 @@ export function registerServe(program: Command): void {
       "API root of the upstream engine, e.g. http://127.0.0.1:8000/v1 (key: $VERITEE_UPSTREAM_API_KEY)",
     )
     .option("--upstream-model <id>", "the upstream model to serve (default: its first model)")
+    .option(
+      "--dev-state-dir <dir>",
+      "with --dev: keep the development TPM in DIR (provisioned once) instead of a fresh temporary one; its EK root CA is DIR/ca/swtpm-localca-rootca-cert.pem (for veritee measure --ek-root)",
+    )
     .option("--tpm <address>", "device:/dev/tpmrm0 (default without --dev), swtpm:host=H,port=P or unix:PATH")
     .option("--parallel <n>", "embedded engine: requests generated at the same time (default 4)")
     .option(
       "--context-size <n>",
       "context window per sequence in tokens (embedded: default the model's training context, at most 2048; upstream: default what the upstream reports, else unknown and left to the upstream)",
     )
-    .option("--write-policy <file>", "write the reference values as a client policy file")
+    .option(
+      "--write-policy <file>",
+      "write the reference values as a client policy file (a real TPM also needs --ek-root)",
+    )
+    .option(
+      "--ek-root <pem>",
+      "real TPM: its vendor's EK root CA certificate (PEM file; repeatable), trusted by the --write-policy policy",
+      collect,
+      [],
+    )
+    .option(
+      "--ek-intermediate <pem>",
+      "real TPM: an EK intermediate CA certificate (PEM file; repeatable), sent in every attestation document",
+      collect,
+      [],
+    )
     .option(
       "--platform-evidence <mode>",
       "auto: attach SEV-SNP or TDX reports through configfs-tsm when this is a confidential VM, else an Azure vTPM HCL report when the TPM has one; azure-vtpm: require the HCL report; none: TPM evidence only",
@@ -88,7 +113,8 @@ export function registerServe(program: Command): void {
       parsePort,
     )
     .action(async (opts: Options) => {
-      const serveOptions = buildServeOptions(opts);
+      // Every option is checked, and every input file read, before anything is loaded or bound.
+      const serveOptions = await buildServeOptions(opts);
       process.stderr.write(`starting${opts.dev ? " (development TPM — INSECURE)" : ""}…\n`);
       const server = await startVeriteeServer(serveOptions);
       const rv = server.referenceValues;
@@ -117,7 +143,13 @@ export function registerServe(program: Command): void {
         `  boot PCRs 0-7   ${Object.values(rv.bootPcrs).every((v) => /^0+$/.test(v)) ? "all zero (no measured boot)" : "see policy"}`,
       );
       if (opts.writePolicy) {
-        await writeFile(opts.writePolicy, `${JSON.stringify(policyFromReferenceValues(rv), null, 2)}\n`);
+        try {
+          await writeFile(opts.writePolicy, `${JSON.stringify(policyFromReferenceValues(rv), null, 2)}\n`);
+        } catch (error) {
+          // Fail closed: a server whose policy could not be written does not keep serving.
+          await server.close();
+          throw error;
+        }
         out(`policy written to ${opts.writePolicy}${rv.development ? " (a DEVELOPMENT policy)" : ""}`);
       }
       await waitForSignal();
@@ -126,10 +158,29 @@ export function registerServe(program: Command): void {
     });
 }
 
-function buildServeOptions(opts: Options): ServeOptions {
+async function buildServeOptions(opts: Options): Promise<ServeOptions> {
   if (opts.dev && opts.tpm) throw new CliError("bad-argument", "--dev and --tpm exclude each other");
+  if (opts.dev && opts.ekRoot.length + opts.ekIntermediate.length > 0) {
+    throw new CliError("bad-argument", "--ek-root and --ek-intermediate are for a real TPM: --dev uses its local CA");
+  }
+  if (opts.writePolicy && !opts.dev && opts.ekRoot.length === 0) {
+    throw new CliError(
+      "bad-argument",
+      "--write-policy with a real TPM needs its EK root CA: --ek-root PEM_FILE (repeatable; the TPM vendor's root)",
+    );
+  }
+  if (opts.devStateDir !== undefined && !opts.dev)
+    throw new CliError("bad-argument", "--dev-state-dir goes with --dev");
+  if (opts.writePolicy) checkWritableTarget(opts.writePolicy, "--write-policy");
+  if (opts.tlsPort !== undefined && opts.tlsPort !== 0 && opts.tlsPort === opts.port) {
+    throw new CliError("bad-argument", "--tls-port must differ from --port");
+  }
+  const ekTrust = {
+    rootsPem: await readCertificates(opts.ekRoot, "--ek-root"),
+    intermediatesPem: await readCertificates(opts.ekIntermediate, "--ek-intermediate"),
+  };
   const tpm: ServeOptions["tpm"] = opts.dev
-    ? { kind: "dev" }
+    ? { kind: "dev", ...(opts.devStateDir ? { stateDir: path.resolve(opts.devStateDir) } : {}) }
     : { kind: "address", spec: parseTransportSpec(opts.tpm ?? "device:/dev/tpmrm0") };
   if (!opts.dev && !opts.tpm && !existsSync("/dev/tpmrm0")) {
     throw new CliError("missing-tool", "no TPM at /dev/tpmrm0: pass --tpm ADDRESS, or --dev for a development TPM");
@@ -141,6 +192,9 @@ function buildServeOptions(opts: Options): ServeOptions {
     const model = opts.model ?? (existsSync(DEFAULT_MODEL) ? DEFAULT_MODEL : undefined);
     if (model === undefined)
       throw new CliError("bad-argument", "--model is required (no default model beside the repository)");
+    if (!/^(hf:|https?:)/.test(model) && !statSync(model, { throwIfNoEntry: false })?.isFile()) {
+      throw new CliError("file-not-found", `--model: no such file: ${model}`);
+    }
     const parallel = positive(opts.parallel, "--parallel");
     engine = {
       kind: "embedded",
@@ -178,8 +232,33 @@ function buildServeOptions(opts: Options): ServeOptions {
     ...(opts.gpuEvidenceCommand ? { gpuEvidence: gpuEvidenceFromCommand({ command: opts.gpuEvidenceCommand }) } : {}),
     codeRoot: CODE_ROOT,
     ...(opts.tlsPort !== undefined ? { tls: { port: opts.tlsPort } } : {}),
+    ...(opts.dev ? {} : { ekTrust }),
     onProgress: (what) => progressBar(what),
   };
+}
+
+/** PEM certificate files, each checked to hold exactly one X.509 certificate. */
+async function readCertificates(files: readonly string[], option: string): Promise<string[]> {
+  const pems: string[] = [];
+  for (const file of files) {
+    const pem = new TextDecoder().decode(await readInputFile(file, option));
+    try {
+      decodePemCertificate(pem);
+    } catch (error) {
+      throw new CliError("bad-argument", `${option} ${file}: not a PEM certificate`, { cause: error });
+    }
+    pems.push(pem);
+  }
+  return pems;
+}
+
+/** The directory of an output file must exist, so that writing it after a long start cannot fail on that. */
+function checkWritableTarget(file: string, option: string): void {
+  const dir = statSync(path.dirname(path.resolve(file)), { throwIfNoEntry: false });
+  if (!dir?.isDirectory()) throw new CliError("file-not-found", `${option}: no such directory: ${path.dirname(file)}`);
+  if (statSync(file, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new CliError("bad-argument", `${option}: ${file} is a directory`);
+  }
 }
 
 function waitForSignal(): Promise<void> {

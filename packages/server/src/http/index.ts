@@ -13,5 +13,5 @@ export { createJsonLogger, silentLogger } from "./logger.js";
 export type { RejectionReason } from "./metrics.js";
 export { Metrics } from "./metrics.js";
 export type { HttpMethod, RequestFacts, Route, RouteContext, RouteHandler } from "./router.js";
-export type { ListenOptions, RunningHttpServer } from "./server.js";
-export { startHttpServer } from "./server.js";
+export type { BoundHttpServer, ListenErrorCode, ListenOptions, RunningHttpServer } from "./server.js";
+export { bindHttpServer, ListenError, startHttpServer } from "./server.js";
