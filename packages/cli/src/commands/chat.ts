@@ -11,6 +11,7 @@ import type { Session } from "@veritee/client/node";
 import type { Command } from "commander";
 import { checkServerUrl, loadPolicyFile, openSession, positiveInteger } from "../client-session.js";
 import { type ChatMessage, streamText } from "../inference.js";
+import { modelOutputWriter } from "../terminal-text.js";
 import { firstModel, parseTemperature } from "./complete.js";
 
 interface Options {
@@ -19,6 +20,7 @@ interface Options {
   system?: string;
   maxTokens?: string;
   temperature?: string;
+  rawOutput?: boolean;
 }
 
 /** What one chat needs besides the session. */
@@ -82,6 +84,10 @@ export function registerChat(program: Command): void {
     .option("--system <text>", "a system message to start the conversation with")
     .option("--max-tokens <n>", "the most tokens per reply", "512")
     .option("--temperature <t>", "sampling temperature 0..2 (0: greedy)")
+    .option(
+      "--raw-output",
+      "print the model's output unfiltered on a terminal too (by default a terminal gets it without control sequences)",
+    )
     .action(async (url: string, opts: Options) => {
       checkServerUrl(url);
       const maxTokens = positiveInteger(opts.maxTokens ?? "512", "--max-tokens");
@@ -110,7 +116,7 @@ export function registerChat(program: Command): void {
           ...(interactive
             ? { prompt: () => lines.prompt(), beforeReply: () => process.stdout.write("assistant> ") }
             : {}),
-          write: (text) => process.stdout.write(text),
+          write: modelOutputWriter(process.stdout, opts.rawOutput === true),
         });
       } finally {
         rl?.close();

@@ -10,6 +10,7 @@ import type { Command } from "commander";
 import { CliError } from "../cli-error.js";
 import { checkServerUrl, loadPolicyFile, openSession, positiveInteger } from "../client-session.js";
 import { listModels, streamText } from "../inference.js";
+import { modelOutputWriter } from "../terminal-text.js";
 
 interface Options {
   policy: string;
@@ -17,6 +18,7 @@ interface Options {
   model?: string;
   maxTokens?: string;
   temperature?: string;
+  rawOutput?: boolean;
 }
 
 /** `veritee complete`. */
@@ -32,6 +34,10 @@ export function registerComplete(program: Command): void {
     .option("--model <id>", "the model (default: the server's first)")
     .option("--max-tokens <n>", "the most tokens to generate", "256")
     .option("--temperature <t>", "sampling temperature 0..2 (0: greedy)")
+    .option(
+      "--raw-output",
+      "print the model's output unfiltered on a terminal too (by default a terminal gets it without control sequences)",
+    )
     .action(async (url: string, opts: Options) => {
       checkServerUrl(url);
       const maxTokens = positiveInteger(opts.maxTokens ?? "256", "--max-tokens");
@@ -46,7 +52,8 @@ export function registerComplete(program: Command): void {
           max_tokens: maxTokens,
           ...(temperature === undefined ? {} : { temperature }),
         });
-        for await (const text of stream) process.stdout.write(text);
+        const write = modelOutputWriter(process.stdout, opts.rawOutput === true);
+        for await (const text of stream) write(text);
         process.stdout.write("\n");
       } finally {
         await session.close();
