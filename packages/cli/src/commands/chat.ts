@@ -86,7 +86,7 @@ export function registerChat(program: Command): void {
     .option("--temperature <t>", "sampling temperature 0..2 (0: greedy)")
     .option(
       "--raw-output",
-      "print the model's output unfiltered on a terminal too (by default a terminal gets it without control sequences)",
+      "print the model's output unfiltered on a terminal too (otherwise a terminal gets it without control sequences)",
     )
     .action(async (url: string, opts: Options) => {
       checkServerUrl(url);

@@ -59,7 +59,7 @@ export function registerServe(program: Command): void {
     .option("--engine <kind>", "embedded (llama.cpp in process) or upstream (an OpenAI-compatible server)", "embedded")
     .option(
       "--model <path|uri>",
-      "GGUF path, hf:OWNER/REPO/FILE.gguf or https URL (default: ../shared/models/stories260K.gguf)",
+      "GGUF path, hf:OWNER/REPO/FILE.gguf or https URL (default: ../shared/models/stories260K.gguf when present)",
     )
     .option("--model-sha256 <hex>", "pin the model's SHA-256 (required for remote models)", sha256Option)
     .option("--allow-unpinned-model", "download a remote model without a pinned SHA-256 (prints the digest)")
@@ -72,11 +72,11 @@ export function registerServe(program: Command): void {
       "--dev-state-dir <dir>",
       "with --dev: keep the development TPM in DIR (provisioned once) instead of a fresh temporary one; its EK root CA is DIR/ca/swtpm-localca-rootca-cert.pem (for veritee measure --ek-root)",
     )
-    .option("--tpm <address>", "device:/dev/tpmrm0 (default without --dev), swtpm:host=H,port=P or unix:PATH")
-    .option("--parallel <n>", "embedded engine: requests generated at the same time (default 4)")
+    .option("--tpm <address>", "the TPM: device:PATH, swtpm:host=H,port=P or unix:PATH (default: device:/dev/tpmrm0)")
+    .option("--parallel <n>", "embedded engine: requests generated at the same time (default: 4)")
     .option(
       "--context-size <n>",
-      "context window per sequence in tokens (embedded: default the model's training context, at most 2048; upstream: default what the upstream reports, else unknown and left to the upstream)",
+      "context window per sequence in tokens (default: embedded, the model's training context, at most 2048; upstream, what the upstream reports, else unknown and left to the upstream)",
     )
     .option(
       "--write-policy <file>",
