@@ -34,6 +34,11 @@ const SKIPPED: readonly { readonly line: string; readonly reason: string }[] = [
   { line: "/sys/kernel/security/tpm0", reason: "this machine's firmware event log: needs root and a hardware TPM" },
   { line: "tdx_prod_quote_SPR_E4.dat", reason: "needs ./collateral laid out from the TDX vectors by hand" },
   { line: "esbuild app.ts", reason: "needs the reader's app.ts" },
+  {
+    line: "npm run build && npm pack",
+    reason: "builds and packs the repository: npm-pack.test.ts does it in a temp dir",
+  },
+  { line: "cd ../my-app", reason: "the reader's project: npm-pack.test.ts installs the tarballs into an empty one" },
   { line: "--code-root ./release-1.2.3", reason: "a template: a release, a model and boot PCR values to fill in" },
   {
     line: "serve --dev --write-policy policy.json",
