@@ -93,6 +93,21 @@ describe("veritee serve: checks before loading", () => {
     await failsFast(["--dev", "--model", path.join(tmp, "none.gguf")], EXIT.environment, /--model: no such file/);
   });
 
+  test("--cors-origin and --metrics-listen are checked before loading (2)", async () => {
+    for (const origin of ["*", "app.example", "https://app.example/path"]) {
+      await failsFast(["--dev", "--cors-origin", origin], EXIT.usage, /--cors-origin: /);
+    }
+    for (const address of ["9090", "127.0.0.1", "127.0.0.1:99999", "host:port"]) {
+      await failsFast(["--dev", "--metrics-listen", address], EXIT.usage, /--metrics-listen takes HOST:PORT/);
+    }
+  });
+
+  test("a --metrics-listen port in use is an environment error (15)", async () => {
+    const r = await veritee("serve", "--dev", "--port", "0", "--metrics-listen", `127.0.0.1:${takenPort}`);
+    assert.equal(r.code, EXIT.environment, r.stderr);
+    assert.match(r.stderr, /port-in-use/);
+  });
+
   test("--tls-port equal to --port is a usage error (2)", async () => {
     await failsFast(["--dev", "--port", "18080", "--tls-port", "18080"], EXIT.usage, /--tls-port must differ/);
   });

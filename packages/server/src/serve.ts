@@ -31,8 +31,9 @@ import { createEmbeddedEngine } from "./engine/embedded.js";
 import { engineBinaryPaths } from "./engine/native.js";
 import type { Engine } from "./engine/types.js";
 import { createUpstreamEngine } from "./engine/upstream.js";
+import { withCors } from "./http/cors.js";
 import { HttpError } from "./http/errors.js";
-import { createHttpHandler, type HttpLimits } from "./http/handler.js";
+import { createHttpHandler, type HttpLimits, metricsListener } from "./http/handler.js";
 import type { Logger } from "./http/logger.js";
 import type { Route } from "./http/router.js";
 import { type BoundHttpServer, bindHttpServer, type RunningHttpServer } from "./http/server.js";
@@ -118,6 +119,14 @@ export interface ServeOptions {
    * whose local CA is used.
    */
   readonly ekTrust?: { readonly rootsPem: readonly string[]; readonly intermediatesPem?: readonly string[] };
+  /**
+   * Serve `/metrics` on this separate admin listener (e.g. 127.0.0.1, for a
+   * Prometheus scraper in the same VM). Without it no listener serves
+   * metrics: the public port never publishes them.
+   */
+  readonly metrics?: { readonly host?: string; readonly port: number };
+  /** Web origins (`https://app.example`, from `parseCorsOrigin`) allowed to call the API from a browser (CORS). */
+  readonly corsOrigins?: readonly string[];
 }
 
 /** The reference values a client policy needs, as the server measured them. */
@@ -145,6 +154,8 @@ export interface RunningVeriteeServer {
   readonly url: string;
   /** The attested-TLS URL (`https://…`) when `tls` was asked for. */
   readonly tlsUrl: string | undefined;
+  /** The admin listener's URL (`/metrics`) when `metrics` was asked for. */
+  readonly metricsUrl: string | undefined;
   readonly engine: Engine;
   readonly launch: MeasuredLaunch;
   readonly measurements: LaunchMeasurements;
@@ -181,6 +192,12 @@ export async function startVeriteeServer(options: ServeOptions): Promise<Running
       });
       tlsBound = tls;
       cleanups.push(() => tls.close());
+    }
+    let metricsBound: BoundHttpServer | undefined;
+    if (options.metrics) {
+      const admin = await bindHttpServer({ host: options.metrics.host ?? "127.0.0.1", port: options.metrics.port });
+      metricsBound = admin;
+      cleanups.push(() => admin.close());
     }
 
     // 1. The TPM.
@@ -274,6 +291,7 @@ export async function startVeriteeServer(options: ServeOptions): Promise<Running
       extraRoutes: attestationRoutes(attester),
       ...(options.limits ? { limits: options.limits } : {}),
       ...(options.logger ? { logger: options.logger } : {}),
+      metricsRoute: false,
     });
     // Sealed requests are opened with the in-memory HPKE key and their responses sealed; others pass through.
     const sealed = {
@@ -285,7 +303,9 @@ export async function startVeriteeServer(options: ServeOptions): Promise<Running
       }),
     };
     // Shutdown drains HTTP first (before the engine and keys go): the close registered here runs before those above.
-    const running: RunningHttpServer = bound.serve(sealed);
+    const publicListener = withCors(sealed.handler, options.corsOrigins ?? []);
+    const served = { ...sealed, handler: publicListener };
+    const running: RunningHttpServer = bound.serve(served);
     cleanups.push(() => running.close());
     let tlsRunning: RunningHttpServer | undefined;
     if (tlsBound) {
@@ -293,10 +313,12 @@ export async function startVeriteeServer(options: ServeOptions): Promise<Running
         privateKey: launch.keys.tlsPrivateKey,
         spki: launch.keys.keySet.tlsSpki,
       });
-      const started = tlsBound.serve(sealed, { key: launch.keys.tlsPrivateKey, cert: certificate.pem });
+      const started = tlsBound.serve(served, { key: launch.keys.tlsPrivateKey, cert: certificate.pem });
       tlsRunning = started;
       cleanups.push(() => started.close());
     }
+
+    const metricsRunning = metricsBound?.serve(metricsListener(http.metrics));
 
     const referenceValues: ReferenceValues = {
       development: sim !== undefined,
@@ -316,6 +338,7 @@ export async function startVeriteeServer(options: ServeOptions): Promise<Running
     return {
       url: running.url,
       tlsUrl: tlsRunning?.url,
+      metricsUrl: metricsRunning?.url,
       engine,
       launch,
       measurements,

@@ -5,6 +5,7 @@ import { fileURLToPath } from "node:url";
 import { decodePemCertificate } from "@veritee/policy";
 import {
   gpuEvidenceFromCommand,
+  parseCorsOrigin,
   policyFromReferenceValues,
   type ServeOptions,
   startVeriteeServer,
@@ -42,6 +43,8 @@ interface Options {
   ekRoot: string[];
   ekIntermediate: string[];
   devStateDir?: string;
+  metricsListen?: string;
+  corsOrigin: string[];
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -108,6 +111,16 @@ export function registerServe(program: Command): void {
       "Azure confidential VM: directory with vcek.der (and ask.der, ark.der) for the HCL report's SEV-SNP report (e.g. saved from IMDS THIM)",
     )
     .option(
+      "--metrics-listen <host:port>",
+      "serve Prometheus /metrics on this separate admin address, e.g. 127.0.0.1:9090 (port 0: any free one); without it no port serves metrics",
+    )
+    .option(
+      "--cors-origin <origin>",
+      "let web pages on this origin call the server from a browser, e.g. https://app.example (repeatable; no wildcard)",
+      collect,
+      [],
+    )
+    .option(
       "--tls-port <n>",
       "also serve attested TLS on this port: a self-signed certificate for the attested TLS key, which clients pin (0: any free port)",
       parsePort,
@@ -120,6 +133,7 @@ export function registerServe(program: Command): void {
       const rv = server.referenceValues;
       out(`veritee server listening on ${server.url}`);
       if (server.tlsUrl) out(`attested TLS listening on ${server.tlsUrl} (clients pin the attested key)`);
+      if (server.metricsUrl) out(`metrics listening on ${server.metricsUrl}/metrics (admin)`);
       out(
         `  engine          ${server.engine.kind}, models ${server.engine
           .models()
@@ -175,6 +189,15 @@ async function buildServeOptions(opts: Options): Promise<ServeOptions> {
   if (opts.tlsPort !== undefined && opts.tlsPort !== 0 && opts.tlsPort === opts.port) {
     throw new CliError("bad-argument", "--tls-port must differ from --port");
   }
+  const metrics =
+    opts.metricsListen === undefined ? undefined : parseListenAddress(opts.metricsListen, "--metrics-listen");
+  const corsOrigins = opts.corsOrigin.map((origin) => {
+    try {
+      return parseCorsOrigin(origin);
+    } catch (error) {
+      throw new CliError("bad-argument", `--cors-origin: ${(error as Error).message}`, { cause: error });
+    }
+  });
   const ekTrust = {
     rootsPem: await readCertificates(opts.ekRoot, "--ek-root"),
     intermediatesPem: await readCertificates(opts.ekIntermediate, "--ek-intermediate"),
@@ -233,8 +256,18 @@ async function buildServeOptions(opts: Options): Promise<ServeOptions> {
     codeRoot: CODE_ROOT,
     ...(opts.tlsPort !== undefined ? { tls: { port: opts.tlsPort } } : {}),
     ...(opts.dev ? {} : { ekTrust }),
+    ...(metrics ? { metrics } : {}),
+    ...(corsOrigins.length > 0 ? { corsOrigins } : {}),
     onProgress: (what) => progressBar(what),
   };
+}
+
+/** `HOST:PORT` (`[v6]:PORT` for IPv6) of a listener. */
+function parseListenAddress(value: string, option: string): { host: string; port: number } {
+  const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]\s]+)):(\d{1,5})$/.exec(value);
+  const port = Number(match?.[3]);
+  if (!match || port > 65535) throw new CliError("bad-argument", `${option} takes HOST:PORT, e.g. 127.0.0.1:9090`);
+  return { host: match[1] ?? match[2]!, port };
 }
 
 /** PEM certificate files, each checked to hold exactly one X.509 certificate. */
