@@ -7,13 +7,14 @@
  * server was listening — and it kept serving.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { EXIT } from "../src/exit-codes.js";
-import { veritee } from "./run-cli.js";
+import { BIN, veritee } from "./run-cli.js";
 
 let tmp: string;
 let taken: Server;
@@ -110,5 +111,73 @@ describe("veritee serve: checks before loading", () => {
 
   test("--tls-port equal to --port is a usage error (2)", async () => {
     await failsFast(["--dev", "--port", "18080", "--tls-port", "18080"], EXIT.usage, /--tls-port must differ/);
+  });
+});
+
+describe("veritee serve --write-policy on a non-development TPM", () => {
+  test("--ek-root makes a policy that trusts that TPM's EK chain (a swtpm addressed as a real TPM)", {
+    timeout: 180_000,
+  }, async () => {
+    const state = path.join(tmp, "sim");
+    const started = await veritee("tpm", "sim", "start", "--state-dir", state, "--port", "0", "--json");
+    assert.equal(started.code, 0, started.stderr);
+    const { port } = JSON.parse(started.stdout) as { port: number };
+    const policyFile = path.join(tmp, "real-tpm-policy.json");
+    const child = spawn(
+      process.execPath,
+      [
+        BIN,
+        "serve",
+        "--tpm",
+        `swtpm:host=127.0.0.1,port=${port}`,
+        "--ek-root",
+        path.join(state, "ca", "swtpm-localca-rootca-cert.pem"),
+        "--ek-intermediate",
+        path.join(state, "ca", "issuercert.pem"),
+        "--port",
+        "0",
+        "--write-policy",
+        policyFile,
+      ],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    try {
+      let stdout = "";
+      let stderr = "";
+      child.stderr.on("data", (d: Buffer) => {
+        stderr += d.toString();
+      });
+      const url = await new Promise<string>((resolve, reject) => {
+        child.stdout.on("data", (d: Buffer) => {
+          stdout += d.toString();
+          const match = /listening on (http:\/\/\S+)/.exec(stdout);
+          if (match && stdout.includes("policy written")) resolve(match[1]!);
+        });
+        child.once("exit", (code) => reject(new Error(`serve exited with ${code}: ${stderr}`)));
+      });
+      const policy = JSON.parse(readFileSync(policyFile, "utf8")) as {
+        development: boolean;
+        trust: { ekRoots: { pem: string }[] };
+      };
+      assert.equal(policy.development, false);
+      assert.equal(policy.trust.ekRoots.length, 1);
+      assert.equal(
+        policy.trust.ekRoots[0]!.pem.trim(),
+        readFileSync(path.join(state, "ca", "swtpm-localca-rootca-cert.pem"), "utf8").trim(),
+      );
+      // The chain verifies against that root; only the development check refuses, as it must for a swtpm.
+      const verified = await veritee("verify", `${url}/v1`, "--policy", policyFile, "--json");
+      assert.equal(verified.code, EXIT.policy, verified.stderr);
+      const report = JSON.parse(verified.stdout) as {
+        error: { code: string };
+        appraisal: { claims: { path: string; ok: boolean }[] };
+      };
+      assert.equal(report.error.code, "development-policy-required");
+      assert.ok(report.appraisal.claims.some((c) => c.path === "trust.ekRoots" && c.ok));
+    } finally {
+      child.kill("SIGTERM");
+      await new Promise((resolve) => child.once("exit", resolve));
+      await veritee("tpm", "sim", "stop", "--state-dir", state);
+    }
   });
 });
