@@ -13,6 +13,9 @@ import { createServer, type Server } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
+import { encodePemCertificate } from "@veritee/policy";
+import { makeRoot } from "@veritee/testkit/x509";
+import { TpmClient } from "@veritee/tpm";
 import { EXIT } from "../src/exit-codes.js";
 import { BIN, veritee } from "./run-cli.js";
 
@@ -115,13 +118,45 @@ describe("veritee serve: checks before loading", () => {
 });
 
 describe("veritee serve --write-policy on a non-development TPM", () => {
-  test("--ek-root makes a policy that trusts that TPM's EK chain (a swtpm addressed as a real TPM)", {
+  test("the EK roots are checked before loading: a swtpm CA is refused for a production policy (2)", async () => {
+    const state = path.join(tmp, "sim-ca");
+    const started = await veritee("tpm", "sim", "start", "--state-dir", state, "--port", "0", "--json");
+    assert.equal(started.code, 0, started.stderr);
+    try {
+      const { port } = JSON.parse(started.stdout) as { port: number };
+      await failsFast(
+        [
+          "--tpm",
+          `swtpm:host=127.0.0.1,port=${port}`,
+          "--ek-root",
+          path.join(state, "ca", "swtpm-localca-rootca-cert.pem"),
+          "--write-policy",
+          path.join(tmp, "p.json"),
+        ],
+        EXIT.usage,
+        /invalid-policy: trust\.ekRoots\[0\]\.pem: is the swtpm local CA/,
+      );
+    } finally {
+      await veritee("tpm", "sim", "stop", "--state-dir", state);
+    }
+  });
+
+  test("--ek-root goes into the written policy's trust.ekRoots, for a TPM addressed by --tpm", {
     timeout: 180_000,
   }, async () => {
     const state = path.join(tmp, "sim");
     const started = await veritee("tpm", "sim", "start", "--state-dir", state, "--port", "0", "--json");
     assert.equal(started.code, 0, started.stderr);
     const { port } = JSON.parse(started.stdout) as { port: number };
+    // Measured boot, as firmware would do it: a production policy refuses all-zero boot PCRs (swtpm has none).
+    const tpm = await TpmClient.connect({ kind: "tcp", host: "127.0.0.1", port });
+    await tpm.startup("clear");
+    for (let pcr = 0; pcr < 8; pcr++) await tpm.pcrExtend(pcr, { sha256: new Uint8Array(32).fill(pcr + 1) });
+    await tpm.close();
+    // A vendor root (a test CA: only a development policy may trust the swtpm's own).
+    const rootPem = encodePemCertificate(makeRoot("Veritee Test TPM Vendor Root").cert);
+    const rootFile = path.join(tmp, "vendor-root.pem");
+    writeFileSync(rootFile, rootPem);
     const policyFile = path.join(tmp, "real-tpm-policy.json");
     const child = spawn(
       process.execPath,
@@ -131,9 +166,7 @@ describe("veritee serve --write-policy on a non-development TPM", () => {
         "--tpm",
         `swtpm:host=127.0.0.1,port=${port}`,
         "--ek-root",
-        path.join(state, "ca", "swtpm-localca-rootca-cert.pem"),
-        "--ek-intermediate",
-        path.join(state, "ca", "issuercert.pem"),
+        rootFile,
         "--port",
         "0",
         "--write-policy",
@@ -141,42 +174,32 @@ describe("veritee serve --write-policy on a non-development TPM", () => {
       ],
       { stdio: ["ignore", "pipe", "pipe"] },
     );
+    let stdout = "";
+    let stderr = "";
+    const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
     try {
-      let stdout = "";
-      let stderr = "";
       child.stderr.on("data", (d: Buffer) => {
         stderr += d.toString();
       });
-      const url = await new Promise<string>((resolve, reject) => {
+      await new Promise<void>((resolve, reject) => {
         child.stdout.on("data", (d: Buffer) => {
           stdout += d.toString();
-          const match = /listening on (http:\/\/\S+)/.exec(stdout);
-          if (match && stdout.includes("policy written")) resolve(match[1]!);
+          if (stdout.includes("policy written")) resolve();
         });
-        child.once("exit", (code) => reject(new Error(`serve exited with ${code}: ${stderr}`)));
+        void exited.then((code) => reject(new Error(`serve exited with ${code}: ${stderr}`)));
       });
       const policy = JSON.parse(readFileSync(policyFile, "utf8")) as {
         development: boolean;
         trust: { ekRoots: { pem: string }[] };
       };
       assert.equal(policy.development, false);
-      assert.equal(policy.trust.ekRoots.length, 1);
-      assert.equal(
-        policy.trust.ekRoots[0]!.pem.trim(),
-        readFileSync(path.join(state, "ca", "swtpm-localca-rootca-cert.pem"), "utf8").trim(),
+      assert.deepEqual(
+        policy.trust.ekRoots.map((r) => r.pem.trim()),
+        [rootPem.trim()],
       );
-      // The chain verifies against that root; only the development check refuses, as it must for a swtpm.
-      const verified = await veritee("verify", `${url}/v1`, "--policy", policyFile, "--json");
-      assert.equal(verified.code, EXIT.policy, verified.stderr);
-      const report = JSON.parse(verified.stdout) as {
-        error: { code: string };
-        appraisal: { claims: { path: string; ok: boolean }[] };
-      };
-      assert.equal(report.error.code, "development-policy-required");
-      assert.ok(report.appraisal.claims.some((c) => c.path === "trust.ekRoots" && c.ok));
     } finally {
       child.kill("SIGTERM");
-      await new Promise((resolve) => child.once("exit", resolve));
+      await exited;
       await veritee("tpm", "sim", "stop", "--state-dir", state);
     }
   });

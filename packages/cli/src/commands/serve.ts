@@ -202,6 +202,7 @@ async function buildServeOptions(opts: Options): Promise<ServeOptions> {
     rootsPem: await readCertificates(opts.ekRoot, "--ek-root"),
     intermediatesPem: await readCertificates(opts.ekIntermediate, "--ek-intermediate"),
   };
+  if (opts.writePolicy && !opts.dev) checkPolicyTrust(ekTrust.rootsPem);
   const tpm: ServeOptions["tpm"] = opts.dev
     ? { kind: "dev", ...(opts.devStateDir ? { stateDir: path.resolve(opts.devStateDir) } : {}) }
     : { kind: "address", spec: parseTransportSpec(opts.tpm ?? "device:/dev/tpmrm0") };
@@ -268,6 +269,24 @@ function parseListenAddress(value: string, option: string): { host: string; port
   const port = Number(match?.[3]);
   if (!match || port > 65535) throw new CliError("bad-argument", `${option} takes HOST:PORT, e.g. 127.0.0.1:9090`);
   return { host: match[1] ?? match[2]!, port };
+}
+
+/**
+ * The policy `--write-policy` will write takes its trust section from
+ * `--ek-root`; everything else is measured later and always valid. So a
+ * policy with these roots and placeholder measurements is validated now,
+ * before loading: e.g. a swtpm CA in a production policy is refused here.
+ * @throws PolicyError `invalid-policy` (kind usage, exit 2) naming the field.
+ */
+function checkPolicyTrust(rootsPem: readonly string[]): void {
+  const zero = "0".repeat(64);
+  policyFromReferenceValues({
+    development: false,
+    appPcr: 15,
+    bootPcrs: "any",
+    launch: { codeBundle: zero, configuration: zero, runtime: zero, engineBinaries: {}, models: {} },
+    ekRootsPem: rootsPem,
+  });
 }
 
 /** PEM certificate files, each checked to hold exactly one X.509 certificate. */
