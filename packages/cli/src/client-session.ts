@@ -4,6 +4,7 @@
  * a development policy, and `connect` from the client SDK with Node's
  * attested TLS.
  */
+import { ClientError, resolveServerAddress } from "@veritee/client";
 import { type ConnectOptions, connect, type Session, type Timeouts } from "@veritee/client/node";
 import {
   DEVELOPMENT_POLICY_WARNING,
@@ -19,6 +20,24 @@ import { readInputFile } from "./io.js";
 /** Read and validate `--policy FILE`. @throws CliError (file), PolicyError `invalid-policy` (kind usage: exit 2). */
 export async function loadPolicyFile(file: string): Promise<Policy> {
   return parsePolicyJson(await readInputFile(file, "--policy"));
+}
+
+/**
+ * Check the `<url>` argument before anything else runs: a URL the SDK would
+ * refuse is a command-line mistake (exit 2), not a client failure (exit 17).
+ * @throws CliError `bad-argument`
+ */
+export function checkServerUrl(url: string): void {
+  try {
+    resolveServerAddress(url);
+  } catch (error) {
+    if (error instanceof ClientError) {
+      throw new CliError("bad-argument", `<url>: ${error.message.replace(/^invalid-options: baseURL /, "")}`, {
+        cause: error,
+      });
+    }
+    throw error;
+  }
 }
 
 /**
@@ -70,6 +89,7 @@ export async function openSession(
   policy: Policy,
   extra: Omit<ConnectOptions, "baseURL" | "policy"> = {},
 ): Promise<Session> {
+  checkServerUrl(url);
   const banner = insecureBanner(policy);
   if (banner) process.stderr.write(`${banner}\n`);
   const session = await connect({ baseURL: url, policy, ...extra });

@@ -1,2 +1,2 @@
-export { EXIT, exitCodeFor } from "./exit-codes.js";
+export { EXIT, EXIT_FOR_KIND, type ExitCode, exitCodeFor } from "./exit-codes.js";
 export { buildProgram, main } from "./main.js";

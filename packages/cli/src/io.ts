@@ -25,6 +25,17 @@ export function parseHexOption(value: string, option: string): Uint8Array {
   }
 }
 
+/** Parse a SHA-256 option: exactly 64 hex digits, returned lower-case; a usage error otherwise. */
+export function parseSha256Option(value: string, option: string): string {
+  if (!/^[0-9a-fA-F]{64}$/.test(value)) {
+    throw new CliError("bad-argument", `${option} must be a SHA-256 digest (64 hex digits)`);
+  }
+  return value.toLowerCase();
+}
+
+/** `--model-sha256` as a commander option parser. */
+export const sha256Option = (value: string): string => parseSha256Option(value, "--model-sha256");
+
 /** Parse a TCP port option: an integer in 0..65535. */
 export function parsePort(value: string): number {
   const n = Number(value);

@@ -10,6 +10,7 @@ import { registerTpmSim } from "./commands/tpm-sim.js";
 import { registerVerifyQuote } from "./commands/tpm-verify-quote.js";
 import { registerVerify } from "./commands/verify.js";
 import { describeError, EXIT, exitCodeFor } from "./exit-codes.js";
+import { configureHelpEverywhere } from "./help.js";
 
 /** Build the `veritee` command tree. Exported for in-process tests. */
 export function buildProgram(): Command {
@@ -40,6 +41,7 @@ export function buildProgram(): Command {
     }
   };
   inherit(program);
+  configureHelpEverywhere(program);
   return program;
 }
 

@@ -64,7 +64,19 @@ before(async () => {
   mkdirSync(serverTmp);
   child = spawn(
     process.execPath,
-    [BIN, "serve", "--dev", "--port", "0", "--parallel", "2", "--write-policy", path.join(tmp, "policy.json")],
+    [
+      BIN,
+      "serve",
+      "--dev",
+      "--port",
+      "0",
+      "--parallel",
+      "2",
+      "--metrics-listen",
+      "127.0.0.1:0",
+      "--write-policy",
+      path.join(tmp, "policy.json"),
+    ],
     // The server's temporary files (its development TPM) go under the test's directory, to be searched.
     { cwd: tmp, env: serverEnv({ TMPDIR: serverTmp }), stdio: ["ignore", "pipe", "pipe"] },
   );
@@ -203,8 +215,11 @@ describe("veritee serve --dev", () => {
     });
     assert.equal(malformed.status, 400);
     assert.ok(!(await malformed.text()).includes(CANARY));
-    const metrics = await (await fetch(`${url}/metrics`)).text();
-    assert.match(metrics, /veritee_http_requests_total/);
+    // Metrics are on the admin listener only: the public port does not publish them.
+    assert.equal((await fetch(`${url}/metrics`)).status, 404);
+    const metricsUrl = /metrics listening on (http:\/\/\S+)/.exec(stdout)![1]!;
+    const metrics = await (await fetch(metricsUrl)).text();
+    assert.match(metrics, /veritee_http_requests_total\{route="\/v1\/chat\/completions"/);
     assert.ok(!metrics.includes(CANARY));
 
     assertNoCanaryOnDisk();

@@ -9,8 +9,8 @@
 export abstract class VeriteeError<Code extends string = string> extends Error {
   /** A stable machine-readable reason, one of the subclass's closed union. */
   readonly code: Code;
-  /** The error's class name, stable across minification. */
-  abstract readonly kind: string;
+  /** The error's class, stable across minification; the CLI maps each kind to its exit code. */
+  abstract readonly kind: ErrorKind;
 
   constructor(code: Code, message: string, options?: { cause?: unknown }) {
     super(`${code}: ${message}`, options);
@@ -18,6 +18,43 @@ export abstract class VeriteeError<Code extends string = string> extends Error {
     this.name = new.target.name;
   }
 }
+
+/**
+ * Every error class's `kind`, a closed union: the CLI's exit-code table is a
+ * `Record` over it, so a new error class that forgets its exit code does not
+ * compile (instead of silently exiting 1, "internal bug").
+ */
+export type ErrorKind =
+  /** Bytes that do not decode (`MalformedError`). */
+  | "malformed"
+  /** Evidence that decodes but fails a check (`VerificationError`). */
+  | "verification"
+  /** Genuine evidence the policy refuses (`PolicyError`). */
+  | "policy"
+  /** Trust material or collateral unavailable (`CollateralError`). */
+  | "collateral"
+  /** A TPM command failed or the TPM is unreachable (`TpmError`). */
+  | "tpm"
+  /** The swtpm manager failed (`SwtpmError`): a local prerequisite. */
+  | "swtpm"
+  /** Bad command-line input, or an invalid policy file (`CliError`, `PolicyError`). */
+  | "usage"
+  /** A missing local prerequisite: a file, a model, a port (`CliError`, `ModelError`). */
+  | "environment"
+  /** The attested channel failed (`ChannelError`). */
+  | "channel"
+  /** The server could not be reached or broke the protocol (`ClientError`). */
+  | "client"
+  /** The server's attester failed (`AttestationError`). */
+  | "attestation"
+  /** The server could not produce TEE evidence (`TeeError`). */
+  | "tee"
+  /** The server's measured launch failed (`LaunchError`). */
+  | "launch"
+  /** An inference engine failed (`EngineError`). */
+  | "engine"
+  /** An HTTP request the server refused (`HttpError`). */
+  | "http";
 
 /** Codes for bytes that do not decode as the structure they claim to be. */
 export type MalformedCode =

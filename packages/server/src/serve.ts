@@ -12,6 +12,9 @@
  *     application PCR and sealed with a separator;
  *  4. the attester (EK, AK) and the HTTP server with the attestation routes.
  *
+ * Before all of it, the ports are bound (answering 503 until step 4), so a
+ * port already in use fails at once rather than after loading a model.
+ *
  * Any failure on the way stops the server: it never serves unmeasured.
  */
 import { mkdtemp, readFile, rm } from "node:fs/promises";
@@ -29,11 +32,12 @@ import { createEmbeddedEngine } from "./engine/embedded.js";
 import { engineFileMappings } from "./engine/native.js";
 import type { Engine } from "./engine/types.js";
 import { createUpstreamEngine } from "./engine/upstream.js";
+import { withCors } from "./http/cors.js";
 import { HttpError } from "./http/errors.js";
-import { createHttpHandler, type HttpLimits } from "./http/handler.js";
+import { createHttpHandler, type HttpLimits, metricsListener } from "./http/handler.js";
 import type { Logger } from "./http/logger.js";
 import type { Route } from "./http/router.js";
-import { type RunningHttpServer, startHttpServer } from "./http/server.js";
+import { type BoundHttpServer, bindHttpServer, type RunningHttpServer } from "./http/server.js";
 import { assertEngineMappingsPinned, closeEngineFiles, pinEngineFiles } from "./launch/engine-files.js";
 import { assertApplicationPcrFresh, type MeasuredLaunch, runMeasuredLaunch } from "./launch/launch.js";
 import {
@@ -84,6 +88,8 @@ export interface ServeOptions {
         readonly model?: string;
         /** The served model's digest when known (published in the configuration measurement). */
         readonly modelSha256?: string;
+        /** The upstream's context window in tokens (default: asked from the upstream; unknown if it does not say). */
+        readonly contextSize?: number;
       };
   /** The development swtpm (started fresh, in a temp dir unless given), or a TPM address. */
   readonly tpm: (TpmChoice & { readonly kind: "address" }) | { readonly kind: "dev"; readonly stateDir?: string };
@@ -126,6 +132,22 @@ export interface ServeOptions {
    * whose own flags are not the server's; `veritee serve` never sets it.
    */
   readonly launchEnvironment?: LaunchEnvironment;
+  /**
+   * The EK certificate's CA chain for a real TPM (its vendor's root and
+   * intermediates, PEM): the roots go into `referenceValues.ekRootsPem`, so
+   * that a policy written from them trusts this TPM; the intermediates also
+   * go into every attestation document. Ignored with the development TPM,
+   * whose local CA is used.
+   */
+  readonly ekTrust?: { readonly rootsPem: readonly string[]; readonly intermediatesPem?: readonly string[] };
+  /**
+   * Serve `/metrics` on this separate admin listener (e.g. 127.0.0.1, for a
+   * Prometheus scraper in the same VM). Without it no listener serves
+   * metrics: the public port never publishes them.
+   */
+  readonly metrics?: { readonly host?: string; readonly port: number };
+  /** Web origins (`https://app.example`, from `parseCorsOrigin`) allowed to call the API from a browser (CORS). */
+  readonly corsOrigins?: readonly string[];
 }
 
 /** The reference values a client policy needs, as the server measured them. */
@@ -144,7 +166,7 @@ export interface ReferenceValues {
   };
   /** The expected value of the application PCR (the launch log's replay; the key set makes it unique per launch). */
   readonly appPcrValue: string;
-  /** PEM of the EK certificate's CA (development: the swtpm local CA root and issuer). */
+  /** PEM of the EK certificate's root CA (development: the swtpm local CA root; else `ekTrust.rootsPem`, maybe none). */
   readonly ekRootsPem: readonly string[];
 }
 
@@ -153,6 +175,8 @@ export interface RunningVeriteeServer {
   readonly url: string;
   /** The attested-TLS URL (`https://…`) when `tls` was asked for. */
   readonly tlsUrl: string | undefined;
+  /** The admin listener's URL (`/metrics`) when `metrics` was asked for. */
+  readonly metricsUrl: string | undefined;
   readonly engine: Engine;
   readonly launch: MeasuredLaunch;
   readonly measurements: LaunchMeasurements;
@@ -178,6 +202,29 @@ export async function startVeriteeServer(options: ServeOptions): Promise<Running
     const launchEnvironment = options.launchEnvironment ?? currentLaunchEnvironment();
     if (options.allowLoaderEnvironment !== true) assertNoLoaderEnvironment(launchEnvironment);
 
+    // 0b. The ports, first: a port in use is an environment error before anything slow happens.
+    const bound: BoundHttpServer = await bindHttpServer({
+      host: options.host ?? "127.0.0.1",
+      port: options.port ?? 8080,
+    });
+    cleanups.push(() => bound.close());
+    let tlsBound: BoundHttpServer | undefined;
+    if (options.tls) {
+      const tls = await bindHttpServer({
+        host: options.tls.host ?? options.host ?? "127.0.0.1",
+        port: options.tls.port ?? 8443,
+        tls: true,
+      });
+      tlsBound = tls;
+      cleanups.push(() => tls.close());
+    }
+    let metricsBound: BoundHttpServer | undefined;
+    if (options.metrics) {
+      const admin = await bindHttpServer({ host: options.metrics.host ?? "127.0.0.1", port: options.metrics.port });
+      metricsBound = admin;
+      cleanups.push(() => admin.close());
+    }
+
     // 1. The TPM.
     let spec: TransportSpec;
     let sim: SwtpmInstance | undefined;
@@ -199,6 +246,8 @@ export async function startVeriteeServer(options: ServeOptions): Promise<Running
       ekIntermediates = [pemToDer(issuer)];
     } else {
       spec = options.tpm.spec;
+      ekRootsPem = [...(options.ekTrust?.rootsPem ?? [])];
+      ekIntermediates = (options.ekTrust?.intermediatesPem ?? []).map(pemToDer);
     }
     const tpm = await TpmClient.connect(spec);
     cleanups.push(() => tpm.close());
@@ -272,6 +321,7 @@ export async function startVeriteeServer(options: ServeOptions): Promise<Running
       extraRoutes: attestationRoutes(attester),
       ...(options.limits ? { limits: options.limits } : {}),
       ...(options.logger ? { logger: options.logger } : {}),
+      metricsRoute: false,
     });
     // Sealed requests are opened with the in-memory HPKE key and their responses sealed; others pass through.
     const sealed = {
@@ -282,25 +332,23 @@ export async function startVeriteeServer(options: ServeOptions): Promise<Running
         ...(options.logger ? { logger: options.logger } : {}),
       }),
     };
-    const running: RunningHttpServer = await startHttpServer(sealed, {
-      host: options.host ?? "127.0.0.1",
-      port: options.port ?? 8080,
-    });
+    // Shutdown drains HTTP first (before the engine and keys go): the close registered here runs before those above.
+    const publicListener = withCors(sealed.handler, options.corsOrigins ?? []);
+    const served = { ...sealed, handler: publicListener };
+    const running: RunningHttpServer = bound.serve(served);
     cleanups.push(() => running.close());
     let tlsRunning: RunningHttpServer | undefined;
-    if (options.tls) {
+    if (tlsBound) {
       const certificate = createAttestedCertificate({
         privateKey: launch.keys.tlsPrivateKey,
         spki: launch.keys.keySet.tlsSpki,
       });
-      const started = await startHttpServer(sealed, {
-        host: options.tls.host ?? options.host ?? "127.0.0.1",
-        port: options.tls.port ?? 8443,
-        tls: { key: launch.keys.tlsPrivateKey, cert: certificate.pem },
-      });
+      const started = tlsBound.serve(served, { key: launch.keys.tlsPrivateKey, cert: certificate.pem });
       tlsRunning = started;
       cleanups.push(() => started.close());
     }
+
+    const metricsRunning = metricsBound?.serve(metricsListener(http.metrics));
 
     const referenceValues: ReferenceValues = {
       development: sim !== undefined,
@@ -320,6 +368,7 @@ export async function startVeriteeServer(options: ServeOptions): Promise<Running
     return {
       url: running.url,
       tlsUrl: tlsRunning?.url,
+      metricsUrl: metricsRunning?.url,
       engine,
       launch,
       measurements,
@@ -379,6 +428,7 @@ async function openEngine(options: ServeOptions, cleanups: (() => Promise<void>)
     baseURL: u.url,
     ...(u.apiKey ? { apiKey: u.apiKey } : {}),
     ...(u.model ? { models: [u.model] } : {}),
+    ...(u.contextSize ? { contextSize: u.contextSize } : {}),
   });
   const config = serverConfig({
     ...common,

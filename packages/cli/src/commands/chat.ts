@@ -9,8 +9,16 @@
 import { createInterface } from "node:readline";
 import type { Session } from "@veritee/client/node";
 import type { Command } from "commander";
-import { loadPolicyFile, openSession, positiveInteger, TIMEOUT_HELP, timeoutsOption } from "../client-session.js";
+import {
+  checkServerUrl,
+  loadPolicyFile,
+  openSession,
+  positiveInteger,
+  TIMEOUT_HELP,
+  timeoutsOption,
+} from "../client-session.js";
 import { type ChatMessage, streamText } from "../inference.js";
+import { modelOutputWriter } from "../terminal-text.js";
 import { firstModel, parseTemperature } from "./complete.js";
 
 interface Options {
@@ -20,6 +28,7 @@ interface Options {
   maxTokens?: string;
   temperature?: string;
   timeout?: string;
+  rawOutput?: boolean;
 }
 
 /** What one chat needs besides the session. */
@@ -84,7 +93,12 @@ export function registerChat(program: Command): void {
     .option("--max-tokens <n>", "the most tokens per reply", "512")
     .option("--temperature <t>", "sampling temperature 0..2 (0: greedy)")
     .option("--timeout <seconds>", TIMEOUT_HELP)
+    .option(
+      "--raw-output",
+      "print the model's output unfiltered on a terminal too (otherwise a terminal gets it without control sequences)",
+    )
     .action(async (url: string, opts: Options) => {
+      checkServerUrl(url);
       const maxTokens = positiveInteger(opts.maxTokens ?? "512", "--max-tokens");
       const temperature = parseTemperature(opts.temperature);
       const timeouts = timeoutsOption(opts.timeout);
@@ -112,7 +126,7 @@ export function registerChat(program: Command): void {
           ...(interactive
             ? { prompt: () => lines.prompt(), beforeReply: () => process.stdout.write("assistant> ") }
             : {}),
-          write: (text) => process.stdout.write(text),
+          write: modelOutputWriter(process.stdout, opts.rawOutput === true),
         });
       } finally {
         rl?.close();

@@ -8,8 +8,16 @@
 import type { Session } from "@veritee/client/node";
 import type { Command } from "commander";
 import { CliError } from "../cli-error.js";
-import { loadPolicyFile, openSession, positiveInteger, TIMEOUT_HELP, timeoutsOption } from "../client-session.js";
+import {
+  checkServerUrl,
+  loadPolicyFile,
+  openSession,
+  positiveInteger,
+  TIMEOUT_HELP,
+  timeoutsOption,
+} from "../client-session.js";
 import { listModels, streamText } from "../inference.js";
+import { modelOutputWriter } from "../terminal-text.js";
 
 interface Options {
   policy: string;
@@ -18,6 +26,7 @@ interface Options {
   maxTokens?: string;
   temperature?: string;
   timeout?: string;
+  rawOutput?: boolean;
 }
 
 /** `veritee complete`. */
@@ -34,7 +43,12 @@ export function registerComplete(program: Command): void {
     .option("--max-tokens <n>", "the most tokens to generate", "256")
     .option("--temperature <t>", "sampling temperature 0..2 (0: greedy)")
     .option("--timeout <seconds>", TIMEOUT_HELP)
+    .option(
+      "--raw-output",
+      "print the model's output unfiltered on a terminal too (otherwise a terminal gets it without control sequences)",
+    )
     .action(async (url: string, opts: Options) => {
+      checkServerUrl(url);
       const maxTokens = positiveInteger(opts.maxTokens ?? "256", "--max-tokens");
       const temperature = parseTemperature(opts.temperature);
       const timeouts = timeoutsOption(opts.timeout);
@@ -48,7 +62,8 @@ export function registerComplete(program: Command): void {
           max_tokens: maxTokens,
           ...(temperature === undefined ? {} : { temperature }),
         });
-        for await (const text of stream) process.stdout.write(text);
+        const write = modelOutputWriter(process.stdout, opts.rawOutput === true);
+        for await (const text of stream) write(text);
         process.stdout.write("\n");
       } finally {
         await session.close();

@@ -106,7 +106,7 @@ export function registerEvidence(program: Command): void {
       "--collateral <dir>",
       "collateral directory, <dir>/<kind>/<key>: TDX/SGX TCB info, QE identity, TCB signing chain, CRLs; SEV-SNP: AMD's CRL",
     )
-    .option("--at <iso-time>", "the validation time, ISO 8601 (e.g. 2023-06-20 or 2023-06-20T12:00:00Z); default now")
+    .option("--at <iso-time>", "the validation time, ISO 8601, e.g. 2023-06-20 or 2023-06-20T12:00:00Z (default: now)")
     .option(
       "--nonce <hex>",
       "the expected nonce: SEV-SNP/TDX/SGX report data (1..64 bytes, zero-padded); NVIDIA 32 bytes",

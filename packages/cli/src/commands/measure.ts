@@ -34,7 +34,7 @@ import {
 import { parseTransportSpec } from "@veritee/tpm";
 import type { Command } from "commander";
 import { CliError } from "../cli-error.js";
-import { out, parsePort, positive, readInputFile } from "../io.js";
+import { out, parsePort, positive, readInputFile, sha256Option } from "../io.js";
 import { CODE_ROOT, DEFAULT_MODEL } from "./serve.js";
 
 interface Options {
@@ -95,21 +95,25 @@ export function registerMeasure(program: Command): void {
     )
     .option("--config <file>", "the server configuration as JSON (as the launch log publishes it; see docs/POLICY.md)")
     .option("--dev", "configuration flag as for veritee serve: the development TPM")
-    .option("--host <host>", "configuration flag as for veritee serve (default 127.0.0.1)")
-    .option("--port <n>", "configuration flag as for veritee serve (default 8080)", parsePort)
-    .option("--engine <kind>", "embedded or upstream (default embedded)")
-    .option("--model <path>", "the model file (GGUF; default: ../shared/models/stories260K.gguf when present)")
-    .option("--model-sha256 <hex>", "embedded: the model's expected SHA-256; upstream: the digest the server declares")
+    .option("--host <host>", "configuration flag as for veritee serve (default: 127.0.0.1)")
+    .option("--port <n>", "configuration flag as for veritee serve (default: 8080)", parsePort)
+    .option("--engine <kind>", "embedded or upstream (default: embedded)")
+    .option("--model <path>", "the model file, GGUF (default: ../shared/models/stories260K.gguf when present)")
+    .option(
+      "--model-sha256 <hex>",
+      "embedded: the model's expected SHA-256; upstream: the digest the server declares",
+      sha256Option,
+    )
     .option("--upstream-url <url>", "upstream engine: its API root")
     .option("--upstream-model <id>", "upstream engine: the model id it serves (required: measure cannot ask it)")
-    .option("--tpm <address>", "configuration flag as for veritee serve (default device:/dev/tpmrm0)")
+    .option("--tpm <address>", "configuration flag as for veritee serve (default: device:/dev/tpmrm0)")
     .option(
       "--context-size <n>",
-      "embedded engine: context size per sequence (default as veritee serve: the model's training context, at most 2048)",
+      "embedded engine: context size per sequence (default: as veritee serve, the model's training context, at most 2048)",
     )
     .option(
       "--threads <n>",
-      "embedded engine: the server's thread count (default: the server's default on this machine, cores − 1)",
+      "embedded engine: the server's thread count (default: the server's on this machine, cores − 1)",
     )
     .option("--runtime <file>", "the Node.js executable the server runs (default: this one)")
     .option("--any-runtime", 'write runtime "any" in the policy (skip the runtime check)')
@@ -136,7 +140,7 @@ export function registerMeasure(program: Command): void {
       [],
     )
     .option("--any-boot-pcrs", 'with --write-policy: boot PCRs "any" (skip the boot check)')
-    .option("--max-age <seconds>", "with --write-policy: freshness limit (default 300)")
+    .option("--max-age <seconds>", "with --write-policy: freshness limit (default: 300)")
     .action(async (opts: Options) => {
       try {
         await measure(opts);

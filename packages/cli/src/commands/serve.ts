@@ -1,12 +1,14 @@
-import { existsSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { decodePemCertificate } from "@veritee/policy";
 import {
   assertNoLoaderEnvironment,
   currentLaunchEnvironment,
   gpuEvidenceFromCommand,
   LaunchError,
+  parseCorsOrigin,
   policyFromReferenceValues,
   type ServeOptions,
   startVeriteeServer,
@@ -15,7 +17,7 @@ import { progressBar } from "@veritee/server/progress";
 import { parseTransportSpec } from "@veritee/tpm";
 import type { Command } from "commander";
 import { CliError } from "../cli-error.js";
-import { out, parsePort, positive } from "../io.js";
+import { out, parsePort, positive, readInputFile, sha256Option } from "../io.js";
 
 /** The repository (release) root: packages/cli/dist/src/commands → five levels up. */
 export const CODE_ROOT = path.resolve(fileURLToPath(new URL("../../../../../", import.meta.url)));
@@ -42,7 +44,14 @@ interface Options {
   azureCerts?: string;
   gpuEvidenceCommand?: string;
   allowLoaderEnv?: boolean;
+  ekRoot: string[];
+  ekIntermediate: string[];
+  devStateDir?: string;
+  metricsListen?: string;
+  corsOrigin: string[];
 }
+
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
 
 /** `veritee serve`: the attested OpenAI-compatible inference server. */
 export function registerServe(program: Command): void {
@@ -57,19 +66,41 @@ export function registerServe(program: Command): void {
     .option("--engine <kind>", "embedded (llama.cpp in process) or upstream (an OpenAI-compatible server)", "embedded")
     .option(
       "--model <path|uri>",
-      "GGUF path, hf:OWNER/REPO/FILE.gguf or https URL (default: ../shared/models/stories260K.gguf)",
+      "GGUF path, hf:OWNER/REPO/FILE.gguf or https URL (default: ../shared/models/stories260K.gguf when present)",
     )
-    .option("--model-sha256 <hex>", "pin the model's SHA-256 (required for remote models)")
+    .option("--model-sha256 <hex>", "pin the model's SHA-256 (required for remote models)", sha256Option)
     .option("--allow-unpinned-model", "download a remote model without a pinned SHA-256 (prints the digest)")
     .option(
       "--upstream-url <url>",
       "API root of the upstream engine, e.g. http://127.0.0.1:8000/v1 (key: $VERITEE_UPSTREAM_API_KEY)",
     )
     .option("--upstream-model <id>", "the upstream model to serve (default: its first model)")
-    .option("--tpm <address>", "device:/dev/tpmrm0 (default without --dev), swtpm:host=H,port=P or unix:PATH")
-    .option("--parallel <n>", "embedded engine: requests generated at the same time (default 4)")
-    .option("--context-size <n>", "embedded engine: context window per sequence in tokens")
-    .option("--write-policy <file>", "write the reference values as a client policy file")
+    .option(
+      "--dev-state-dir <dir>",
+      "with --dev: keep the development TPM in DIR (provisioned once) instead of a fresh temporary one; its EK root CA is DIR/ca/swtpm-localca-rootca-cert.pem (for veritee measure --ek-root)",
+    )
+    .option("--tpm <address>", "the TPM: device:PATH, swtpm:host=H,port=P or unix:PATH (default: device:/dev/tpmrm0)")
+    .option("--parallel <n>", "embedded engine: requests generated at the same time (default: 4)")
+    .option(
+      "--context-size <n>",
+      "context window per sequence in tokens (default: embedded, the model's training context, at most 2048; upstream, what the upstream reports, else unknown and left to the upstream)",
+    )
+    .option(
+      "--write-policy <file>",
+      "write the reference values as a client policy file (a real TPM also needs --ek-root)",
+    )
+    .option(
+      "--ek-root <pem>",
+      "real TPM: its vendor's EK root CA certificate (PEM file; repeatable), trusted by the --write-policy policy",
+      collect,
+      [],
+    )
+    .option(
+      "--ek-intermediate <pem>",
+      "real TPM: an EK intermediate CA certificate (PEM file; repeatable), sent in every attestation document",
+      collect,
+      [],
+    )
     .option(
       "--platform-evidence <mode>",
       "auto: attach SEV-SNP or TDX reports through configfs-tsm when this is a confidential VM, else an Azure vTPM HCL report when the TPM has one; azure-vtpm: require the HCL report; none: TPM evidence only",
@@ -82,6 +113,16 @@ export function registerServe(program: Command): void {
     .option(
       "--azure-certs <dir>",
       "Azure confidential VM: directory with vcek.der (and ask.der, ark.der) for the HCL report's SEV-SNP report (e.g. saved from IMDS THIM)",
+    )
+    .option(
+      "--metrics-listen <host:port>",
+      "serve Prometheus /metrics on this separate admin address, e.g. 127.0.0.1:9090 (port 0: any free one); without it no port serves metrics",
+    )
+    .option(
+      "--cors-origin <origin>",
+      "let web pages on this origin call the server from a browser, e.g. https://app.example (repeatable; no wildcard)",
+      collect,
+      [],
     )
     .option(
       "--tls-port <n>",
@@ -102,12 +143,14 @@ export function registerServe(program: Command): void {
           throw error;
         }
       }
-      const serveOptions = buildServeOptions(opts);
+      // Every option is checked, and every input file read, before anything is loaded or bound.
+      const serveOptions = await buildServeOptions(opts);
       process.stderr.write(`starting${opts.dev ? " (development TPM — INSECURE)" : ""}…\n`);
       const server = await startVeriteeServer(serveOptions);
       const rv = server.referenceValues;
       out(`veritee server listening on ${server.url}`);
       if (server.tlsUrl) out(`attested TLS listening on ${server.tlsUrl} (clients pin the attested key)`);
+      if (server.metricsUrl) out(`metrics listening on ${server.metricsUrl}/metrics (admin)`);
       out(
         `  engine          ${server.engine.kind}, models ${server.engine
           .models()
@@ -131,7 +174,13 @@ export function registerServe(program: Command): void {
         `  boot PCRs 0-7   ${Object.values(rv.bootPcrs).every((v) => /^0+$/.test(v)) ? "all zero (no measured boot)" : "see policy"}`,
       );
       if (opts.writePolicy) {
-        await writeFile(opts.writePolicy, `${JSON.stringify(policyFromReferenceValues(rv), null, 2)}\n`);
+        try {
+          await writeFile(opts.writePolicy, `${JSON.stringify(policyFromReferenceValues(rv), null, 2)}\n`);
+        } catch (error) {
+          // Fail closed: a server whose policy could not be written does not keep serving.
+          await server.close();
+          throw error;
+        }
         out(`policy written to ${opts.writePolicy}${rv.development ? " (a DEVELOPMENT policy)" : ""}`);
       }
       await waitForSignal();
@@ -140,22 +189,54 @@ export function registerServe(program: Command): void {
     });
 }
 
-function buildServeOptions(opts: Options): ServeOptions {
+async function buildServeOptions(opts: Options): Promise<ServeOptions> {
   if (opts.dev && opts.tpm) throw new CliError("bad-argument", "--dev and --tpm exclude each other");
+  if (opts.dev && opts.ekRoot.length + opts.ekIntermediate.length > 0) {
+    throw new CliError("bad-argument", "--ek-root and --ek-intermediate are for a real TPM: --dev uses its local CA");
+  }
+  if (opts.writePolicy && !opts.dev && opts.ekRoot.length === 0) {
+    throw new CliError(
+      "bad-argument",
+      "--write-policy with a real TPM needs its EK root CA: --ek-root PEM_FILE (repeatable; the TPM vendor's root)",
+    );
+  }
+  if (opts.devStateDir !== undefined && !opts.dev)
+    throw new CliError("bad-argument", "--dev-state-dir goes with --dev");
+  if (opts.writePolicy) checkWritableTarget(opts.writePolicy, "--write-policy");
+  if (opts.tlsPort !== undefined && opts.tlsPort !== 0 && opts.tlsPort === opts.port) {
+    throw new CliError("bad-argument", "--tls-port must differ from --port");
+  }
+  const metrics =
+    opts.metricsListen === undefined ? undefined : parseListenAddress(opts.metricsListen, "--metrics-listen");
+  const corsOrigins = opts.corsOrigin.map((origin) => {
+    try {
+      return parseCorsOrigin(origin);
+    } catch (error) {
+      throw new CliError("bad-argument", `--cors-origin: ${(error as Error).message}`, { cause: error });
+    }
+  });
+  const ekTrust = {
+    rootsPem: await readCertificates(opts.ekRoot, "--ek-root"),
+    intermediatesPem: await readCertificates(opts.ekIntermediate, "--ek-intermediate"),
+  };
+  if (opts.writePolicy && !opts.dev) checkPolicyTrust(ekTrust.rootsPem);
   const tpm: ServeOptions["tpm"] = opts.dev
-    ? { kind: "dev" }
+    ? { kind: "dev", ...(opts.devStateDir ? { stateDir: path.resolve(opts.devStateDir) } : {}) }
     : { kind: "address", spec: parseTransportSpec(opts.tpm ?? "device:/dev/tpmrm0") };
   if (!opts.dev && !opts.tpm && !existsSync("/dev/tpmrm0")) {
     throw new CliError("missing-tool", "no TPM at /dev/tpmrm0: pass --tpm ADDRESS, or --dev for a development TPM");
   }
   let engine: ServeOptions["engine"];
+  const contextSize = positive(opts.contextSize, "--context-size");
   if (opts.engine === "embedded") {
     if (opts.upstreamUrl) throw new CliError("bad-argument", "--upstream-url goes with --engine upstream");
     const model = opts.model ?? (existsSync(DEFAULT_MODEL) ? DEFAULT_MODEL : undefined);
     if (model === undefined)
       throw new CliError("bad-argument", "--model is required (no default model beside the repository)");
+    if (!/^(hf:|https?:)/.test(model) && !statSync(model, { throwIfNoEntry: false })?.isFile()) {
+      throw new CliError("file-not-found", `--model: no such file: ${model}`);
+    }
     const parallel = positive(opts.parallel, "--parallel");
-    const contextSize = positive(opts.contextSize, "--context-size");
     engine = {
       kind: "embedded",
       model,
@@ -173,6 +254,7 @@ function buildServeOptions(opts: Options): ServeOptions {
       ...(apiKey ? { apiKey } : {}),
       ...(opts.upstreamModel ? { model: opts.upstreamModel } : {}),
       ...(opts.modelSha256 ? { modelSha256: opts.modelSha256 } : {}),
+      ...(contextSize ? { contextSize } : {}),
     };
   } else {
     throw new CliError("bad-argument", "--engine must be embedded or upstream");
@@ -192,8 +274,61 @@ function buildServeOptions(opts: Options): ServeOptions {
     codeRoot: CODE_ROOT,
     ...(opts.allowLoaderEnv ? { allowLoaderEnvironment: true } : {}),
     ...(opts.tlsPort !== undefined ? { tls: { port: opts.tlsPort } } : {}),
+    ...(opts.dev ? {} : { ekTrust }),
+    ...(metrics ? { metrics } : {}),
+    ...(corsOrigins.length > 0 ? { corsOrigins } : {}),
     onProgress: (what) => progressBar(what),
   };
+}
+
+/** `HOST:PORT` (`[v6]:PORT` for IPv6) of a listener. */
+function parseListenAddress(value: string, option: string): { host: string; port: number } {
+  const match = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]\s]+)):(\d{1,5})$/.exec(value);
+  const port = Number(match?.[3]);
+  if (!match || port > 65535) throw new CliError("bad-argument", `${option} takes HOST:PORT, e.g. 127.0.0.1:9090`);
+  return { host: match[1] ?? match[2]!, port };
+}
+
+/**
+ * The policy `--write-policy` will write takes its trust section from
+ * `--ek-root`; everything else is measured later and always valid. So a
+ * policy with these roots and placeholder measurements is validated now,
+ * before loading: e.g. a swtpm CA in a production policy is refused here.
+ * @throws PolicyError `invalid-policy` (kind usage, exit 2) naming the field.
+ */
+function checkPolicyTrust(rootsPem: readonly string[]): void {
+  const zero = "0".repeat(64);
+  policyFromReferenceValues({
+    development: false,
+    appPcr: 15,
+    bootPcrs: "any",
+    launch: { codeBundle: zero, configuration: zero, runtime: zero, engineBinaries: {}, models: {} },
+    ekRootsPem: rootsPem,
+  });
+}
+
+/** PEM certificate files, each checked to hold exactly one X.509 certificate. */
+async function readCertificates(files: readonly string[], option: string): Promise<string[]> {
+  const pems: string[] = [];
+  for (const file of files) {
+    const pem = new TextDecoder().decode(await readInputFile(file, option));
+    try {
+      decodePemCertificate(pem);
+    } catch (error) {
+      throw new CliError("bad-argument", `${option} ${file}: not a PEM certificate`, { cause: error });
+    }
+    pems.push(pem);
+  }
+  return pems;
+}
+
+/** The directory of an output file must exist, so that writing it after a long start cannot fail on that. */
+function checkWritableTarget(file: string, option: string): void {
+  const dir = statSync(path.dirname(path.resolve(file)), { throwIfNoEntry: false });
+  if (!dir?.isDirectory()) throw new CliError("file-not-found", `${option}: no such directory: ${path.dirname(file)}`);
+  if (statSync(file, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new CliError("bad-argument", `${option}: ${file} is a directory`);
+  }
 }
 
 function waitForSignal(): Promise<void> {

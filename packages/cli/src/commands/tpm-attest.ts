@@ -30,12 +30,12 @@ export function registerTpmAttest(tpm: Command): void {
     )
     .requiredOption("--nonce <hex>", "the verifier's fresh nonce (qualifying data, at most 64 bytes)")
     .requiredOption("--out <dir>", "directory for the evidence files (created if missing)")
-    .option("--tpm <address>", "swtpm:host=H,port=P | unix:PATH | device:/dev/tpmrm0 (default: the development TPM)")
+    .option("--tpm <address>", "swtpm:host=H,port=P, unix:PATH or device:/dev/tpmrm0 (default: the development TPM)")
     .option("--state-dir <dir>", "the development TPM's state directory", DEFAULT_SIM_DIR)
     .option("--ak <kind>", "attestation key: ecc-p256 or rsa-2048", "ecc-p256")
     .option(
       "--pcrs <selection>",
-      "PCRs to quote, tpm2-tools syntax (e.g. sha256:0-23+sha1:0,7)",
+      "PCRs to quote, tpm2-tools syntax, e.g. sha256:0-23+sha1:0,7 (default: sha256:0-23)",
       parsePcrSpec,
       parsePcrSpec("sha256:0-23"),
     )

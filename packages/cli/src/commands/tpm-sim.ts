@@ -50,9 +50,11 @@ export function registerTpmSim(tpm: Command): void {
     .command("stop")
     .description("stop the development TPM (its state, keys and certificates are kept)")
     .option("--state-dir <dir>", "the TPM state directory", DEFAULT_SIM_DIR)
-    .action(async (opts: { stateDir: string }) => {
+    .option("--json", "print machine-readable output")
+    .action(async (opts: { stateDir: string; json?: boolean }) => {
       const stopped = await stopSwtpm(path.resolve(opts.stateDir));
-      out(stopped ? "swtpm stopped" : "swtpm was not running");
+      if (opts.json) out(toJson({ stopped }));
+      else out(stopped ? "swtpm stopped" : "swtpm was not running");
     });
 
   sim

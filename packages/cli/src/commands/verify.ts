@@ -22,7 +22,7 @@ import {
   PolicyError,
 } from "@veritee/policy";
 import type { Command } from "commander";
-import { insecureBanner, loadPolicyFile, TIMEOUT_HELP, timeoutsOption } from "../client-session.js";
+import { checkServerUrl, insecureBanner, loadPolicyFile, TIMEOUT_HELP, timeoutsOption } from "../client-session.js";
 import { out } from "../io.js";
 
 /** The evidence checks, in the order the verifier runs them (docs/ATTESTATION.md, Verification). */
@@ -128,6 +128,7 @@ export function registerVerify(program: Command): void {
     .option("--json", "print the report as JSON")
     .option("--timeout <seconds>", TIMEOUT_HELP)
     .action(async (url: string, opts: { policy: string; json?: boolean; timeout?: string }) => {
+      checkServerUrl(url);
       const timeouts = timeoutsOption(opts.timeout);
       const policy = await loadPolicyFile(opts.policy);
       const text = !opts.json;

@@ -12,8 +12,12 @@ export interface ModelInfo {
   /** Unix seconds when the engine loaded it. */
   readonly created: number;
   readonly ownedBy: string;
-  /** Context window in tokens (per sequence). */
-  readonly contextSize: number;
+  /**
+   * Context window in tokens (per sequence); undefined when unknown (an
+   * upstream that does not say): requests are then not checked against it
+   * here, and the engine itself enforces its limit.
+   */
+  readonly contextSize: number | undefined;
 }
 
 /** One chat message after validation. */

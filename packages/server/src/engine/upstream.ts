@@ -25,6 +25,7 @@ import {
   type GenerationParams,
   type ModelInfo,
 } from "./types.js";
+import { contextFromModelEntry, contextLength, probeContextSize } from "./upstream-context.js";
 
 /** Options of {@link createUpstreamEngine}. */
 export interface UpstreamEngineOptions {
@@ -40,7 +41,12 @@ export interface UpstreamEngineOptions {
    * (models, embeddings). Default 60 000.
    */
   readonly timeoutMs?: number;
-  /** Context window reported in `models()`; default: the upstream's `max_model_len` when it lists one, else 0 (unknown). */
+  /**
+   * Context window of every served model, in tokens (`--context-size`). Default:
+   * asked from the upstream (upstream-context.ts: vLLM `max_model_len`,
+   * llama.cpp `/props`, Ollama `/api/show`); unknown when it does not say,
+   * and then the upstream alone enforces its limit.
+   */
   readonly contextSize?: number;
   /** Upper bound of a non-streamed response body (embeddings, models) in bytes; default 64 MiB. */
   readonly maxResponseBytes?: number;
@@ -60,6 +66,8 @@ const DEFAULT_MAX_RESPONSE = 64 * 1024 * 1024;
 /** Error bodies are read only this far, to recognise the error kind. */
 const MAX_ERROR_BODY = 64 * 1024;
 const DEFAULT_RETRY_AFTER_SECONDS = 1;
+/** Engine-specific documents (llama.cpp `/props`, Ollama `/api/show`) are read only this far. */
+const MAX_PROBE_BODY = 4 * 1024 * 1024;
 
 /**
  * Connect to an OpenAI-compatible server. Lists its models (unless `models`
@@ -81,21 +89,32 @@ export async function createUpstreamEngine(options: UpstreamEngineOptions): Prom
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   if (!Number.isInteger(timeoutMs) || timeoutMs < 1) throw new RangeError("timeoutMs must be a positive integer");
   const maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE;
+  if (options.contextSize !== undefined && contextLength(options.contextSize) === undefined) {
+    throw new RangeError("contextSize must be a positive integer");
+  }
   const client = new Client(baseURL, options.apiKey, timeoutMs, maxResponseBytes, options.fetch ?? fetch);
   let models: ModelInfo[];
   const now = Math.floor(Date.now() / 1000);
   if (options.models !== undefined) {
     if (options.models.length === 0) throw new RangeError("models must not be empty");
+    // The list is optional here (the ids are given), so it is only read for max_model_len.
+    const listed = options.contextSize === undefined ? await client.listModels(now).catch(() => [] as ModelInfo[]) : [];
     models = options.models.map((id) => ({
       id,
       created: now,
       ownedBy: "upstream",
-      contextSize: options.contextSize ?? 0,
+      contextSize: listed.find((m) => m.id === id)?.contextSize,
     }));
   } else {
-    models = await client.listModels(options.contextSize, now);
+    models = await client.listModels(now);
     if (models.length === 0) throw new EngineError("upstream-error", "the upstream lists no models");
   }
+  models = await Promise.all(
+    models.map(async (m) => ({
+      ...m,
+      contextSize: options.contextSize ?? m.contextSize ?? (await probeContextSize(client.probe, m.id)),
+    })),
+  );
   return new Upstream(baseURL, client, Object.freeze(models.map((m) => Object.freeze(m))));
 }
 
@@ -214,7 +233,7 @@ class Client {
     this.#fetch = fetchImpl;
   }
 
-  async listModels(contextSize: number | undefined, now: number): Promise<ModelInfo[]> {
+  async listModels(now: number): Promise<ModelInfo[]> {
     const json = await this.#json("models", "GET", undefined, AbortSignal.timeout(this.#timeoutMs), undefined);
     const data = field(json, "data");
     if (!Array.isArray(data)) throw malformed("models.data");
@@ -223,15 +242,41 @@ class Client {
       if (typeof id !== "string" || id.length === 0) throw malformed("models.data[].id");
       const created = field(entry, "created");
       const ownedBy = field(entry, "owned_by");
-      const maxLen = field(entry, "max_model_len");
       return {
         id,
         created: Number.isSafeInteger(created) ? (created as number) : now,
         ownedBy: typeof ownedBy === "string" ? ownedBy : "upstream",
-        contextSize: contextSize ?? (Number.isSafeInteger(maxLen) && (maxLen as number) > 0 ? (maxLen as number) : 0),
+        contextSize: contextFromModelEntry(entry),
       };
     });
   }
+
+  /**
+   * GET (or POST) a JSON document at `path` below the upstream's server root
+   * (the API root without its `/v1`), for engine-specific facts such as the
+   * context size. Any failure (a status, a timeout, not JSON) is `undefined`:
+   * these endpoints are optional.
+   */
+  readonly probe = async (path: string, init?: { readonly method: "POST"; readonly body: unknown }) => {
+    const root = this.#base.replace(/\/v1$/, "");
+    try {
+      const response = await this.#fetch(`${root}/${path}`, {
+        method: init?.method ?? "GET",
+        headers: this.#headers("application/json"),
+        body: init === undefined ? undefined : JSON.stringify(init.body),
+        signal: AbortSignal.timeout(this.#timeoutMs),
+        redirect: "error",
+      });
+      if (!response.ok) {
+        await response.body?.cancel().catch(() => {});
+        return undefined;
+      }
+      const text = await readLimited(response, MAX_PROBE_BODY);
+      return text === undefined ? undefined : (JSON.parse(text) as unknown);
+    } catch {
+      return undefined;
+    }
+  };
 
   async embed(request: EmbeddingRequest): Promise<EmbeddingResult> {
     const signal = AbortSignal.any([request.signal, AbortSignal.timeout(this.#timeoutMs)]);

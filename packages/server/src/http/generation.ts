@@ -27,7 +27,7 @@ export async function serveGeneration(
   const promptParam = kind === "chat" ? "messages" : "prompt";
   const maxTokens = input.params.maxTokens;
   ctx.note({ model: model.id, stream: input.stream });
-  if (maxTokens !== undefined && maxTokens > model.contextSize) {
+  if (maxTokens !== undefined && model.contextSize !== undefined && maxTokens > model.contextSize) {
     throw new HttpError(
       "context-length-exceeded",
       `The requested maximum number of tokens exceeds the model's context window of ${model.contextSize} tokens.`,

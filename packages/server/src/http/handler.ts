@@ -16,7 +16,7 @@ import { EventStream } from "./event-stream.js";
 import { createJsonLogger, type Logger, silentLogger } from "./logger.js";
 import { Metrics } from "./metrics.js";
 import { type RequestFacts, type Route, type RouteContext, Router } from "./router.js";
-import { builtinRoutes } from "./routes.js";
+import { builtinRoutes, sendMetrics } from "./routes.js";
 
 /** Limits applied to every request. */
 export interface HttpLimits {
@@ -43,6 +43,12 @@ export interface HttpHandlerOptions {
   readonly extraRoutes?: readonly Route[];
   /** Default: one JSON line per request on stderr, at level "info". */
   readonly logger?: Logger;
+  /**
+   * Serve `GET /metrics` on this handler (default true). `veritee serve`
+   * passes false and serves the same `metrics` on an admin listener instead
+   * ({@link metricsListener}), so the public port does not publish them.
+   */
+  readonly metricsRoute?: boolean;
 }
 
 /** Options of {@link HttpHandler.close}. */
@@ -179,7 +185,10 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
     closing: undefined,
     idleWaiters: [],
   };
-  const router = new Router([...builtinRoutes(options.engine, metrics), ...(options.extraRoutes ?? [])]);
+  const router = new Router([
+    ...builtinRoutes(options.engine, metrics, options.metricsRoute ?? true),
+    ...(options.extraRoutes ?? []),
+  ]);
 
   // One coarse timer enforces every request's deadline, instead of a timer per request.
   const sweepMs = Math.max(10, Math.min(1000, Math.floor(state.limits.requestTimeoutMs / 8)));
@@ -255,6 +264,19 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
       })();
       return state.closing;
     },
+  };
+}
+
+/**
+ * The admin listener's handler: `GET /metrics` (Prometheus text) and
+ * `GET /healthz`, 404 for anything else. Nothing of a request is read.
+ */
+export function metricsListener(metrics: Metrics): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    const path = (req.url ?? "/").split("?")[0];
+    if (req.method === "GET" && path === "/metrics") return sendMetrics(res, metrics);
+    if (req.method === "GET" && path === "/healthz") return writeJson(res, 200, { status: "ok" });
+    writeError(res, new HttpError("not-found", "Unknown URL."));
   };
 }
 

@@ -3,15 +3,16 @@
  * `startHttpServer` to listen with it.
  */
 export { DEFAULT_MAX_BODY_BYTES } from "./body.js";
+export { parseCorsOrigin, withCors } from "./cors.js";
 export type { HttpErrorCode, OpenAiErrorBody, OpenAiErrorType } from "./errors.js";
 export { HttpError } from "./errors.js";
 export { EventStream } from "./event-stream.js";
 export type { CloseOptions, HttpHandler, HttpHandlerOptions, HttpLimits } from "./handler.js";
-export { createHttpHandler, DEFAULT_LIMITS } from "./handler.js";
+export { createHttpHandler, DEFAULT_LIMITS, metricsListener } from "./handler.js";
 export type { JsonLoggerOptions, LogFields, Logger, LogLevel } from "./logger.js";
 export { createJsonLogger, silentLogger } from "./logger.js";
 export type { RejectionReason } from "./metrics.js";
 export { Metrics } from "./metrics.js";
 export type { HttpMethod, RequestFacts, Route, RouteContext, RouteHandler } from "./router.js";
-export type { ListenOptions, RunningHttpServer } from "./server.js";
-export { startHttpServer } from "./server.js";
+export type { BoundHttpServer, ListenErrorCode, ListenOptions, RunningHttpServer } from "./server.js";
+export { bindHttpServer, ListenError, startHttpServer } from "./server.js";

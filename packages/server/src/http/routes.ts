@@ -2,6 +2,7 @@
  * The built-in routes: the OpenAI endpoints (models, chat completions, legacy
  * completions, embeddings) and the operational ones (`/healthz`, `/metrics`).
  */
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type {
   ChatMessage,
   ChatRequest,
@@ -67,23 +68,30 @@ export function findModel(engine: Engine, id: string): ModelInfo {
   throw modelNotFound();
 }
 
-/** The routes every handler serves. */
-export function builtinRoutes(engine: Engine, metrics: Metrics): Route[] {
+/** Write the Prometheus text of `metrics`. */
+export function sendMetrics(res: ServerResponse, metrics: Metrics): void {
+  const body = metrics.render();
+  res.writeHead(200, { ...METRICS_HEADERS, "content-length": Buffer.byteLength(body) });
+  res.end(body);
+}
+
+/** The routes every handler serves (`/metrics` unless it is served elsewhere, `withMetrics: false`). */
+export function builtinRoutes(engine: Engine, metrics: Metrics, withMetrics = true): Route[] {
   return [
     {
       method: "GET",
       path: "/healthz",
       handler: (_req, _res, ctx) => ctx.sendJson(200, { status: "ok" }),
     },
-    {
-      method: "GET",
-      path: "/metrics",
-      handler: (_req, res) => {
-        const body = metrics.render();
-        res.writeHead(200, { ...METRICS_HEADERS, "content-length": Buffer.byteLength(body) });
-        res.end(body);
-      },
-    },
+    ...(withMetrics
+      ? [
+          {
+            method: "GET" as const,
+            path: "/metrics",
+            handler: (_req: IncomingMessage, res: ServerResponse) => sendMetrics(res, metrics),
+          },
+        ]
+      : []),
     {
       method: "GET",
       path: "/v1/models",

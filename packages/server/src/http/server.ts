@@ -6,8 +6,9 @@
  */
 import type { KeyObject } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { createServer as createHttpsServer } from "node:https";
+import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
+import { VeriteeError } from "@veritee/core";
 import type { CloseOptions, HttpHandler } from "./handler.js";
 
 /** Options of {@link startHttpServer}. */
@@ -38,10 +39,112 @@ export interface RunningHttpServer {
 
 type Listener = (req: IncomingMessage, res: ServerResponse) => void;
 
+/** Codes of {@link ListenError}: why a port could not be bound. */
+export type ListenErrorCode =
+  /** Another process listens on the port (EADDRINUSE). */
+  | "port-in-use"
+  /** The port needs privileges this process lacks (EACCES, e.g. a port below 1024). */
+  | "permission-denied"
+  /** The host is not an address of this machine (EADDRNOTAVAIL), or does not resolve. */
+  | "address-unavailable";
+
+/** A port that cannot be bound: the local environment, not a bug (CLI exit code 15). */
+export class ListenError extends VeriteeError<ListenErrorCode> {
+  readonly kind = "environment" as const;
+}
+
+/**
+ * A socket bound and listening before the server is ready: `veritee serve`
+ * binds first, so that a taken port fails in milliseconds instead of after
+ * loading a model. Until {@link BoundHttpServer.serve}, requests get 503
+ * with `Retry-After` (and TLS handshakes fail: there is no certificate yet).
+ */
+export interface BoundHttpServer {
+  readonly host: string;
+  readonly port: number;
+  /** `http://host:port`, or `https://` for a TLS listener. */
+  readonly url: string;
+  /** Start serving with `handler` (and, for TLS, the key and certificate). Once. */
+  serve(handler: HttpHandler | Listener, tls?: ListenOptions["tls"]): RunningHttpServer;
+  /** Close the socket (before `serve`), or shut down gracefully as {@link RunningHttpServer.close}. Idempotent. */
+  close(options?: CloseOptions): Promise<void>;
+}
+
+// Nagle's algorithm would hold back small SSE chunks; a 60 s cap on receiving headers limits slow-loris clients.
+const SERVER_OPTIONS = { noDelay: true, headersTimeout: 60_000, requestTimeout: 300_000 } as const;
+
+/** The answer to requests that arrive while the server is still starting. */
+const starting: Listener = (_req, res) => {
+  const body = JSON.stringify({
+    error: { message: "The server is starting.", type: "server_error", param: null, code: "starting" },
+  });
+  res.writeHead(503, { "content-type": "application/json", "retry-after": "5", connection: "close" });
+  res.end(body);
+};
+
+/**
+ * Bind `host:port` now and serve later. `tls: true` makes an HTTPS listener
+ * whose key and certificate are given to `serve` (the attested TLS key only
+ * exists after the measured launch).
+ *
+ * @throws ListenError when the port cannot be bound.
+ */
+export async function bindHttpServer(options: Omit<ListenOptions, "tls"> & { readonly tls?: boolean } = {}) {
+  let listener: Listener = starting;
+  const dispatch: Listener = (req, res) => listener(req, res);
+  const server: Server = options.tls
+    ? createHttpsServer({ ...SERVER_OPTIONS, minVersion: "TLSv1.3", ALPNProtocols: ["http/1.1"] }, dispatch)
+    : createServer(SERVER_OPTIONS, dispatch);
+  const host = options.host ?? "127.0.0.1";
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", (error) => reject(listenError(error, host, options.port ?? 0)));
+    server.listen(options.port ?? 0, host, () => {
+      server.removeAllListeners("error");
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const urlHost = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  const url = `${options.tls ? "https" : "http"}://${urlHost}:${address.port}`;
+  let drain: ((o: CloseOptions) => Promise<void>) | undefined;
+  let closing: Promise<void> | undefined;
+  const close = (closeOptions?: CloseOptions): Promise<void> => {
+    closing ??= (async () => {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      await drain?.({ graceMs: closeOptions?.graceMs ?? options.graceMs });
+      server.closeAllConnections();
+      await closed;
+    })();
+    return closing;
+  };
+  const running: RunningHttpServer = { server, host: address.address, port: address.port, url, close };
+  let served = false;
+  const bound: BoundHttpServer = {
+    host: address.address,
+    port: address.port,
+    url,
+    serve(handler, tls) {
+      if (served) throw new Error("serve() was already called");
+      served = true;
+      if (options.tls) {
+        if (!tls) throw new Error("a TLS listener needs its key and certificate");
+        setCertificate(server as HttpsServer, tls);
+      }
+      listener = typeof handler === "function" ? handler : handler.handler;
+      drain = typeof handler === "function" ? undefined : handler.close.bind(handler);
+      return running;
+    },
+    close,
+  };
+  return bound;
+}
+
 /**
  * Listen with a handler from `createHttpHandler` (or any request listener, which
  * then gets no drain phase).
  *
+ * @throws ListenError when the port cannot be bound.
  * @example
  * ```ts
  * const running = await startHttpServer(createHttpHandler({ engine }), { port: 8080 });
@@ -52,51 +155,29 @@ export async function startHttpServer(
   handler: HttpHandler | Listener,
   options: ListenOptions = {},
 ): Promise<RunningHttpServer> {
-  const listener = typeof handler === "function" ? handler : handler.handler;
-  const drain = typeof handler === "function" ? undefined : handler.close.bind(handler);
-  // Nagle's algorithm would hold back small SSE chunks; a 60 s cap on receiving headers limits slow-loris clients.
-  const serverOptions = { noDelay: true, headersTimeout: 60_000, requestTimeout: 300_000 } as const;
-  let server: Server;
-  if (options.tls) {
-    // Node's TLS takes keys as PEM only: the key is serialized in memory for OpenSSL, which copies it into the
-    // context at once; the buffer is then zeroed. It is never written anywhere.
-    const pem = Buffer.from(options.tls.key.export({ format: "pem", type: "pkcs8" }));
-    try {
-      server = createHttpsServer(
-        { ...serverOptions, key: pem, cert: options.tls.cert, minVersion: "TLSv1.3", ALPNProtocols: ["http/1.1"] },
-        listener,
-      );
-    } finally {
-      pem.fill(0);
-    }
-  } else {
-    server = createServer(serverOptions, listener);
+  const { tls, ...listen } = options;
+  const bound = await bindHttpServer({ ...listen, tls: tls !== undefined });
+  return bound.serve(handler, tls);
+}
+
+function setCertificate(server: HttpsServer, tls: NonNullable<ListenOptions["tls"]>): void {
+  // Node's TLS takes keys as PEM only: the key is serialized in memory for OpenSSL, which copies it into the
+  // context at once; the buffer is then zeroed. It is never written anywhere.
+  const pem = Buffer.from(tls.key.export({ format: "pem", type: "pkcs8" }));
+  try {
+    server.setSecureContext({ key: pem, cert: tls.cert, minVersion: "TLSv1.3" });
+  } finally {
+    pem.fill(0);
   }
-  const host = options.host ?? "127.0.0.1";
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 0, host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const address = server.address() as AddressInfo;
-  const urlHost = address.family === "IPv6" ? `[${address.address}]` : address.address;
-  let closing: Promise<void> | undefined;
-  return {
-    server,
-    host: address.address,
-    port: address.port,
-    url: `${options.tls ? "https" : "http"}://${urlHost}:${address.port}`,
-    close(closeOptions?: CloseOptions): Promise<void> {
-      closing ??= (async () => {
-        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-        server.closeIdleConnections();
-        await drain?.({ graceMs: closeOptions?.graceMs ?? options.graceMs });
-        server.closeAllConnections();
-        await closed;
-      })();
-      return closing;
-    },
-  };
+}
+
+function listenError(error: Error, host: string, port: number): Error {
+  const code = (error as NodeJS.ErrnoException).code;
+  const where = `${host}:${port}`;
+  if (code === "EADDRINUSE") return new ListenError("port-in-use", `${where} is already in use`, { cause: error });
+  if (code === "EACCES") return new ListenError("permission-denied", `${where} needs privileges`, { cause: error });
+  if (code === "EADDRNOTAVAIL" || code === "ENOTFOUND" || code === "EAI_AGAIN") {
+    return new ListenError("address-unavailable", `${host} is not an address of this machine`, { cause: error });
+  }
+  return error;
 }

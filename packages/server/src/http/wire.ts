@@ -51,7 +51,14 @@ export function usageOf(result: GenerationResult): WireUsage {
 
 /** One `model` object. */
 export function modelObject(model: ModelInfo): object {
-  return { id: model.id, object: "model", created: model.created, owned_by: model.ownedBy };
+  // max_model_len as vLLM names it, so that a Veritee (or any client) upstream of this server learns the context size.
+  return {
+    id: model.id,
+    object: "model",
+    created: model.created,
+    owned_by: model.ownedBy,
+    ...(model.contextSize === undefined ? {} : { max_model_len: model.contextSize }),
+  };
 }
 
 /** `GET /v1/models`. */

@@ -277,7 +277,7 @@ describe("upstream engine: models and embeddings", () => {
       engine.models().map((m) => [m.id, m.ownedBy, m.created, m.contextSize]),
       [
         ["m1", "vllm", 1700000000, 8192],
-        ["m2", "upstream", engine.models()[1]!.created, 0],
+        ["m2", "upstream", engine.models()[1]!.created, undefined],
       ],
     );
     await failsWith(createUpstreamEngine({ baseURL: `${base}/models-bad` }), "upstream-error");

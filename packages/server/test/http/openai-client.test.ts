@@ -21,7 +21,7 @@ describe("OpenAI endpoints via the openai client (word engine)", () => {
     const page = await t.client.models.list();
     assert.deepEqual(
       page.data.map((m) => ({ ...m })),
-      [{ id: MODEL, object: "model", created: 1_700_000_000, owned_by: "veritee-test" }],
+      [{ id: MODEL, object: "model", created: 1_700_000_000, owned_by: "veritee-test", max_model_len: 64 }],
     );
     const model = await t.client.models.retrieve(MODEL);
     assert.equal(model.id, MODEL);

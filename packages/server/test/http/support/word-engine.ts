@@ -108,8 +108,10 @@ export class WordEngine implements Engine {
       throw new EngineError(this.options.failWith, "provoked failure", { retryAfterSeconds: 3 });
     }
     const promptTokens = words(prompt).length + 1;
-    if (promptTokens > model.contextSize) throw new EngineError("context-length-exceeded", "prompt too long");
-    if (params.maxTokens !== undefined && promptTokens + params.maxTokens > model.contextSize) {
+    // An unknown context (an upstream that does not say) is unlimited here, as a real upstream decides itself.
+    const contextSize = model.contextSize ?? Number.MAX_SAFE_INTEGER;
+    if (promptTokens > contextSize) throw new EngineError("context-length-exceeded", "prompt too long");
+    if (params.maxTokens !== undefined && promptTokens + params.maxTokens > contextSize) {
       throw new EngineError("max-tokens-exceeded", "max tokens too large");
     }
     if (this.active >= (this.options.slots ?? Number.POSITIVE_INFINITY)) {
@@ -141,7 +143,7 @@ export class WordEngine implements Engine {
       },
       { once: true },
     );
-    const limit = params.maxTokens ?? model.contextSize - promptTokens;
+    const limit = params.maxTokens ?? Math.min(contextSize - promptTokens, 1_000);
     const source = this.options.echo ? words(prompt) : words(this.options.text ?? DEFAULT_TEXT);
     const engine = this;
     const options = this.options;
