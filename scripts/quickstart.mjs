@@ -21,6 +21,7 @@ ensureAll();
 const { connect } = await import("@veritee/client/node");
 const { formatAppraisal } = await import("@veritee/policy");
 const { default: OpenAI } = await import("openai");
+const { isLoaderVariable } = await import("@veritee/server");
 
 const workDir = path.join(".veritee", "quickstart");
 mkdirSync(workDir, { recursive: true });
@@ -30,13 +31,17 @@ const serverLog = path.join(workDir, "server.log");
 console.log("== 1. the attested server (development TPM — INSECURE, for development)");
 const server = spawn(
   process.execPath,
-  // --allow-loader-env: a development run records this shell's NODE_OPTIONS, LD_PRELOAD, … instead of refusing them.
   [
     "packages/cli/bin/veritee.js",
-    ...["serve", "--dev", "--port", "0", "--tls-port", "0", "--write-policy", policyFile, "--allow-loader-env"],
+    ...["serve", "--dev", "--port", "0", "--tls-port", "0", "--write-policy", policyFile],
   ],
-  // The server's own log (one line per request, never any prompt or completion) goes to a file.
-  { stdio: ["ignore", "pipe", openSync(serverLog, "w")] },
+  {
+    // The server refuses to start with Node.js flags or loader variables (NODE_OPTIONS, LD_PRELOAD, SSL_CERT_FILE, …)
+    // that this shell may carry: it gets an environment without them, so it runs exactly what it measures.
+    env: Object.fromEntries(Object.entries(process.env).filter(([name]) => !isLoaderVariable(name))),
+    // The server's own log (one line per request, never any prompt or completion) goes to a file.
+    stdio: ["ignore", "pipe", openSync(serverLog, "w")],
+  },
 );
 const printed = await new Promise((resolve, reject) => {
   let seen = "";
