@@ -7,10 +7,11 @@ import { existsSync, statSync } from "node:fs";
 
 const DEBIAN_PACKAGES = ["swtpm", "swtpm-tools", "tpm2-tools"];
 const REQUIRED_COMMANDS = ["swtpm", "swtpm_setup", "tpm2_checkquote"];
-// Installed where we can (root, i.e. CI and containers); elsewhere the browser
-// test skips with a message, except under CI, where it fails without it.
-const BROWSER_PACKAGES = ["chromium"];
-const BROWSER_COMMAND = "chromium";
+// Installed where we can (root, i.e. CI and containers); elsewhere the tests
+// that need them skip with a message: the browser test (Chromium; under CI it
+// fails without it) and the launch-integrity test (strace lists every file the
+// attested process opens).
+const TEST_PACKAGES = { chromium: "chromium", strace: "strace" };
 
 function run(cmd, args, opts = {}) {
   const r = spawnSync(cmd, args, { stdio: "inherit", ...opts });
@@ -26,14 +27,19 @@ function has(command) {
 
 export function ensureDebianPackages() {
   const missing = REQUIRED_COMMANDS.filter((c) => !has(c));
-  const browser = has(BROWSER_COMMAND) || process.getuid?.() !== 0 ? [] : BROWSER_PACKAGES;
-  if (missing.length === 0 && browser.length === 0) return;
+  const forTests =
+    process.getuid?.() !== 0
+      ? []
+      : Object.entries(TEST_PACKAGES)
+          .filter(([command]) => !has(command))
+          .map(([, pkg]) => pkg);
+  if (missing.length === 0 && forTests.length === 0) return;
   if (process.getuid?.() !== 0) {
     console.error(`Missing ${missing.join(", ")}. Install the development TPM first:\n`);
     console.error(`  sudo apt-get install -y ${DEBIAN_PACKAGES.join(" ")}\n`);
     process.exit(1);
   }
-  const packages = [...(missing.length > 0 ? DEBIAN_PACKAGES : []), ...browser];
+  const packages = [...(missing.length > 0 ? DEBIAN_PACKAGES : []), ...forTests];
   console.error(`Installing ${packages.join(" ")} (apt-get)…`);
   run("apt-get", ["update", "-qq"]);
   run("apt-get", ["install", "-y", "-qq", ...packages], {
