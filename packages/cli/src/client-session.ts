@@ -66,7 +66,7 @@ const MAX_TIMEOUT_SECONDS = 86_400;
 
 /** The `--timeout <seconds>` option's help text, the same on every command that has it. */
 export const TIMEOUT_HELP =
-  "seconds to wait for the server: for each attestation request, the whole attestation, each response and each pause in a streamed reply (default 10, 30, 120)";
+  "seconds to wait for the server: for each attestation request, the whole attestation, each response and each pause in a streamed reply (default: 10, 30 and 120 s)";
 
 /**
  * `--timeout <seconds>`: one limit for every wait (the client's connect,

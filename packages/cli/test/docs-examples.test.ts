@@ -25,7 +25,7 @@ import os from "node:os";
 import path from "node:path";
 import { after, test } from "node:test";
 import { sharedPath } from "@veritee/testkit";
-import { BIN } from "./run-cli.js";
+import { BIN, serverEnv } from "./run-cli.js";
 
 /** Lines that do not run here: a substring of the line (continuations joined), and why. */
 const SKIPPED: readonly { readonly line: string; readonly reason: string }[] = [
@@ -120,7 +120,9 @@ function workspace(name: string): { cwd: string; env: NodeJS.ProcessEnv } {
   writeFileSync(path.join(bin, "veritee"), `#!/bin/sh\nexec "${node}" "${BIN}" "$@"\n`);
   chmodSync(path.join(bin, "npx"), 0o755);
   chmodSync(path.join(bin, "veritee"), 0o755);
-  return { cwd, env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } };
+  // A shell without Node.js loader variables (this machine may set NODE_EXTRA_CA_CERTS, SSL_CERT_FILE, …), which
+  // `veritee serve` refuses: docs/SERVING.md says so, and the examples are written for a clean shell.
+  return { cwd, env: serverEnv({ PATH: `${bin}:${process.env.PATH}` }) };
 }
 
 /** Run a script with bash in its own process group; the group is killed afterwards (background servers). */

@@ -17,7 +17,7 @@ import { encodePemCertificate } from "@veritee/policy";
 import { makeRoot } from "@veritee/testkit/x509";
 import { TpmClient } from "@veritee/tpm";
 import { EXIT } from "../src/exit-codes.js";
-import { BIN, veritee } from "./run-cli.js";
+import { BIN, serverEnv, veritee } from "./run-cli.js";
 
 let tmp: string;
 let taken: Server;
@@ -172,7 +172,7 @@ describe("veritee serve --write-policy on a non-development TPM", () => {
         "--write-policy",
         policyFile,
       ],
-      { stdio: ["ignore", "pipe", "pipe"] },
+      { env: serverEnv(), stdio: ["ignore", "pipe", "pipe"] },
     );
     let stdout = "";
     let stderr = "";
