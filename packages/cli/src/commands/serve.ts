@@ -13,6 +13,7 @@ import { parseTransportSpec } from "@veritee/tpm";
 import type { Command } from "commander";
 import { CliError } from "../cli-error.js";
 import { out, parsePort, positive } from "../io.js";
+import { type AccessFlags, accessServeOptions, collectApiKey } from "./serve-access.js";
 
 /** The repository (release) root: packages/cli/dist/src/commands → five levels up. */
 export const CODE_ROOT = path.resolve(fileURLToPath(new URL("../../../../../", import.meta.url)));
@@ -20,7 +21,7 @@ export const CODE_ROOT = path.resolve(fileURLToPath(new URL("../../../../../", i
 /** The embedded default model, when the shared test material is beside the repository. */
 export const DEFAULT_MODEL = path.resolve(CODE_ROOT, "..", "shared", "models", "stories260K.gguf");
 
-interface Options {
+interface Options extends AccessFlags {
   dev?: boolean;
   host: string;
   port: number;
@@ -84,6 +85,13 @@ export function registerServe(program: Command): void {
       "also serve attested TLS on this port: a self-signed certificate for the attested TLS key, which clients pin (0: any free port)",
       parsePort,
     )
+    .option(
+      "--api-key <key>",
+      "require 'Authorization: Bearer <key>' on /v1/* but attestation (repeatable; prefer --api-key-file or $VERITEE_API_KEY, which ps cannot show)",
+      collectApiKey,
+    )
+    .option("--api-key-file <file>", "read API keys from FILE, one a line ('#' comments and blank lines ignored)")
+    .option("--require-sealed", "refuse plaintext requests to /v1/* but attestation: serve sealed requests only")
     .action(async (opts: Options) => {
       const serveOptions = buildServeOptions(opts);
       process.stderr.write(`starting${opts.dev ? " (development TPM — INSECURE)" : ""}…\n`);
@@ -175,6 +183,7 @@ function buildServeOptions(opts: Options): ServeOptions {
     codeRoot: CODE_ROOT,
     ...(opts.tlsPort !== undefined ? { tls: { port: opts.tlsPort } } : {}),
     onProgress: (what) => progressBar(what),
+    ...accessServeOptions(opts),
   };
 }
 

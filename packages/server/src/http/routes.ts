@@ -73,11 +73,13 @@ export function builtinRoutes(engine: Engine, metrics: Metrics): Route[] {
     {
       method: "GET",
       path: "/healthz",
+      public: true,
       handler: (_req, _res, ctx) => ctx.sendJson(200, { status: "ok" }),
     },
     {
       method: "GET",
       path: "/metrics",
+      public: true,
       handler: (_req, res) => {
         const body = metrics.render();
         res.writeHead(200, { ...METRICS_HEADERS, "content-length": Buffer.byteLength(body) });
