@@ -225,11 +225,14 @@ const ascii = new TextDecoder("ascii");
 class Reader {
   readonly #data: Uint8Array;
   readonly #view: DataView;
+  /** Copy the content out (the default), or hand out a view when the caller owns `data` alone. */
+  readonly #copy: boolean;
   at: number;
   readonly end: number;
 
-  constructor(data: Uint8Array, at: number, end: number) {
+  constructor(data: Uint8Array, at: number, end: number, copy = true) {
     this.#data = data;
+    this.#copy = copy;
     this.#view = new DataView(data.buffer, data.byteOffset, data.byteLength);
     this.at = at;
     this.end = end;
@@ -259,11 +262,14 @@ class Reader {
     return value;
   }
 
-  /** `length` bytes, after the bound check, as a copy. */
+  /** `length` bytes, after the bound check: a copy, or a view for an owned buffer. */
   bytes(length: number, field: string): Uint8Array<ArrayBuffer> {
     if (length > this.remaining)
       throw new MalformedError("truncated", `BinaryRequest.${field}`, `needs ${length} bytes, ${this.remaining} left`);
-    const out = this.#data.slice(this.at, this.at + length);
+    const slice = this.#copy
+      ? this.#data.slice(this.at, this.at + length)
+      : this.#data.subarray(this.at, this.at + length);
+    const out = slice as Uint8Array<ArrayBuffer>;
     this.at += length;
     return out;
   }
@@ -280,7 +286,7 @@ class Reader {
   section(length: number, field: string): Reader {
     if (length > this.remaining)
       throw new MalformedError("truncated", `BinaryRequest.${field}`, `needs ${length} bytes, ${this.remaining} left`);
-    const inner = new Reader(this.#data, this.at, this.at + length);
+    const inner = new Reader(this.#data, this.at, this.at + length, this.#copy);
     this.at += length;
     return inner;
   }
@@ -342,12 +348,26 @@ const NO_FIELDS: readonly (readonly [string, string])[] = Object.freeze([]);
  * const { method, path, headers, body } = decodeBinaryRequest(plaintext, { maxBodyBytes: 1 << 20 });
  */
 export function decodeBinaryRequest(bytes: Uint8Array, limits: BinaryRequestLimits = {}): DecodedBinaryRequest {
+  return decode(bytes, limits, true);
+}
+
+/**
+ * {@link decodeBinaryRequest} for a buffer nobody else holds (a plaintext
+ * HPKE just produced): the same checks, but the content is a view into
+ * `bytes` instead of a copy — a 1 MiB request body is not copied twice
+ * (module-internal: request.ts).
+ */
+export function decodeOwnedBinaryRequest(bytes: Uint8Array, limits: BinaryRequestLimits = {}): DecodedBinaryRequest {
+  return decode(bytes, limits, false);
+}
+
+function decode(bytes: Uint8Array, limits: BinaryRequestLimits, copy: boolean): DecodedBinaryRequest {
   const bounds: Required<BinaryRequestLimits> = {
     maxBodyBytes: limits.maxBodyBytes ?? DEFAULT_LIMITS.maxBodyBytes,
     maxFieldSectionBytes: limits.maxFieldSectionBytes ?? DEFAULT_LIMITS.maxFieldSectionBytes,
     maxFields: limits.maxFields ?? DEFAULT_LIMITS.maxFields,
   };
-  const r = new Reader(bytes, 0, bytes.length);
+  const r = new Reader(bytes, 0, bytes.length, copy);
   const indicator = r.varint("framingIndicator");
   if (indicator !== KNOWN_LENGTH_REQUEST) {
     throw new MalformedError(

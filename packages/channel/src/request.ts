@@ -28,7 +28,7 @@ import { type ChannelSuite, channelSuite, type HpkeBackend } from "./backend.js"
 import {
   type BinaryRequestLimits,
   type DecodedBinaryRequest,
-  decodeBinaryRequest,
+  decodeOwnedBinaryRequest,
   encodeBinaryRequest,
 } from "./bhttp.js";
 import { concat } from "./bytes.js";
@@ -392,7 +392,8 @@ export async function openRequest(
   }
   let request: DecodedBinaryRequest;
   try {
-    request = decodeBinaryRequest(message, limits);
+    // `message` is this call's own plaintext: the body may stay a view into it.
+    request = decodeOwnedBinaryRequest(message, limits);
   } catch (e) {
     if (e instanceof MalformedError && e.code === "too-large") {
       throw new ChannelError("too-large", "the sealed request exceeds this server's limits", { cause: e });
