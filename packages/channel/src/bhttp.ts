@@ -28,6 +28,7 @@
  * (§3.8): the missing sections are empty.
  */
 import { MalformedError } from "@veritee/core";
+import { MAX_REQUEST_FIELD } from "./wire.js";
 
 /** A request as Binary HTTP represents it. */
 export interface BinaryRequest {
@@ -69,7 +70,7 @@ export interface BinaryRequestLimits {
 }
 
 /** Longest method, scheme, authority or path (bytes). */
-export const MAX_CONTROL_FIELD = 4096;
+export const MAX_CONTROL_FIELD = MAX_REQUEST_FIELD;
 /** Longest field value (bytes). */
 export const MAX_FIELD_VALUE = 16 * 1024;
 const DEFAULT_LIMITS: Required<BinaryRequestLimits> = Object.freeze({

@@ -99,10 +99,14 @@ export async function openKeySetChannel(
   const sealer = plan.sealed
     ? createRequestSealer(accepted.attestation, plan.backend ? { backend: plan.backend } : {})
     : undefined;
+  // The API root ends in /v1 (url.ts), where the server serves. Under a base URL with a path prefix (a proxy that
+  // strips it), the outer request keeps the prefix, for the proxy; the sealed inner path is the server's own.
+  const prefix = new URL(plan.address.apiRoot).pathname.slice(0, -"/v1".length);
+  const sealedUrl = `${plan.address.origin}${prefix}${SEALED_PATH}`;
   return {
     info,
     exchange: sealer
-      ? (request) => sendSealed(transport, request, sealer)
+      ? (request) => sendSealed(transport, { url: sealedUrl, prefix }, request, sealer)
       : (request) => sendPinned(transport, request),
     close: async () => {
       sealer?.close();
@@ -139,6 +143,7 @@ async function sendPinned(transport: FetchLike, request: OutgoingRequest): Promi
  */
 async function sendSealed(
   transport: FetchLike,
+  sealedAt: { readonly url: string; readonly prefix: string },
   request: OutgoingRequest,
   sealer: RequestSealer,
 ): Promise<Response | "unknown-key"> {
@@ -148,14 +153,15 @@ async function sendSealed(
   for (const [name, value] of request.headers) if (!HOP_BY_HOP.has(name)) fields.push([name, value]);
   const sealed = await sealer.seal({
     method,
-    path: `${request.url.pathname}${request.url.search}`,
+    // session.fetch sends only below the API root (request.ts), so the path starts with the prefix.
+    path: `${request.url.pathname.slice(sealedAt.prefix.length)}${request.url.search}`,
     authority: request.url.host,
     headers: fields,
     body: request.body ?? new Uint8Array(0),
   });
   const response = await send(
     transport,
-    new URL(SEALED_PATH, request.url).href,
+    sealedAt.url,
     {
       method: "POST",
       // Only the sealed content type and the key-set digest go out in clear.

@@ -180,6 +180,28 @@ describe("sealed channel", () => {
     assert.ok(wire[0]!.body.length > 0);
   });
 
+  test("under a base URL with a path prefix: the outer request keeps it, the sealed path is the server's own", async () => {
+    const keys = makeKeys();
+    const wire: Wire[] = [];
+    const paths: string[] = [];
+    const address = resolveServerAddress("http://127.0.0.1:9/tenant/a/v1");
+    const channel = await openKeySetChannel(
+      { address, sealed: true },
+      keys.accepted,
+      sealedServer(
+        keys,
+        (plain) => {
+          paths.push(plain.path);
+          return echo(plain);
+        },
+        wire,
+      ),
+    );
+    await channel.exchange(await readOutgoingRequest(address, `${address.apiRoot}/models?x=1`));
+    assert.equal(wire[0]!.url, `http://127.0.0.1:9/tenant/a${SEALED_PATH}`);
+    assert.deepEqual(paths, ["/v1/models?x=1"]);
+  });
+
   test("a streamed response is released chunk by chunk, before the server has finished", async () => {
     const keys = makeKeys();
     let release!: (b: Uint8Array) => void;

@@ -88,6 +88,7 @@ const INNER_DROPPED_FIELDS = new Set([
   "transfer-encoding",
   "upgrade",
   "te",
+  "expect",
   "content-length",
   "host",
 ]);
