@@ -13,6 +13,7 @@ import { after, before, describe, test } from "node:test";
 import { openResponse, type SealTarget, sealRequest } from "@veritee/channel";
 import { nodeBackend, nodeRecipientKey } from "@veritee/channel/node";
 import { generateX25519 } from "@veritee/core";
+import fc from "fast-check";
 import { wasSealed, withSealedChannel } from "../../src/channel/sealed-http.js";
 import { checkApiKeys, createAccessCheck } from "../../src/http/access.js";
 import { createHttpHandler } from "../../src/http/handler.js";
@@ -129,6 +130,55 @@ describe("API keys", () => {
     assert.equal(missing.status, 401);
     assert.equal(missing.headers["www-authenticate"], "Bearer");
     assert.equal(missing.json.error.code, "invalid_api_key");
+  });
+});
+
+describe("the sealed request alone decides", () => {
+  let s: Started;
+  before(async () => {
+    s = await start(true);
+  });
+  after(() => s.running.close({ graceMs: 100 }));
+
+  test("headers a relay adds to the outer request never reach the route: a valid key outside does not authorize", async () => {
+    const out = await sealRequest(s.target, { method: "GET", path: "/v1/models" }, { backend: nodeBackend });
+    const response = await fetch(`${s.running.url}${out.path}`, {
+      method: "POST",
+      headers: { ...out.headers, authorization: `Bearer ${KEY_A}` },
+      body: out.body,
+    });
+    const opened = await openResponse(out.context, new Uint8Array(await response.arrayBuffer()));
+    assert.equal(opened.status, 401);
+  });
+
+  test("fast-check: random bytes or a mutated sealed request to /v1/sealed get a 4xx OpenAI error, never a 5xx", async () => {
+    const good = await sealRequest(
+      s.target,
+      { method: "GET", path: "/v1/models", headers: [["authorization", `Bearer ${KEY_A}`]] },
+      { backend: nodeBackend },
+    );
+    const statuses = new Set<number>();
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          fc.uint8Array({ maxLength: 200 }),
+          fc.tuple(fc.nat(), fc.integer({ min: 1, max: 255 })).map(([at, x]) => {
+            const bad = good.body.slice();
+            bad[at % bad.length]! ^= x;
+            return bad;
+          }),
+        ),
+        async (body) => {
+          const response = await fetch(`${s.running.url}/v1/sealed`, { method: "POST", headers: good.headers, body });
+          statuses.add(response.status);
+          assert.ok(response.status >= 400 && response.status < 500, String(response.status));
+          const error = ((await response.json()) as { error: { code: string } }).error;
+          assert.ok(["sealed_request_invalid", "sealed_key_unknown"].includes(error.code), error.code);
+        },
+      ),
+      { numRuns: 150 },
+    );
+    assert.ok(statuses.has(400));
   });
 });
 
