@@ -44,7 +44,7 @@ export async function benchChannel(): Promise<void> {
   const request = await compare(
     async () => {
       const sealed = await sealRequest(target, { ...META, body }, { backend: nodeBackend });
-      await openRequest(recipient, sealed.sealed, META);
+      await openRequest(recipient, sealed.sealed);
     },
     () => rawAesGcm(body),
     { rounds: 5, roundMs: 300 },
@@ -53,7 +53,7 @@ export async function benchChannel(): Promise<void> {
   const response = await compare(
     async () => {
       const sealed = await sealRequest(target, { ...META, body: new Uint8Array(8) }, { backend: nodeBackend });
-      const opened = await openRequest(recipient, sealed.sealed, META);
+      const opened = await openRequest(recipient, sealed.sealed);
       const sealer = await opened.responder.sealStream({
         status: 200,
         headers: { "content-type": "text/event-stream" },
@@ -72,7 +72,7 @@ export async function benchChannel(): Promise<void> {
     `data: ${JSON.stringify({ id: "chatcmpl-0123456789abcdef", object: "chat.completion.chunk", created: 1, model: "stories260K", choices: [{ index: 0, delta: { content: " ball" }, finish_reason: null }] })}\n\n`,
   );
   const sealed = await sealRequest(target, { ...META, body: new Uint8Array(8) }, { backend: nodeBackend });
-  const opened = await openRequest(recipient, sealed.sealed, META);
+  const opened = await openRequest(recipient, sealed.sealed);
   const sealer = await opened.responder.sealStream({ status: 200, headers: { "content-type": "text/event-stream" } });
   const decoder = createResponseDecoder(sealed.context);
   await decoder.push(sealer.preamble);

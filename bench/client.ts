@@ -136,12 +136,12 @@ async function channelFloor(): Promise<
   for (let i = 0; i < 3000; i++) sealed.push(await sealRequest(target, request, { backend: nodeBackend }));
   let next = 0;
   // Opening the same sealed request again is allowed (a replay, docs/CHANNEL.md): the work is the same.
-  const open = await micros(() => openRequest(recipient, sealed[next++ % sealed.length]!.sealed, meta));
+  const open = await micros(() => openRequest(recipient, sealed[next++ % sealed.length]!.sealed));
   // Fresh pairs for the answer: a responder and a context serve one response each.
   const pairs: { context: RequestContext; responder: Responder }[] = [];
   for (let i = 0; i < 3000; i++) {
     const s = await sealRequest(target, request, { backend: nodeBackend });
-    pairs.push({ context: s.context, responder: (await openRequest(recipient, s.sealed, meta)).responder });
+    pairs.push({ context: s.context, responder: (await openRequest(recipient, s.sealed)).responder });
   }
   next = 0;
   const answers: { context: RequestContext; bytes: Uint8Array }[] = [];

@@ -6,6 +6,13 @@
  * TLS certificate and the SPKI-pinned HTTPS client.
  */
 export { type ChannelSuite, channelSuite, type HpkeBackend } from "./backend.js";
+export {
+  type BinaryRequest,
+  type BinaryRequestLimits,
+  type DecodedBinaryRequest,
+  decodeBinaryRequest,
+  encodeBinaryRequest,
+} from "./bhttp.js";
 export { type ChannelCode, ChannelError } from "./errors.js";
 export { type FrameKeys, FrameOpener, FrameSealer, type OpenedFrame } from "./frames.js";
 export { decodeResponseHead, encodeResponseHead, type ResponseHead } from "./head.js";
@@ -15,14 +22,12 @@ export {
   type PlainRequest,
   type RecipientKey,
   RequestContext,
-  type RequestMeta,
   Responder,
   ResponseSealer,
   type SealedRequest,
   type SealOptions,
   type SealTarget,
   sealRequest,
-  sealsInHeader,
 } from "./request.js";
 export { createRequestSealer, RequestSealer } from "./request-sealer.js";
 export {

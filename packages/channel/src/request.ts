@@ -1,24 +1,36 @@
 /**
- * Sealed requests (docs/CHANNEL.md §Requests): the body sealed with HPKE
- * (RFC 9180, base mode, single shot) to the attested HPKE key, in the shape
- * of an Oblivious HTTP request (RFC 9458 §4.3):
+ * Sealed requests, version 2 (docs/CHANNEL.md §Sealed requests): the whole
+ * request — method, target, header fields and body, as a Binary HTTP message
+ * (RFC 9292, bhttp.ts) — sealed with HPKE (RFC 9180, base mode, single shot)
+ * to the attested HPKE key, as an Oblivious HTTP request (RFC 9458 §4.3):
  *
  *     sealed = hdr ‖ enc ‖ ct
  *     hdr    = key_id (u8) ‖ kem_id (u16) ‖ kdf_id (u16) ‖ aead_id (u16)
- *     info   = "veritee sealed request v1" ‖ 0x00 ‖ hdr ‖ keySetDigest
- *     aad    = u16 len ‖ method ‖ u16 len ‖ path ‖ u16 len ‖ content type
- *     ct     = Seal(pkR, info, aad, body)
+ *     info   = "veritee sealed request v2" ‖ 0x00 ‖ hdr ‖ keySetDigest
+ *     ct     = Seal(pkR, info, aad = "", bhttp)
  *
- * `info` binds the attested key set (its digest, which the quote covers);
- * `aad` binds what an intermediary sees in clear — the method, the request
- * target and the inner content type — so a sealed body cannot be replayed to
- * another endpoint. The client keeps a {@link RequestContext} (the exported
- * response secret) to open the response; the server gets a {@link Responder}.
+ * `info` binds the attested key set (its digest, which the quote covers).
+ * On the wire the outer request is always `POST /v1/sealed` with the sealed
+ * content type: an intermediary sees neither the real method and path nor
+ * any header field (`Authorization` included), so there is nothing left in
+ * clear to bind as associated data (RFC 9458 uses none either). The client
+ * keeps a {@link RequestContext} (the exported response secret) to open the
+ * response; the server gets a {@link Responder}.
+ *
+ * Version 1 (the body alone sealed, method, path and content type as
+ * associated data, other headers in clear) is not produced or opened any
+ * more; the server refuses it with a clear error (docs/CHANNEL.md).
  */
 import type { SenderContext } from "@hpke/core";
-import { ByteWriter, utf8 } from "@veritee/core";
-import { base64Encode, HPKE_KEM_X25519_SHA256, type HpkeKeyConfig } from "@veritee/evidence";
+import { ByteWriter, MalformedError, utf8 } from "@veritee/core";
+import { HPKE_KEM_X25519_SHA256, type HpkeKeyConfig } from "@veritee/evidence";
 import { type ChannelSuite, channelSuite, type HpkeBackend } from "./backend.js";
+import {
+  type BinaryRequestLimits,
+  type DecodedBinaryRequest,
+  decodeOwnedBinaryRequest,
+  encodeBinaryRequest,
+} from "./bhttp.js";
 import { concat } from "./bytes.js";
 import { ChannelError } from "./errors.js";
 import { FrameSealer } from "./frames.js";
@@ -27,15 +39,13 @@ import { deriveResponseKeys, randomBytes, responseSecretSize } from "./response-
 import { webCryptoBackend } from "./web-backend.js";
 import {
   FRAME_HEADER_SIZE,
-  INNER_CONTENT_TYPE_HEADER,
   KEY_SET_DIGEST_SIZE,
   KEY_SET_HEADER,
   MAX_FRAME_PLAINTEXT,
-  MAX_REQUEST_FIELD,
   REQUEST_HEADER_SIZE,
   REQUEST_INFO_LABEL,
   RESPONSE_EXPORT_LABEL,
-  SEALED_REQUEST_HEADER,
+  SEALED_PATH,
   SEALED_REQUEST_TYPE,
   X25519_ENC_SIZE,
 } from "./wire.js";
@@ -46,15 +56,19 @@ export interface SealTarget {
   readonly keySetDigest: Uint8Array;
 }
 
-/** A plaintext request. */
+/** A plaintext request: all of it is sealed (method, target, header fields, body). */
 export interface PlainRequest {
-  /** The method as sent, e.g. "POST" (an RFC 9110 token). */
+  /** The method, e.g. "POST" (an RFC 9110 token). */
   readonly method: string;
-  /** The request target as the server will see it: absolute path and query, e.g. "/v1/chat/completions". */
+  /** The request target as the server will route it: absolute path and query, e.g. "/v1/chat/completions". */
   readonly path: string;
-  /** The body's media type, e.g. "application/json"; "" or absent for no body. */
+  /** The target's authority (host[:port]) as the client addressed it; default "" (none). */
+  readonly authority?: string;
+  /** Header fields (lower-case names, in order), e.g. `[["authorization", "Bearer …"]]`. */
+  readonly headers?: readonly (readonly [string, string])[];
+  /** The body's media type, added as a `content-type` field when the headers have none; "" or absent for none. */
   readonly contentType?: string;
-  /** The body; absent or empty for none (required for GET and HEAD). */
+  /** The body; absent or empty for none. */
   readonly body?: Uint8Array;
 }
 
@@ -66,13 +80,15 @@ export interface SealOptions {
   readonly aeadId?: number;
 }
 
-/** A sealed request, ready to send. */
+/** A sealed request, ready to send: `POST` {@link SealedRequest.path} with `headers` and `body`. */
 export interface SealedRequest {
   /** The sealed request: hdr ‖ enc ‖ ciphertext. */
   readonly sealed: Uint8Array<ArrayBuffer>;
-  /** The body to send: `sealed`, or undefined for GET and HEAD, where `sealed` travels in a header. */
-  readonly body: Uint8Array<ArrayBuffer> | undefined;
-  /** Headers to add (lower-case names): the sealed content type or header, the key-set digest, the inner content type. */
+  /** The outer body to send: `sealed`. */
+  readonly body: Uint8Array<ArrayBuffer>;
+  /** The outer request's path, the same for every sealed request ({@link SEALED_PATH}). */
+  readonly path: string;
+  /** The outer request's only headers (lower-case names): the sealed content type and the key-set digest. */
   readonly headers: Readonly<Record<string, string>>;
   /** Opens this request's response (once). */
   readonly context: RequestContext;
@@ -89,16 +105,11 @@ export interface RecipientKey {
   readonly backend: HpkeBackend;
 }
 
-/** The request line facts the server saw, which the client bound into the associated data. */
-export interface RequestMeta {
-  readonly method: string;
-  readonly path: string;
-  /** The inner content type ("" when none was sent). */
-  readonly contentType: string;
-}
-
 /** An opened request. */
 export interface OpenedRequest {
+  /** The inner request, decoded strictly (bhttp.ts). */
+  readonly request: DecodedBinaryRequest;
+  /** The inner request's content (`request.body`). */
   readonly body: Uint8Array<ArrayBuffer>;
   /** Seals this request's response (once). */
   readonly responder: Responder;
@@ -147,41 +158,12 @@ export function takeContext(context: RequestContext): { suite: ChannelSuite; enc
   return state;
 }
 
-const TOKEN_CHARS = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-const PATH_CHARS = /^\/[\x21-\x7e]*$/;
-const TYPE_CHARS = /^[\x20-\x7e]*$/;
-
-function checkMeta(meta: RequestMeta, fail: (what: string, detail: string) => never): void {
-  if (meta.method.length > MAX_REQUEST_FIELD || !TOKEN_CHARS.test(meta.method)) fail("method", "not an HTTP token");
-  if (meta.path.length > MAX_REQUEST_FIELD || !PATH_CHARS.test(meta.path)) {
-    fail("path", "not an absolute path of visible ASCII");
-  }
-  if (meta.contentType.length > MAX_REQUEST_FIELD || !TYPE_CHARS.test(meta.contentType)) {
-    fail("contentType", "not printable ASCII");
-  }
-}
-
-/** The associated data: the request facts an intermediary sees (module comment). */
-function requestAad(meta: RequestMeta): Uint8Array {
-  const w = new ByteWriter();
-  for (const field of [meta.method, meta.path, meta.contentType]) {
-    const bytes = utf8(field);
-    w.u16(bytes.length).bytes(bytes);
-  }
-  return w.finish();
-}
-
 function requestHeader(keyId: number, suite: ChannelSuite): Uint8Array {
   return new ByteWriter().u8(keyId).u16(suite.kemId).u16(suite.kdfId).u16(suite.aeadId).finish();
 }
 
 function requestInfo(hdr: Uint8Array, keySetDigest: Uint8Array): Uint8Array {
   return concat(utf8(REQUEST_INFO_LABEL), Uint8Array.of(0), hdr, keySetDigest);
-}
-
-/** Whether a method carries its sealed request in a header (it has no body in fetch). */
-export function sealsInHeader(method: string): boolean {
-  return method === "GET" || method === "HEAD";
 }
 
 const RESPONSE_EXPORT_BYTES = utf8(RESPONSE_EXPORT_LABEL);
@@ -280,52 +262,48 @@ export async function encapsulate(plan: SealPlan): Promise<SenderContext> {
   return plan.suite.hpke.createSenderContext({ recipientPublicKey, info: plan.info });
 }
 
-/** A plain request checked against the format. */
+/** A plain request encoded as Binary HTTP, before any key is touched. */
 interface CheckedRequest {
-  readonly meta: RequestMeta;
-  readonly body: Uint8Array;
-  readonly inHeader: boolean;
+  readonly message: Uint8Array;
 }
 
 /**
- * Check a plain request before any key is touched (module-internal).
+ * Check and encode a plain request (module-internal).
  *
- * @throws RangeError for a method, path or content type outside the format, or a body on GET or HEAD.
+ * @throws RangeError for a method, path, authority or header field outside the format (bhttp.ts).
  */
 export function checkPlainRequest(request: PlainRequest): CheckedRequest {
-  const meta: RequestMeta = { method: request.method, path: request.path, contentType: request.contentType ?? "" };
-  checkMeta(meta, (what, detail) => {
-    throw new RangeError(`PlainRequest.${what}: ${detail}`);
-  });
-  const body = request.body ?? new Uint8Array(0);
-  const inHeader = sealsInHeader(meta.method);
-  if (inHeader && (body.length > 0 || meta.contentType !== "")) {
-    throw new RangeError("PlainRequest.body: GET and HEAD requests have no body");
+  const headers = [...(request.headers ?? [])];
+  const contentType = request.contentType ?? "";
+  if (contentType !== "" && !headers.some(([name]) => name === "content-type")) {
+    headers.push(["content-type", contentType]);
   }
-  return { meta, body, inHeader };
+  const message = encodeBinaryRequest({
+    method: request.method,
+    path: request.path,
+    authority: request.authority ?? "",
+    headers,
+    body: request.body ?? new Uint8Array(0),
+  });
+  return { message };
 }
+
+const EMPTY = new Uint8Array(0);
 
 /**
  * Seal a checked request with `sender`, a fresh encapsulation that is used
  * for this request only and then dropped (module-internal).
  */
 export async function sealWith(plan: SealPlan, sender: SenderContext, request: CheckedRequest): Promise<SealedRequest> {
-  const { meta, body, inHeader } = request;
-  const ct = new Uint8Array(await sender.seal(body, requestAad(meta)));
+  const ct = new Uint8Array(await sender.seal(request.message, EMPTY));
   const secret = new Uint8Array(await sender.export(RESPONSE_EXPORT_BYTES, responseSecretSize(plan.suite)));
   const enc = new Uint8Array(sender.enc);
   const sealed = concat(plan.hdr, enc, ct);
-  const headers: Record<string, string> = { [KEY_SET_HEADER]: plan.keySetHex };
-  if (inHeader) {
-    headers[SEALED_REQUEST_HEADER] = base64Encode(sealed);
-  } else {
-    headers["content-type"] = SEALED_REQUEST_TYPE;
-    if (meta.contentType !== "") headers[INNER_CONTENT_TYPE_HEADER] = meta.contentType;
-  }
   return Object.freeze({
     sealed,
-    body: inHeader ? undefined : sealed,
-    headers: Object.freeze(headers),
+    body: sealed,
+    path: SEALED_PATH,
+    headers: Object.freeze({ "content-type": SEALED_REQUEST_TYPE, [KEY_SET_HEADER]: plan.keySetHex }),
     context: new RequestContext(TOKEN, { suite: plan.suite, enc, secret, used: false }),
   });
 }
@@ -337,13 +315,14 @@ export async function sealWith(plan: SealPlan, sender: SenderContext, request: C
  * encapsulation ready.
  *
  * @throws ChannelError `unsupported-suite` when no suite fits; RangeError for
- *   a method, path or content type outside the format, a body on GET or HEAD,
+ *   a method, path, authority or header field outside the format (bhttp.ts),
  *   or a key-set digest that is not 32 bytes.
  * @example
- * const { body, headers, context } = await sealRequest(verified, {
- *   method: "POST", path: "/v1/chat/completions", contentType: "application/json", body: utf8(json),
+ * const { path, body, headers, context } = await sealRequest(verified, {
+ *   method: "POST", path: "/v1/chat/completions", headers: [["authorization", `Bearer ${key}`]],
+ *   contentType: "application/json", body: utf8(json),
  * }, { backend: nodeBackend });
- * const response = await fetch(url, { method: "POST", headers, body });
+ * const response = await fetch(new URL(path, origin), { method: "POST", headers, body });
  * const opened = await openResponse(context, new Uint8Array(await response.arrayBuffer()));
  */
 export async function sealRequest(
@@ -357,26 +336,24 @@ export async function sealRequest(
 }
 
 /**
- * Open a sealed request with the server's key. `meta` is what the server
- * itself saw (its request line and the `veritee-content-type` header): if the
- * client sealed anything else, opening fails.
+ * Open a sealed request with the server's key and decode the Binary HTTP
+ * request inside it.
  *
- * @throws ChannelError `bad-framing` (too short, a malformed request line),
- *   `unknown-key` (another key id, KEM or a suite the key configuration does
- *   not offer), `unsupported-suite` (offered but not in this backend),
- *   `tampered` (authentication failed: modified, or sealed to another key,
- *   key set, method, path or content type).
+ * @throws ChannelError `bad-framing` (too short; or it opened but the inner
+ *   message is not a valid Binary HTTP request: the MalformedError is the
+ *   cause), `too-large` (the inner message exceeds `limits`), `unknown-key`
+ *   (another key id, KEM or a suite the key configuration does not offer),
+ *   `unsupported-suite` (offered but not in this backend), `tampered`
+ *   (authentication failed: modified, or sealed to another key or key set, or
+ *   a version 1 request).
  * @example
- * const { body, responder } = await openRequest(recipient, sealed, { method: "POST", path: "/v1/chat/completions", contentType: "application/json" });
+ * const { request, responder } = await openRequest(recipient, sealed, { maxBodyBytes: 1 << 20 });
  */
 export async function openRequest(
   recipient: RecipientKey,
   sealed: Uint8Array,
-  meta: RequestMeta,
+  limits: BinaryRequestLimits = {},
 ): Promise<OpenedRequest> {
-  checkMeta(meta, (what, detail) => {
-    throw new ChannelError("bad-framing", `the request's ${what} is ${detail}`);
-  });
   const config = recipient.keyConfig;
   if (sealed.length < REQUEST_HEADER_SIZE + X25519_ENC_SIZE)
     throw new ChannelError("bad-framing", "sealed request too short");
@@ -399,7 +376,7 @@ export async function openRequest(
   const hdr = sealed.slice(0, REQUEST_HEADER_SIZE);
   const enc = sealed.slice(REQUEST_HEADER_SIZE, REQUEST_HEADER_SIZE + X25519_ENC_SIZE);
   const ct = sealed.slice(REQUEST_HEADER_SIZE + X25519_ENC_SIZE);
-  let body: Uint8Array<ArrayBuffer>;
+  let message: Uint8Array<ArrayBuffer>;
   let secret: Uint8Array;
   try {
     const ctx = await suite.hpke.createRecipientContext({
@@ -407,13 +384,27 @@ export async function openRequest(
       enc,
       info: requestInfo(hdr, recipient.keySetDigest),
     });
-    body = new Uint8Array(await ctx.open(ct, requestAad(meta)));
+    message = new Uint8Array(await ctx.open(ct, EMPTY));
     secret = new Uint8Array(await ctx.export(RESPONSE_EXPORT_BYTES, responseSecretSize(suite)));
   } catch (e) {
     // A bad `enc` (e.g. a low-order point, RFC 9180 §7.1.4) fails here as well as a bad tag.
     throw new ChannelError("tampered", "the sealed request failed authentication", { cause: e });
   }
-  return Object.freeze({ body, responder: new Responder(RESPONDER_TOKEN, suite, enc, secret) });
+  let request: DecodedBinaryRequest;
+  try {
+    // `message` is this call's own plaintext: the body may stay a view into it.
+    request = decodeOwnedBinaryRequest(message, limits);
+  } catch (e) {
+    if (e instanceof MalformedError && e.code === "too-large") {
+      throw new ChannelError("too-large", "the sealed request exceeds this server's limits", { cause: e });
+    }
+    throw new ChannelError("bad-framing", "the sealed request is not a valid Binary HTTP request", { cause: e });
+  }
+  return Object.freeze({
+    request,
+    body: request.body,
+    responder: new Responder(RESPONDER_TOKEN, suite, enc, secret),
+  });
 }
 
 const RESPONDER_TOKEN: unique symbol = Symbol("Responder");

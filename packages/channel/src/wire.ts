@@ -11,15 +11,22 @@ export const SEALED_RESPONSE_TYPE = "application/veritee-sealed-response";
 
 /** Request header: lower-case hex SHA-256 digest of the key set the request is sealed to. */
 export const KEY_SET_HEADER = "veritee-key-set";
-/** Request header: the inner (plaintext) content type, bound into the AEAD's associated data. */
-export const INNER_CONTENT_TYPE_HEADER = "veritee-content-type";
-/** Request header carrying the sealed request (padded base64) for methods without a body (GET, HEAD). */
-export const SEALED_REQUEST_HEADER = "veritee-sealed-request";
+/**
+ * The path every sealed request (version 2) is sent to, with `POST`: the real
+ * method and target are inside the seal, so an intermediary sees only this.
+ */
+export const SEALED_PATH = "/v1/sealed";
+/** The channel's wire version: 2 seals the whole request as Binary HTTP (RFC 9292). */
+export const CHANNEL_VERSION = 2;
+/** Version 1 request header (the inner content type): recognized only to refuse version 1 clearly. */
+export const V1_INNER_CONTENT_TYPE_HEADER = "veritee-content-type";
+/** Version 1 request header (a sealed GET or HEAD): recognized only to refuse version 1 clearly. */
+export const V1_SEALED_REQUEST_HEADER = "veritee-sealed-request";
 
 /** HPKE `info` label of a sealed request (RFC 9180 §5.1; RFC 9458 §4.3 uses the same shape). */
-export const REQUEST_INFO_LABEL = "veritee sealed request v1";
+export const REQUEST_INFO_LABEL = "veritee sealed request v2";
 /** Exporter context of the response secret (RFC 9180 §5.3; RFC 9458 §4.4). */
-export const RESPONSE_EXPORT_LABEL = "veritee sealed response v1";
+export const RESPONSE_EXPORT_LABEL = "veritee sealed response v2";
 
 /** Size of the RFC 9458 §4.3 request header: key_id (1), kem_id (2), kdf_id (2), aead_id (2). */
 export const REQUEST_HEADER_SIZE = 7;
@@ -43,5 +50,5 @@ export const MAX_HEAD_FIELDS = 16;
 export const MAX_HEAD_NAME = 64;
 /** Longest header value in a response head. */
 export const MAX_HEAD_VALUE = 1024;
-/** Longest method, path or content type bound into a request's associated data. */
+/** Longest method, scheme, authority or path of a sealed request (RFC 9292 control data). */
 export const MAX_REQUEST_FIELD = 4096;

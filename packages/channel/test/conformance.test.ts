@@ -11,26 +11,43 @@ import { test } from "node:test";
 import { concatBytes } from "@veritee/core";
 import { channelSuite } from "../src/backend.js";
 import { nodeBackend } from "../src/node/backend.js";
-import { type RequestContext, sealRequest } from "../src/request.js";
+import { openRequest, type RequestContext, sealRequest } from "../src/request.js";
 import { openResponse } from "../src/response.js";
 import { channelCode, serverKey, str, text } from "./support.js";
 
 const META = { method: "POST", path: "/v1/embeddings?x=1", contentType: "application/json" } as const;
 const BODY = text('{"input":"hello"}');
 
-function u16(n: number): Uint8Array {
-  return Uint8Array.of(n >> 8, n & 0xff);
+/** A QUIC varint (RFC 9000 §16) of a small value: one byte below 64, two below 16384. */
+function varint(n: number): Uint8Array {
+  return n < 64 ? Uint8Array.of(n) : Uint8Array.of(0x40 | (n >> 8), n & 0xff);
 }
 
-function field(s: string): Uint8Array {
-  return concatBytes(u16(s.length), text(s));
+function field(s: string | Uint8Array): Uint8Array {
+  const bytes = typeof s === "string" ? text(s) : s;
+  return concatBytes(varint(bytes.length), bytes);
 }
 
-/** The documented request `info` and `aad`. */
+/** The documented plaintext: a known-length Binary HTTP request (RFC 9292 §3.1), built by hand. */
+function documentedMessage(): Uint8Array {
+  const headerLine = concatBytes(field("content-type"), field(META.contentType));
+  return concatBytes(
+    Uint8Array.of(0), // framing indicator: known-length request
+    field(META.method),
+    field("https"),
+    field(""), // no authority
+    field(META.path),
+    field(headerLine), // the header section: its length, then its one field line
+    field(BODY), // the content
+    Uint8Array.of(0), // an empty trailer section
+  );
+}
+
+/** The documented request `info` and `aad` (none in version 2). */
 function infoAndAad(hdr: Uint8Array, digest: Uint8Array) {
   return {
-    info: concatBytes(text("veritee sealed request v1"), Uint8Array.of(0), hdr, digest),
-    aad: concatBytes(field(META.method), field(META.path), field(META.contentType)),
+    info: concatBytes(text("veritee sealed request v2"), Uint8Array.of(0), hdr, digest),
+    aad: new Uint8Array(0),
   };
 }
 
@@ -42,7 +59,7 @@ async function documentedServer(sealed: Uint8Array, recipient: ReturnType<typeof
   const { info, aad } = infoAndAad(hdr, recipient.keySetDigest);
   const ctx = await suite.hpke.createRecipientContext({ recipientKey: recipient.privateKey, enc, info });
   const body = new Uint8Array(await ctx.open(sealed.subarray(39), aad));
-  const secret = new Uint8Array(await ctx.export(text("veritee sealed response v1"), 16));
+  const secret = new Uint8Array(await ctx.export(text("veritee sealed response v2"), 16));
   const nonceR = new Uint8Array(16).fill(0x5a);
   const salt = concatBytes(enc, nonceR);
   const key = new Uint8Array(hkdfSync("sha256", secret, salt, text("key"), 16));
@@ -68,9 +85,24 @@ async function exchange(): Promise<{ context: RequestContext; server: Awaited<Re
   return { context: sealed.context, server: await documentedServer(sealed.sealed, recipient) };
 }
 
-test("the documented request format opens what sealRequest seals", async () => {
+test("the documented request format opens what sealRequest seals: the request as Binary HTTP", async () => {
   const { server } = await exchange();
-  assert.equal(str(server.body), str(BODY));
+  assert.deepEqual(server.body, documentedMessage());
+});
+
+test("a request sealed by hand from the document opens with the channel's code", async () => {
+  const { target, recipient } = serverKey({ suites: [1] });
+  const suite = channelSuite(nodeBackend, 1, 1)!;
+  const hdr = Uint8Array.of(target.keySet.hpke.keyId, 0, 0x20, 0, 1, 0, 1);
+  const { info } = infoAndAad(hdr, target.keySetDigest);
+  const recipientPublicKey = await suite.hpke.kem.deserializePublicKey(target.keySet.hpke.publicKey.slice());
+  const sender = await suite.hpke.createSenderContext({ recipientPublicKey, info });
+  const ct = new Uint8Array(await sender.seal(documentedMessage(), new Uint8Array(0)));
+  const opened = await openRequest(recipient, concatBytes(hdr, new Uint8Array(sender.enc), ct));
+  assert.equal(opened.request.method, META.method);
+  assert.equal(opened.request.path, META.path);
+  assert.deepEqual(opened.request.headers, [["content-type", META.contentType]]);
+  assert.equal(str(opened.body), str(BODY));
 });
 
 test("a response built from the document opens with the channel's code", async () => {

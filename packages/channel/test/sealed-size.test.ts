@@ -19,7 +19,7 @@ const META = { method: "POST", path: "/v1/completions", contentType: "applicatio
 async function responder(aeadId: number) {
   const { target, recipient } = serverKey();
   const sealed = await sealRequest(target, { ...META, body: text("{}") }, { backend: nodeBackend, aeadId });
-  const opened = await openRequest(recipient, sealed.sealed, META);
+  const opened = await openRequest(recipient, sealed.sealed);
   return { context: sealed.context, responder: opened.responder };
 }
 

@@ -19,7 +19,7 @@ import assert from "node:assert/strict";
 import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
-import { ChannelError } from "@veritee/channel";
+import { ChannelError, SEALED_PATH } from "@veritee/channel";
 import { createAttestedCertificate, createPinnedFetch } from "@veritee/channel/node";
 import { ClientError, connect, type Session } from "@veritee/client/node";
 import { MalformedError } from "@veritee/core";
@@ -368,7 +368,7 @@ describe("a relay tampering with sealed traffic", () => {
   async function tamperingRelay(mutate: (f: Buffer[]) => Buffer[]): Promise<Relay> {
     return relay(a.url, {
       rewrite: (req, res) => {
-        if (req.path !== "/v1/chat/completions" || res.status !== 200) return undefined;
+        if (req.path !== SEALED_PATH || res.status !== 200) return undefined;
         const split = frames(res.body, responseNonceSize(req.body));
         return { ...res, body: Buffer.concat([split.nonce, ...mutate(split.frames.map((f) => Buffer.from(f)))]) };
       },
@@ -432,7 +432,7 @@ describe("a relay tampering with sealed traffic", () => {
     let first: RelayResponse | undefined;
     const replay = await relay(a.url, {
       rewrite: (req, res) => {
-        if (req.path !== "/v1/chat/completions") return undefined;
+        if (req.path !== SEALED_PATH) return undefined;
         first ??= res;
         return first;
       },
@@ -445,7 +445,7 @@ describe("a relay tampering with sealed traffic", () => {
     // A flipped request byte: the server cannot open it and says so in the clear, which the client refuses.
     const flipper = await relay(a.url, {
       answer: async (req) => {
-        if (req.path !== "/v1/chat/completions") return undefined;
+        if (req.path !== SEALED_PATH) return undefined;
         const body = Buffer.from(req.body);
         body[body.length - 1]! ^= 1;
         const res = await fetch(`${a.url}${req.path}`, {
@@ -467,7 +467,7 @@ describe("a relay tampering with sealed traffic", () => {
     // A forged answer in the clear: never handed to the application.
     const forger = await relay(a.url, {
       answer: (req) =>
-        req.path === "/v1/chat/completions"
+        req.path === SEALED_PATH
           ? {
               status: 200,
               headers: { "content-type": "text/event-stream" },
@@ -502,7 +502,9 @@ describe("what keeps working with an attacker in between", () => {
       assert.ok(r.saw("application/veritee-sealed-request") && r.saw("veritee-key-set"));
       assert.ok(!r.saw(secret));
       assert.ok(!r.saw("Once upon a time"));
-      assert.ok(r.requestsTo("/v1/chat/completions").length === 1);
+      // Version 2: one fixed outer path; the real one (and every request header) is inside the seal.
+      assert.ok(r.requestsTo(SEALED_PATH).length === 1);
+      assert.ok(!r.saw("/v1/chat/completions"));
     }
     // Without sealing, a TLS-terminating proxy leaves no allowed channel for a policy that only pins.
     const pinOnly = policyWith(policyA, (doc) => {
@@ -558,7 +560,7 @@ describe("what keeps working with an attacker in between", () => {
     clock += 2000;
     await session.fetch(`${session.baseURL}/models`);
     const paths = r.requests.map((q) => q.path.replace(/\?.*/, ""));
-    assert.deepEqual(paths.slice(-3), ["/v1/attestation", "/v1/attestation/activate", "/v1/models"]);
+    assert.deepEqual(paths.slice(-3), ["/v1/attestation", "/v1/attestation/activate", SEALED_PATH]);
     await session.close();
   });
 

@@ -4,8 +4,10 @@
  *
  * - Attested TLS (https, Node): every connection must present the attested
  *   SPKI before a byte of the request is written; no CA is involved.
- * - Sealed bodies: the request body is sealed with HPKE to the attested key
- *   (method, path and content type bound as associated data); the response
+ * - Sealed requests: the whole request — method, target, header fields
+ *   (`Authorization` among them) and body, as Binary HTTP (RFC 9292) — is
+ *   sealed with HPKE to the attested key and sent as `POST /v1/sealed`,
+ *   so an intermediary sees none of it; the response
  *   — status, content type and body — comes back sealed frame by frame with
  *   keys derived from this request, and is opened as it arrives. Only a
  *   sealed response is ever handed to the caller: an answer in the clear
@@ -21,8 +23,8 @@ import {
   openResponse,
   openResponseStream,
   type RequestSealer,
+  SEALED_PATH,
   SEALED_RESPONSE_TYPE,
-  sealsInHeader,
 } from "@veritee/channel";
 import { BodyTooLargeError, discardBody, readBounded, readErrorCode } from "./body.js";
 import type { OutgoingRequest } from "./request.js";
@@ -70,18 +72,12 @@ export interface ChannelPlan {
 const UNKNOWN_KEY_STATUS = 421;
 const UNKNOWN_KEY_CODE = "sealed_key_unknown";
 
-/** Headers that describe the connection, not the request; never forwarded. */
-const HOP_BY_HOP = new Set(["connection", "keep-alive", "transfer-encoding", "upgrade", "host", "content-length"]);
+/** The server's unsealed answer to a sealed request larger than it accepts (docs/CHANNEL.md). */
+const TOO_LARGE_STATUS = 413;
+const TOO_LARGE_CODE = "request_too_large";
 
-/**
- * Header fields are not sealed (only the body, with the method, path and
- * content type bound to it). Over a pinned TLS connection they travel inside
- * TLS to the attested key, as the whole request does without sealing; over
- * anything else (http, a browser's CA-trusted TLS) only these go out, and
- * everything else the caller set — `authorization` among them — is dropped
- * rather than shown to whatever stands in between.
- */
-const UNPINNED_HEADERS = new Set(["accept"]);
+/** Headers that describe the connection, not the request; never forwarded, never sealed. */
+const HOP_BY_HOP = new Set(["connection", "keep-alive", "transfer-encoding", "upgrade", "host", "content-length"]);
 
 /** Statuses whose response has no body (Fetch §2.2.3 "null body status"). */
 const NULL_BODY_STATUSES = new Set([101, 103, 204, 205, 304]);
@@ -103,10 +99,14 @@ export async function openKeySetChannel(
   const sealer = plan.sealed
     ? createRequestSealer(accepted.attestation, plan.backend ? { backend: plan.backend } : {})
     : undefined;
+  // The API root ends in /v1 (url.ts), where the server serves. Under a base URL with a path prefix (a proxy that
+  // strips it), the outer request keeps the prefix, for the proxy; the sealed inner path is the server's own.
+  const prefix = new URL(plan.address.apiRoot).pathname.slice(0, -"/v1".length);
+  const sealedUrl = `${plan.address.origin}${prefix}${SEALED_PATH}`;
   return {
     info,
     exchange: sealer
-      ? (request) => sendSealed(transport, pinned !== undefined, request, sealer)
+      ? (request) => sendSealed(transport, { url: sealedUrl, prefix }, request, sealer)
       : (request) => sendPinned(transport, request),
     close: async () => {
       sealer?.close();
@@ -134,7 +134,8 @@ async function sendPinned(transport: FetchLike, request: OutgoingRequest): Promi
 
 /**
  * Sealed: seal, send, and open the response as it streams. Resolves
- * `"unknown-key"` when the server says it does not hold the key set.
+ * `"unknown-key"` when the server says it does not hold the key set, and a
+ * client-made 413 when it refused the sealed request as too large.
  *
  * @throws ChannelError `not-sealed` for any answer that is not a sealed
  *   response; the opener's errors (`tampered`, `frame-out-of-order`,
@@ -142,32 +143,30 @@ async function sendPinned(transport: FetchLike, request: OutgoingRequest): Promi
  */
 async function sendSealed(
   transport: FetchLike,
-  pinned: boolean,
+  sealedAt: { readonly url: string; readonly prefix: string },
   request: OutgoingRequest,
   sealer: RequestSealer,
 ): Promise<Response | "unknown-key"> {
   const method = request.method;
-  let body = request.body ?? new Uint8Array(0);
-  let contentType = request.headers.get("content-type") ?? "";
-  if (sealsInHeader(method)) {
-    // fetch would not send a body with GET or HEAD either.
-    body = new Uint8Array(0);
-    contentType = "";
-  }
-  const sealed = await sealer.seal({ method, path: `${request.url.pathname}${request.url.search}`, contentType, body });
-  const headers = new Headers();
-  for (const [name, value] of request.headers) {
-    if (pinned ? !HOP_BY_HOP.has(name) && name !== "content-type" : UNPINNED_HEADERS.has(name))
-      headers.set(name, value);
-  }
-  for (const [name, value] of Object.entries(sealed.headers)) headers.set(name, value);
+  const fields: [string, string][] = [];
+  // Every header field the caller set is sealed with the request (Headers yields lower-case names).
+  for (const [name, value] of request.headers) if (!HOP_BY_HOP.has(name)) fields.push([name, value]);
+  const sealed = await sealer.seal({
+    method,
+    // session.fetch sends only below the API root (request.ts), so the path starts with the prefix.
+    path: `${request.url.pathname.slice(sealedAt.prefix.length)}${request.url.search}`,
+    authority: request.url.host,
+    headers: fields,
+    body: request.body ?? new Uint8Array(0),
+  });
   const response = await send(
     transport,
-    request.url.href,
+    sealedAt.url,
     {
-      method,
-      headers,
-      ...(sealed.body === undefined ? {} : { body: sealed.body as Uint8Array<ArrayBuffer> }),
+      method: "POST",
+      // Only the sealed content type and the key-set digest go out in clear.
+      headers: sealed.headers,
+      body: sealed.body,
       ...(request.signal ? { signal: request.signal } : {}),
     },
     "request",
@@ -177,6 +176,8 @@ async function sendSealed(
   if (response.status !== 200 || type !== SEALED_RESPONSE_TYPE || response.body === null) {
     if (response.status === UNKNOWN_KEY_STATUS && (await readErrorCode(response)) === UNKNOWN_KEY_CODE)
       return "unknown-key";
+    if (response.status === TOO_LARGE_STATUS && (await readErrorCode(response)) === TOO_LARGE_CODE)
+      return tooLargeResponse();
     await discardBody(response);
     throw new ChannelError("not-sealed", `the server answered HTTP ${response.status} without sealing`);
   }
@@ -204,6 +205,24 @@ async function sendSealed(
   const nullBody = method === "HEAD" || NULL_BODY_STATUSES.has(opened.status);
   if (nullBody) await opened.body.cancel().catch(() => undefined);
   return new Response(nullBody ? null : opened.body, { status: opened.status, headers: opened.headers });
+}
+
+/**
+ * The answer to a sealed request the server refused as too large, made here
+ * (the server's unsealed answer is trusted for "it failed" only): an
+ * OpenAI-shaped 413, which the `openai` package raises as an `APIError` and
+ * does not retry (it retries connection errors, 408, 409, 429 and 5xx).
+ */
+function tooLargeResponse(): Response {
+  const body = JSON.stringify({
+    error: {
+      message: "The sealed request is larger than the server accepts.",
+      type: "invalid_request_error",
+      param: null,
+      code: TOO_LARGE_CODE,
+    },
+  });
+  return new Response(body, { status: TOO_LARGE_STATUS, headers: { "content-type": "application/json" } });
 }
 
 /** Largest sealed response read whole rather than streamed. */

@@ -7,17 +7,10 @@
 import assert from "node:assert/strict";
 import { generateKeyPairSync } from "node:crypto";
 import { describe, test } from "node:test";
-import {
-  ChannelError,
-  INNER_CONTENT_TYPE_HEADER,
-  KEY_SET_HEADER,
-  openRequest,
-  SEALED_REQUEST_HEADER,
-  SEALED_RESPONSE_TYPE,
-} from "@veritee/channel";
+import { ChannelError, KEY_SET_HEADER, openRequest, SEALED_PATH, SEALED_RESPONSE_TYPE } from "@veritee/channel";
 import { nodeBackend, nodeRecipientKey } from "@veritee/channel/node";
 import { toHex } from "@veritee/core";
-import { base64Decode, type KeySet, keySetDigest, type VerifiedAttestation } from "@veritee/evidence";
+import { type KeySet, keySetDigest, type VerifiedAttestation } from "@veritee/evidence";
 import type { Appraisal } from "@veritee/policy";
 import fc from "fast-check";
 import { openKeySetChannel, type PinnedTransport } from "../src/channel.js";
@@ -64,7 +57,13 @@ interface Wire {
   body: Uint8Array;
 }
 
-type Handler = (plain: { method: string; path: string; body: Uint8Array; contentType: string }) => {
+type Handler = (plain: {
+  method: string;
+  path: string;
+  body: Uint8Array;
+  contentType: string;
+  headers: readonly (readonly [string, string])[];
+}) => {
   status: number;
   headers: Record<string, string>;
   chunks: (Uint8Array | Promise<Uint8Array>)[];
@@ -75,20 +74,20 @@ function sealedServer(keys: ReturnType<typeof makeKeys>, handler: Handler, wire:
   return async (input, init) => {
     const request = new Request(input, init);
     const body = new Uint8Array(await request.arrayBuffer());
-    const url = new URL(request.url);
     wire.push({ url: request.url, method: request.method, headers: request.headers, body });
     if (request.headers.get(KEY_SET_HEADER) !== toHex(keys.digest)) {
       return Response.json({ error: { code: "sealed_key_unknown", message: "attest again" } }, { status: 421 });
     }
-    const inHeader = request.headers.get(SEALED_REQUEST_HEADER);
-    const sealed = inHeader === null ? body : base64Decode(inHeader, "sealed", 64);
-    const contentType = request.headers.get(INNER_CONTENT_TYPE_HEADER) ?? "";
-    const opened = await openRequest(keys.recipient, sealed, {
-      method: request.method,
-      path: `${url.pathname}${url.search}`,
+    const opened = await openRequest(keys.recipient, body);
+    const inner = opened.request;
+    const contentType = inner.headers.find(([name]) => name === "content-type")?.[1] ?? "";
+    const answer = handler({
+      method: inner.method,
+      path: inner.path,
+      body: opened.body,
       contentType,
+      headers: inner.headers,
     });
-    const answer = handler({ method: request.method, path: url.pathname, body: opened.body, contentType });
     const sealer = await opened.responder.sealStream({ status: answer.status, headers: answer.headers });
     const stream = new ReadableStream<Uint8Array>({
       async start(controller) {
@@ -117,10 +116,18 @@ describe("sealed channel", () => {
     test(`a POST round trip, ${backend ? "Node" : "WebCrypto"} backend: nothing of the body or credentials in the clear`, async () => {
       const keys = makeKeys();
       const wire: Wire[] = [];
+      const seen: (readonly (readonly [string, string])[])[] = [];
       const channel = await openKeySetChannel(
         { address: ADDRESS, sealed: true, ...(backend ? { backend } : {}) },
         keys.accepted,
-        sealedServer(keys, echo, wire),
+        sealedServer(
+          keys,
+          (plain) => {
+            seen.push(plain.headers);
+            return echo(plain);
+          },
+          wire,
+        ),
       );
       assert.deepEqual(channel.info, { sealed: true, attestedTls: false });
       const secret = "CANARY-secret-prompt";
@@ -141,19 +148,23 @@ describe("sealed channel", () => {
       assert.equal(response.headers.get("content-type"), "application/json");
       assert.deepEqual(await response.json(), { got: JSON.stringify({ prompt: secret }), type: "application/json" });
       const sent = wire[0]!;
-      assert.equal(sent.url, `${ADDRESS.apiRoot}/chat/completions?x=1`);
+      // The relay sees one fixed path and method: the real ones, the query and every header are sealed.
+      assert.equal(sent.url, `${ADDRESS.origin}${SEALED_PATH}`);
+      assert.equal(sent.method, "POST");
       assert.ok(!Buffer.from(sent.body).includes("CANARY"));
-      assert.deepEqual([...sent.headers.keys()].sort(), [
-        "accept",
-        "content-type",
-        INNER_CONTENT_TYPE_HEADER,
-        KEY_SET_HEADER,
-      ]);
+      assert.ok(!Buffer.from(sent.body).includes("chat/completions"));
+      assert.deepEqual([...sent.headers.keys()].sort(), ["content-type", KEY_SET_HEADER]);
       for (const [, value] of sent.headers) assert.ok(!value.includes("CANARY"), value);
+      assert.deepEqual(seen[0], [
+        ["accept", "application/json"],
+        ["authorization", "Bearer sk-CANARY-key"],
+        ["content-type", "application/json"],
+        ["x-custom", "CANARY-header"],
+      ]);
     });
   }
 
-  test("GET carries the sealed request in a header, and its answer comes back sealed", async () => {
+  test("GET goes sealed as an outer POST to the sealed path, and its answer comes back sealed", async () => {
     const keys = makeKeys();
     const wire: Wire[] = [];
     const channel = await openKeySetChannel(
@@ -164,9 +175,31 @@ describe("sealed channel", () => {
     const response = (await channel.exchange(await outgoing(`${ADDRESS.apiRoot}/models`))) as Response;
     assert.equal(response.status, 200);
     assert.deepEqual(await response.json(), { got: "", type: "" });
-    assert.equal(wire[0]!.method, "GET");
-    assert.equal(wire[0]!.body.length, 0);
-    assert.ok(wire[0]!.headers.get(SEALED_REQUEST_HEADER));
+    assert.equal(wire[0]!.method, "POST");
+    assert.equal(wire[0]!.url, `${ADDRESS.origin}${SEALED_PATH}`);
+    assert.ok(wire[0]!.body.length > 0);
+  });
+
+  test("under a base URL with a path prefix: the outer request keeps it, the sealed path is the server's own", async () => {
+    const keys = makeKeys();
+    const wire: Wire[] = [];
+    const paths: string[] = [];
+    const address = resolveServerAddress("http://127.0.0.1:9/tenant/a/v1");
+    const channel = await openKeySetChannel(
+      { address, sealed: true },
+      keys.accepted,
+      sealedServer(
+        keys,
+        (plain) => {
+          paths.push(plain.path);
+          return echo(plain);
+        },
+        wire,
+      ),
+    );
+    await channel.exchange(await readOutgoingRequest(address, `${address.apiRoot}/models?x=1`));
+    assert.equal(wire[0]!.url, `http://127.0.0.1:9/tenant/a${SEALED_PATH}`);
+    assert.deepEqual(paths, ["/v1/models?x=1"]);
   });
 
   test("a streamed response is released chunk by chunk, before the server has finished", async () => {
@@ -277,6 +310,21 @@ describe("sealed channel", () => {
     );
   });
 
+  test("a sealed request the server refuses as too large: a client-made 413 the openai package does not retry", async () => {
+    const keys = makeKeys();
+    const channel = await openKeySetChannel({ address: ADDRESS, sealed: true }, keys.accepted, async () =>
+      Response.json({ error: { code: "request_too_large", message: "<relay text>" } }, { status: 413 }),
+    );
+    const response = await channel.exchange(
+      await outgoing(`${ADDRESS.apiRoot}/completions`, { method: "POST", body: "{}" }),
+    );
+    assert.ok(response instanceof Response);
+    assert.equal(response.status, 413);
+    const body = (await response.json()) as { error: { code: string; message: string } };
+    assert.equal(body.error.code, "request_too_large");
+    assert.ok(!body.error.message.includes("relay"), "the server's unsealed text is not passed on");
+  });
+
   test("every answer that is not sealed is refused: forged 200s, server errors, other 421s", async () => {
     const keys = makeKeys();
     const answers: (() => Response)[] = [
@@ -284,6 +332,8 @@ describe("sealed channel", () => {
       () => new Response('data: {"choices":[]}\n\n', { headers: { "content-type": "text/event-stream" } }),
       () => Response.json({ error: { code: "sealed_request_invalid" } }, { status: 400 }),
       () => Response.json({ error: { code: "other" } }, { status: 421 }),
+      () => Response.json({ error: { code: "other" } }, { status: 413 }),
+      () => Response.json({ error: { code: "sealed_version_unsupported" } }, { status: 400 }),
       () => new Response("", { status: 502 }),
       () => new Response(null, { status: 200, headers: { "content-type": SEALED_RESPONSE_TYPE } }),
     ];
@@ -368,7 +418,7 @@ describe("attested TLS", () => {
     assert.deepEqual(events, ["pin https://127.0.0.1:9 true", "closed"]);
   });
 
-  test("sealed over a pinned connection: the headers travel inside TLS to the attested key, the body sealed", async () => {
+  test("sealed over a pinned connection: headers sealed as over any other transport", async () => {
     const keys = makeKeys();
     const wire: Wire[] = [];
     const server = sealedServer(keys, echo, wire);
@@ -390,10 +440,9 @@ describe("attested TLS", () => {
     )) as Response;
     assert.equal(response.status, 201);
     const sent = wire[0]!;
-    assert.equal(sent.headers.get("authorization"), "Bearer k");
-    assert.equal(sent.headers.get("x-request-id"), "7");
+    assert.equal(sent.headers.get("authorization"), null);
+    assert.equal(sent.headers.get("x-request-id"), null);
     assert.equal(sent.headers.get("content-type"), "application/veritee-sealed-request");
-    assert.equal(sent.headers.get(INNER_CONTENT_TYPE_HEADER), "application/json");
     assert.ok(!Buffer.from(sent.body).includes("CANARY"));
   });
 });

@@ -27,7 +27,7 @@ import { provisionSwtpm, type SwtpmInstance, startSwtpm, TpmClient, type Transpo
 import { type Attester, createAttester } from "./attestation/attester.js";
 import { handleActivateRequest, handleAttestationRequest } from "./attestation/http.js";
 import { serverRecipientKey } from "./channel/recipient.js";
-import { withSealedChannel } from "./channel/sealed-http.js";
+import { wasSealed, withSealedChannel } from "./channel/sealed-http.js";
 import { createEmbeddedEngine } from "./engine/embedded.js";
 import { engineFileMappings } from "./engine/native.js";
 import type { Engine } from "./engine/types.js";
@@ -148,6 +148,14 @@ export interface ServeOptions {
   readonly metrics?: { readonly host?: string; readonly port: number };
   /** Web origins (`https://app.example`, from `parseCorsOrigin`) allowed to call the API from a browser (CORS). */
   readonly corsOrigins?: readonly string[];
+  /**
+   * API keys: requests to every route but health, metrics and attestation
+   * need `Authorization: Bearer <one of them>` (compared in constant time;
+   * never measured or logged). Default: none required.
+   */
+  readonly apiKeys?: readonly string[];
+  /** Refuse plaintext requests to those routes: only sealed ones are served (docs/CHANNEL.md). Default false. */
+  readonly requireSealed?: boolean;
 }
 
 /** The reference values a client policy needs, as the server measured them. */
@@ -319,6 +327,7 @@ export async function startVeriteeServer(options: ServeOptions): Promise<Running
     const http = createHttpHandler({
       engine,
       extraRoutes: attestationRoutes(attester),
+      access: { apiKeys: options.apiKeys ?? [], requireSealed: options.requireSealed ?? false, isSealed: wasSealed },
       ...(options.limits ? { limits: options.limits } : {}),
       ...(options.logger ? { logger: options.logger } : {}),
       metricsRoute: false,
@@ -470,6 +479,7 @@ function attestationRoutes(attester: Attester): Route[] {
       method: "GET",
       path: "/v1/attestation",
       limited: true,
+      public: true,
       handler: async (_req: IncomingMessage, res, ctx) => {
         sendRaw(res, await handleAttestationRequest(attester, new URLSearchParams(ctx.query)));
       },
@@ -478,6 +488,7 @@ function attestationRoutes(attester: Attester): Route[] {
       method: "POST",
       path: "/v1/attestation/activate",
       limited: true,
+      public: true,
       handler: async (_req: IncomingMessage, res, ctx) => {
         if (!activationAllowed())
           throw new HttpError("too-many-requests", "too many credential activations", { retryAfterSeconds: 1 });

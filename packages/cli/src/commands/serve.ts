@@ -18,6 +18,7 @@ import { parseTransportSpec } from "@veritee/tpm";
 import type { Command } from "commander";
 import { CliError } from "../cli-error.js";
 import { out, parsePort, positive, readInputFile, sha256Option } from "../io.js";
+import { type AccessFlags, accessServeOptions, collectApiKey } from "./serve-access.js";
 
 /** The repository (release) root: packages/cli/dist/src/commands → five levels up. */
 export const CODE_ROOT = path.resolve(fileURLToPath(new URL("../../../../../", import.meta.url)));
@@ -25,7 +26,7 @@ export const CODE_ROOT = path.resolve(fileURLToPath(new URL("../../../../../", i
 /** The embedded default model, when the shared test material is beside the repository. */
 export const DEFAULT_MODEL = path.resolve(CODE_ROOT, "..", "shared", "models", "stories260K.gguf");
 
-interface Options {
+interface Options extends AccessFlags {
   dev?: boolean;
   host: string;
   port: number;
@@ -133,6 +134,13 @@ export function registerServe(program: Command): void {
       "--allow-loader-env",
       "start even with Node.js flags or loader variables (NODE_OPTIONS, LD_PRELOAD, …); they are recorded in the configuration, which a policy from veritee measure then refuses",
     )
+    .option(
+      "--api-key <key>",
+      "require 'Authorization: Bearer <key>' on /v1/* but attestation (repeatable; prefer --api-key-file or $VERITEE_API_KEY, which ps cannot show)",
+      collectApiKey,
+    )
+    .option("--api-key-file <file>", "read API keys from FILE, one a line ('#' comments and blank lines ignored)")
+    .option("--require-sealed", "refuse plaintext requests to /v1/* but attestation: serve sealed requests only")
     .action(async (opts: Options) => {
       if (!opts.allowLoaderEnv) {
         // Before anything is loaded: the flags and variables act on the process from its first instruction.
@@ -278,6 +286,7 @@ async function buildServeOptions(opts: Options): Promise<ServeOptions> {
     ...(metrics ? { metrics } : {}),
     ...(corsOrigins.length > 0 ? { corsOrigins } : {}),
     onProgress: (what) => progressBar(what),
+    ...accessServeOptions(opts),
   };
 }
 

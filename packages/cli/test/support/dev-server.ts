@@ -3,12 +3,12 @@
  * development TPM, the embedded model, a plain HTTP port and an attested TLS
  * port (both chosen by the OS), and a silent logger.
  */
-import { type RunningVeriteeServer, startVeriteeServer } from "@veritee/server";
+import { type RunningVeriteeServer, type ServeOptions, startVeriteeServer } from "@veritee/server";
 import { sharedPath } from "@veritee/testkit";
 import { CODE_ROOT } from "../../src/commands/serve.js";
 
-/** Start a development server: ~3 s (swtpm provisioning, model load, measured launch). */
-export function startDevServer(): Promise<RunningVeriteeServer> {
+/** Start a development server: ~3 s (swtpm provisioning, model load, measured launch). `extra` adds options. */
+export function startDevServer(extra: Partial<ServeOptions> = {}): Promise<RunningVeriteeServer> {
   return startVeriteeServer({
     // The test runner's own flags and variables are not the server's: record a clean launch.
     launchEnvironment: { execArgv: [], env: {} },
@@ -23,6 +23,7 @@ export function startDevServer(): Promise<RunningVeriteeServer> {
       parallelSequences: 2,
     },
     logger: { log: () => undefined },
+    ...extra,
   });
 }
 

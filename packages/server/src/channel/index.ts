@@ -5,5 +5,6 @@ export {
   type RequestListener,
   SEALED_RESPONSE_FIELDS,
   type SealedChannelOptions,
+  wasSealed,
   withSealedChannel,
 } from "./sealed-http.js";

@@ -1,20 +1,22 @@
 /**
- * The sealed channel on the server (docs/CHANNEL.md): a layer in front of the
- * OpenAI handler that opens sealed requests with the server's in-memory HPKE
- * key, runs the unchanged route on the plaintext, and seals whatever the
- * route writes — a JSON answer, an error, or an SSE stream event by event —
- * into response frames.
+ * The sealed channel on the server (docs/CHANNEL.md, version 2): a layer in
+ * front of the OpenAI handler that takes `POST /v1/sealed`, opens the sealed
+ * Binary HTTP request with the server's in-memory HPKE key, runs the
+ * unchanged route on the inner request (its own method, target, header
+ * fields and body), and seals whatever the route writes — a JSON answer, an
+ * error, or an SSE stream event by event — into response frames.
  *
- * The route sees an ordinary `IncomingMessage` carrying the plaintext body
- * and the real `ServerResponse`, whose `writeHead`/`write`/`end` seal on the
- * way out. The plaintext never reaches a log: this layer logs only a fixed
- * event with a code and a status, and the handler's own log line carries no
- * body (see http/logger.ts). Unsealed requests pass through untouched.
+ * The route sees an `IncomingMessage` built from the inner request and the
+ * real `ServerResponse`, whose `writeHead`/`write`/`end` seal on the way out.
+ * The plaintext never reaches a log: this layer logs only a fixed event with
+ * a code and a status, and the handler's own log line carries no body (see
+ * http/logger.ts). Unsealed requests pass through untouched; version 1 sealed
+ * requests are refused with `sealed_version_unsupported`.
  */
 import { IncomingMessage, type OutgoingHttpHeader, type OutgoingHttpHeaders, type ServerResponse } from "node:http";
 import {
   ChannelError,
-  INNER_CONTENT_TYPE_HEADER,
+  type DecodedBinaryRequest,
   KEY_SET_HEADER,
   openRequest,
   REQUEST_HEADER_SIZE,
@@ -22,14 +24,14 @@ import {
   type Responder,
   type ResponseHead,
   type ResponseSealer,
-  SEALED_REQUEST_HEADER,
+  SEALED_PATH,
   SEALED_REQUEST_TYPE,
   SEALED_RESPONSE_TYPE,
-  sealsInHeader,
+  V1_INNER_CONTENT_TYPE_HEADER,
+  V1_SEALED_REQUEST_HEADER,
   X25519_ENC_SIZE,
 } from "@veritee/channel";
 import { concatBytes, toHex } from "@veritee/core";
-import { base64Decode } from "@veritee/evidence";
 import { DEFAULT_MAX_BODY_BYTES } from "../http/body.js";
 import { createJsonLogger, type Logger } from "../http/logger.js";
 
@@ -51,15 +53,53 @@ export interface SealedChannelOptions {
  * into its head; every other field stays on the outer response (caching and
  * buffering directives for intermediaries).
  */
-export const SEALED_RESPONSE_FIELDS: readonly string[] = Object.freeze(["content-type", "retry-after", "allow"]);
+export const SEALED_RESPONSE_FIELDS: readonly string[] = Object.freeze([
+  "content-type",
+  "retry-after",
+  "allow",
+  // A 401's challenge would tell a relay that the key was refused.
+  "www-authenticate",
+]);
 
 /** Outer fields dropped: the sealed body has another length. */
 const DROPPED_FIELDS = new Set(["content-length", "transfer-encoding"]);
 
 /** Most bytes a sealed request adds to its plaintext: hdr, enc and a 16-byte tag. */
 const SEAL_OVERHEAD = REQUEST_HEADER_SIZE + X25519_ENC_SIZE + 16;
-/** A sealed request in a header seals an empty body: hdr ‖ enc ‖ tag. */
-const MAX_HEADER_SEALED = 64;
+/**
+ * Room in a sealed request for the Binary HTTP framing around the body: the
+ * control data and a header section (an `Authorization` field, the SDK's
+ * own fields) — bounded by the decoder at 64 KiB per section.
+ */
+const BHTTP_ALLOWANCE = 64 * 1024;
+/**
+ * A sealed request over the limit is read to its end (and dropped) up to
+ * this many bytes before the 413 goes out, so that a client still sending
+ * sees the answer instead of a reset connection (the `openai` package
+ * reports a reset as "Connection error" and retries it). Beyond it the
+ * connection is cut.
+ */
+const DRAIN_LIMIT_BYTES = 64 * 1024 * 1024;
+/** Header fields of the inner request that describe a connection, not the request: dropped. */
+const INNER_DROPPED_FIELDS = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "transfer-encoding",
+  "upgrade",
+  "te",
+  "expect",
+  "content-length",
+  "host",
+]);
+
+/** The inner requests this layer opened, for {@link wasSealed}. */
+const sealedRequests = new WeakSet<IncomingMessage>();
+
+/** Whether `req` is the inner request of a sealed request (for `--require-sealed`). */
+export function wasSealed(req: IncomingMessage): boolean {
+  return sealedRequests.has(req);
+}
 /** Above this many sealed bytes waiting, `write` reports back-pressure. */
 const HIGH_WATER_BYTES = 64 * 1024;
 
@@ -69,10 +109,11 @@ function mediaType(header: string | undefined): string {
   return (semi < 0 ? header : header.slice(0, semi)).trim().toLowerCase();
 }
 
-/** Whether a request uses the sealed channel (a sealed body, or a sealed-request header). */
+/** Whether a request uses the sealed channel (a sealed body, or version 1's sealed-request header). */
 export function isSealedRequest(req: IncomingMessage): boolean {
   return (
-    req.headers[SEALED_REQUEST_HEADER] !== undefined || mediaType(req.headers["content-type"]) === SEALED_REQUEST_TYPE
+    req.headers[V1_SEALED_REQUEST_HEADER] !== undefined ||
+    mediaType(req.headers["content-type"]) === SEALED_REQUEST_TYPE
   );
 }
 
@@ -103,31 +144,42 @@ function refuse(res: ServerResponse, refusal: Refusal): void {
 
 const invalid = (message: string) => new Refusal(400, "sealed_request_invalid", message);
 
+const tooLarge = () => new Refusal(413, "request_too_large", "The sealed request is larger than this server accepts.");
+
+/**
+ * The whole sealed body, at most `maxBytes`. A larger one is read to its end
+ * and dropped (up to {@link DRAIN_LIMIT_BYTES}) before the 413, so that the
+ * client gets the answer; a declared length beyond the drain limit is
+ * refused at once.
+ */
 function readBody(req: IncomingMessage, maxBytes: number): Promise<Uint8Array> {
   const declared = req.headers["content-length"];
-  if (declared !== undefined && Number(declared) > maxBytes) {
-    return Promise.reject(
-      new Refusal(413, "request_too_large", "The request body is larger than this server accepts."),
-    );
-  }
+  if (declared !== undefined && Number(declared) > DRAIN_LIMIT_BYTES) return Promise.reject(tooLarge());
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    let over = declared !== undefined && Number(declared) > maxBytes;
     let settled = false;
     req.on("data", (chunk: Buffer) => {
       if (settled) return;
       size += chunk.length;
-      if (size > maxBytes) {
+      if (size > DRAIN_LIMIT_BYTES) {
         settled = true;
         chunks.length = 0;
-        reject(new Refusal(413, "request_too_large", "The request body is larger than this server accepts."));
+        reject(tooLarge());
         return;
       }
-      chunks.push(chunk);
+      if (size > maxBytes) over = true;
+      if (over) chunks.length = 0;
+      else chunks.push(chunk);
     });
     req.on("end", () => {
       if (settled) return;
       settled = true;
+      if (over) {
+        reject(tooLarge());
+        return;
+      }
       const all = Buffer.concat(chunks, size);
       resolve(new Uint8Array(all.buffer, all.byteOffset, all.byteLength));
     });
@@ -143,29 +195,42 @@ function single(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? undefined : value;
 }
 
-/** The plaintext request the route sees: the outer request's line and headers, the inner body and content type. */
-function plaintextRequest(outer: IncomingMessage, body: Uint8Array, contentType: string): IncomingMessage {
-  const inner = new IncomingMessage(outer.socket);
-  inner.method = outer.method;
-  inner.url = outer.url;
-  inner.httpVersion = outer.httpVersion;
-  inner.httpVersionMajor = outer.httpVersionMajor;
-  inner.httpVersionMinor = outer.httpVersionMinor;
-  const headers: Record<string, string | string[] | undefined> = {};
-  for (const [name, value] of Object.entries(outer.headers)) {
-    if (name === "content-type" || name === "content-length" || name === "transfer-encoding") continue;
-    if (name === KEY_SET_HEADER || name === INNER_CONTENT_TYPE_HEADER || name === SEALED_REQUEST_HEADER) continue;
-    headers[name] = value;
+/**
+ * The request the route sees: the inner request's method, target, header
+ * fields and body. Nothing of the outer request is kept but its socket (for
+ * the connection's lifetime): its path and headers are the relay's.
+ */
+function innerRequest(outer: IncomingMessage, inner: DecodedBinaryRequest): IncomingMessage {
+  const req = new IncomingMessage(outer.socket);
+  req.method = inner.method;
+  req.url = inner.path;
+  req.httpVersion = outer.httpVersion;
+  req.httpVersionMajor = outer.httpVersionMajor;
+  req.httpVersionMinor = outer.httpVersionMinor;
+  const headers: Record<string, string> = Object.create(null);
+  for (const [name, value] of inner.headers) {
+    if (INNER_DROPPED_FIELDS.has(name)) continue;
+    // Repeated fields combine as RFC 9110 §5.3 allows; node:http does the same for most.
+    headers[name] = headers[name] === undefined ? value : `${headers[name]}, ${value}`;
   }
-  if (contentType !== "") headers["content-type"] = contentType;
-  if (body.length > 0 || contentType !== "") headers["content-length"] = String(body.length);
-  inner.headers = headers as IncomingMessage["headers"];
-  if (body.length > 0) inner.push(Buffer.from(body.buffer, body.byteOffset, body.byteLength));
+  if (inner.authority !== "") headers.host = inner.authority;
+  const body = inner.body;
+  if (body.length > 0 || headers["content-type"] !== undefined) headers["content-length"] = String(body.length);
+  req.headers = headers as IncomingMessage["headers"];
+  if (body.length > 0) req.push(Buffer.from(body.buffer, body.byteOffset, body.byteLength));
   // The whole body is here: the route's reader must see a complete request, as node:http would report it.
-  inner.complete = true;
-  inner.push(null);
-  return inner;
+  req.complete = true;
+  req.push(null);
+  sealedRequests.add(req);
+  return req;
 }
+
+const versionUnsupported = () =>
+  new Refusal(
+    400,
+    "sealed_version_unsupported",
+    "This server accepts sealed requests of channel version 2 only (POST /v1/sealed, the request sealed as Binary HTTP); version 1 sealed requests are refused. Update the client.",
+  );
 
 /**
  * Wrap a request listener (e.g. `createHttpHandler(...).handler`) with the
@@ -177,16 +242,25 @@ function plaintextRequest(outer: IncomingMessage, body: Uint8Array, contentType:
  * await startHttpServer({ ...http, handler: withSealedChannel(http.handler, { recipient }) });
  */
 export function withSealedChannel(listener: RequestListener, options: SealedChannelOptions): RequestListener {
-  const maxBody = (options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES) + SEAL_OVERHEAD;
+  const maxInnerBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  // The decoder lets a body past the handler's limit through (up to what was read), so that the handler itself
+  // answers 413 — sealed, which the client can trust and report.
+  const maxSealed = maxInnerBody + BHTTP_ALLOWANCE + SEAL_OVERHEAD;
   const logger = options.logger ?? createJsonLogger();
   const keySetHex = toHex(options.recipient.keySetDigest);
   const note = (status: number, code: string) =>
     logger.log(status >= 500 ? "error" : "info", "sealed-request-refused", { status, code });
 
   const open = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const method = req.method ?? "";
-    const headerValue = req.headers[SEALED_REQUEST_HEADER];
-    const inHeader = headerValue !== undefined;
+    // Version 1 put the sealed request on the real path (or in a header for GET and HEAD): refuse it by name.
+    if (
+      req.headers[V1_SEALED_REQUEST_HEADER] !== undefined ||
+      req.headers[V1_INNER_CONTENT_TYPE_HEADER] !== undefined ||
+      req.url !== SEALED_PATH
+    ) {
+      throw versionUnsupported();
+    }
+    if (req.method !== "POST") throw invalid("Sealed requests are sent with POST.");
     if (single(req.headers[KEY_SET_HEADER]) !== keySetHex) {
       throw new Refusal(
         421,
@@ -194,38 +268,11 @@ export function withSealedChannel(listener: RequestListener, options: SealedChan
         "The request is sealed to a key set this server does not hold; attest again.",
       );
     }
-    if (inHeader !== sealsInHeader(method)) {
-      throw invalid("GET and HEAD requests carry the sealed request in a header, other methods in the body.");
-    }
-    let sealed: Uint8Array;
-    let contentType: string;
-    if (inHeader) {
-      const value = single(headerValue);
-      if (mediaType(req.headers["content-type"]) !== "" || req.headers[INNER_CONTENT_TYPE_HEADER] !== undefined) {
-        throw invalid("A sealed request header comes without a body.");
-      }
-      try {
-        sealed = base64Decode(value, SEALED_REQUEST_HEADER, MAX_HEADER_SEALED);
-      } catch {
-        throw invalid("The sealed request header is not valid.");
-      }
-      if ((req.headers["content-length"] ?? "0") !== "0" || req.headers["transfer-encoding"] !== undefined) {
-        throw invalid("A sealed request header comes without a body.");
-      }
-      contentType = "";
-    } else {
-      const inner = req.headers[INNER_CONTENT_TYPE_HEADER];
-      if (Array.isArray(inner)) throw invalid("The inner content type is repeated.");
-      contentType = inner ?? "";
-      sealed = await readBody(req, maxBody);
-    }
-    const { body, responder } = await openRequest(options.recipient, sealed, {
-      method,
-      path: req.url ?? "/",
-      contentType,
-    });
+    const sealed = await readBody(req, maxSealed);
+    const { request, responder } = await openRequest(options.recipient, sealed, { maxBodyBytes: maxSealed });
+    if (request.trailers.length > 0) throw invalid("Sealed requests carry no trailer fields.");
     new SealingResponse(res, responder, logger).install();
-    listener(plaintextRequest(req, body, contentType), res);
+    listener(innerRequest(req, request), res);
   };
 
   return (req, res) => {
@@ -240,6 +287,8 @@ export function withSealedChannel(listener: RequestListener, options: SealedChan
         note(499, "client_closed");
         res.destroy();
         return;
+      } else if (error instanceof ChannelError && error.code === "too-large") {
+        refusal = tooLarge();
       } else if (error instanceof ChannelError && error.code === "unknown-key") {
         refusal = new Refusal(
           421,
@@ -380,8 +429,7 @@ class SealingResponse {
     outer["cache-control"] = "no-store";
     outer["x-content-type-options"] = "nosniff";
     const head: ResponseHead = { status, headers: sealedFields };
-    // A HEAD answer carries no body on the wire at all (node:http drops it): it stays a stream, as before.
-    const declared = res.req?.method === "HEAD" ? undefined : (length ?? declaredLength(fields["content-length"]));
+    const declared = length ?? declaredLength(fields["content-length"]);
     let announced: number | undefined;
     if (declared !== undefined) {
       try {

@@ -15,6 +15,8 @@ export type HttpErrorCode =
   | "invalid-request" // 400: a field has the wrong type or value
   | "unsupported" // 400: a valid OpenAI feature this server does not offer
   | "context-length-exceeded" // 400: the prompt, or prompt + max tokens, does not fit the context
+  | "unauthorized" // 401: no API key, or not one of the server's (`--api-key`)
+  | "sealed-required" // 403: a plaintext request to a server that takes only sealed ones (`--require-sealed`)
   | "model-not-found" // 404
   | "not-found" // 404: no such route
   | "method-not-allowed" // 405
@@ -43,6 +45,8 @@ const SPECS: Readonly<Record<HttpErrorCode, ErrorSpec>> = {
   "invalid-request": { status: 400, type: "invalid_request_error", wireCode: "invalid_value" },
   unsupported: { status: 400, type: "invalid_request_error", wireCode: "unsupported_parameter" },
   "context-length-exceeded": { status: 400, type: "invalid_request_error", wireCode: "context_length_exceeded" },
+  unauthorized: { status: 401, type: "invalid_request_error", wireCode: "invalid_api_key" },
+  "sealed-required": { status: 403, type: "invalid_request_error", wireCode: "sealed_request_required" },
   "model-not-found": { status: 404, type: "invalid_request_error", wireCode: "model_not_found" },
   "not-found": { status: 404, type: "invalid_request_error", wireCode: "unknown_url" },
   "method-not-allowed": { status: 405, type: "invalid_request_error", wireCode: "method_not_allowed" },

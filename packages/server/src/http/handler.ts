@@ -10,6 +10,7 @@
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
 import { VeriteeError } from "@veritee/core";
 import type { Engine } from "../engine/types.js";
+import { type AccessCheck, type AccessOptions, createAccessCheck } from "./access.js";
 import { type BodyReadHolder, DEFAULT_MAX_BODY_BYTES, isJsonContentType, readJsonBody } from "./body.js";
 import { HttpError, shuttingDown, toHttpError } from "./errors.js";
 import { EventStream } from "./event-stream.js";
@@ -49,6 +50,8 @@ export interface HttpHandlerOptions {
    * ({@link metricsListener}), so the public port does not publish them.
    */
   readonly metricsRoute?: boolean;
+  /** API keys and the sealed-only rule for routes not marked `public` (http/access.ts). Default: open. */
+  readonly access?: AccessOptions;
 }
 
 /** Options of {@link HttpHandler.close}. */
@@ -189,6 +192,7 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
     ...builtinRoutes(options.engine, metrics, options.metricsRoute ?? true),
     ...(options.extraRoutes ?? []),
   ]);
+  const access: AccessCheck | undefined = options.access ? createAccessCheck(options.access) : undefined;
 
   // One coarse timer enforces every request's deadline, instead of a timer per request.
   const sweepMs = Math.max(10, Math.min(1000, Math.floor(state.limits.requestTimeoutMs / 8)));
@@ -217,11 +221,16 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
 
     let refusal: HttpError | undefined;
     let headers: OutgoingHttpHeaders | undefined;
+    const denied = match.kind === "found" && access !== undefined ? access(req, match.route) : undefined;
     if (match.kind === "none") {
       refusal = new HttpError("not-found", "Unknown URL.");
     } else if (match.kind === "wrong-method") {
       refusal = new HttpError("method-not-allowed", "Method not allowed for this URL.");
       headers = { allow: match.allow };
+    } else if (denied !== undefined) {
+      refusal = denied;
+      // RFC 6750 §3: a 401 names the scheme.
+      if (denied.code === "unauthorized") headers = { "www-authenticate": "Bearer" };
     } else if (state.closing) {
       metrics.rejected("shutting-down");
       refusal = shuttingDown();

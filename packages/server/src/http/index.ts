@@ -2,6 +2,7 @@
  * The OpenAI-compatible HTTP layer: `createHttpHandler` over an `Engine`, and
  * `startHttpServer` to listen with it.
  */
+export { type AccessCheck, type AccessOptions, checkApiKeys, createAccessCheck, MIN_API_KEY_LENGTH } from "./access.js";
 export { DEFAULT_MAX_BODY_BYTES } from "./body.js";
 export { parseCorsOrigin, withCors } from "./cors.js";
 export type { HttpErrorCode, OpenAiErrorBody, OpenAiErrorType } from "./errors.js";

@@ -68,6 +68,11 @@ export interface Route {
   readonly path: string;
   /** Counts toward `maxConcurrentRequests` (inference and other costly work). Default false. */
   readonly limited?: boolean;
+  /**
+   * Open to anyone: no API key, plaintext allowed under `requireSealed`
+   * (health, metrics, attestation). Default false: routes are protected (http/access.ts).
+   */
+  readonly public?: boolean;
   readonly handler: RouteHandler;
 }
 

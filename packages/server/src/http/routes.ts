@@ -81,6 +81,7 @@ export function builtinRoutes(engine: Engine, metrics: Metrics, withMetrics = tr
     {
       method: "GET",
       path: "/healthz",
+      public: true,
       handler: (_req, _res, ctx) => ctx.sendJson(200, { status: "ok" }),
     },
     ...(withMetrics
@@ -88,6 +89,7 @@ export function builtinRoutes(engine: Engine, metrics: Metrics, withMetrics = tr
           {
             method: "GET" as const,
             path: "/metrics",
+            public: true,
             handler: (_req: IncomingMessage, res: ServerResponse) => sendMetrics(res, metrics),
           },
         ]

@@ -130,7 +130,7 @@ describe("the sealed layer's response shapes", () => {
       const req = request({
         host: "127.0.0.1",
         port,
-        path,
+        path: sealed.path,
         method: "POST",
         headers: { ...sealed.headers, "content-length": sealed.sealed.length },
         agent: false,

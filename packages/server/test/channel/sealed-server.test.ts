@@ -39,23 +39,19 @@ function sealedFetch(target: SealTarget, base: typeof fetch, backend: HpkeBacken
     const url = new URL(request.url);
     const get = request.method === "GET" || request.method === "HEAD";
     const body = get ? undefined : new Uint8Array(await request.arrayBuffer());
+    // Every header the SDK set (authorization included) goes inside the seal, with the method and the target.
+    const headers: [string, string][] = [];
+    for (const [name, value] of request.headers)
+      if (name !== "content-length" && name !== "host") headers.push([name, value]);
     const sealed = await sealRequest(
       target,
-      {
-        method: request.method,
-        path: url.pathname + url.search,
-        ...(get ? {} : { contentType: request.headers.get("content-type") ?? "" }),
-        ...(body ? { body } : {}),
-      },
+      { method: request.method, path: url.pathname + url.search, headers, ...(body ? { body } : {}) },
       { backend },
     );
-    const headers = new Headers(request.headers);
-    headers.delete("content-type");
-    for (const [name, value] of Object.entries(sealed.headers)) headers.set(name, value);
-    const response = await base(url, {
-      method: request.method,
-      headers,
-      ...(sealed.body ? { body: sealed.body } : {}),
+    const response = await base(new URL(sealed.path, url), {
+      method: "POST",
+      headers: sealed.headers,
+      body: sealed.body,
       signal: request.signal,
     });
     if (response.headers.get("content-type") !== SEALED_RESPONSE_TYPE || response.body === null) {
@@ -175,7 +171,7 @@ describe("the sealed channel on the real server", () => {
     }
   });
 
-  test("sealed GET (the request in a header), sealed errors with their real status, plain requests still work", async () => {
+  test("sealed GET (inside an outer POST), sealed errors with their real status, plain requests still work", async () => {
     const r = await relay(portOf(server.url));
     try {
       const openai = client(r.url, sealedFetch(target, fetch));
@@ -210,28 +206,45 @@ describe("the sealed channel on the real server", () => {
       },
       { backend: nodeBackend },
     );
-    const wrongSet = await fetch(`${server.url}/v1/chat/completions`, {
+    const wrongSet = await fetch(`${server.url}${sealed.path}`, {
       method: "POST",
       headers: { ...sealed.headers, [KEY_SET_HEADER]: "00".repeat(32) },
-      body: sealed.body!,
+      body: sealed.body,
     });
     assert.equal(wrongSet.status, 421);
     assert.equal(((await wrongSet.json()) as { error: { code: string } }).error.code, "sealed_key_unknown");
-    const bad = sealed.body!.slice();
+    const bad = sealed.body.slice();
     bad[bad.length - 1]! ^= 1;
-    const tampered = await fetch(`${server.url}/v1/chat/completions`, {
+    const tampered = await fetch(`${server.url}${sealed.path}`, {
       method: "POST",
       headers: sealed.headers,
       body: bad,
     });
     assert.equal(tampered.status, 400);
     assert.equal(((await tampered.json()) as { error: { code: string } }).error.code, "sealed_request_invalid");
-    const moved = await fetch(`${server.url}/v1/completions`, {
-      method: "POST",
+    // Version 1 sent the sealed body to the real path (or, for GET, in a header): refused by name.
+    for (const v1 of [
+      { path: "/v1/chat/completions", headers: { ...sealed.headers, "veritee-content-type": "application/json" } },
+      { path: "/v1/completions", headers: sealed.headers },
+      { path: "/v1/models", headers: { "veritee-sealed-request": "AAAA", [KEY_SET_HEADER]: "00".repeat(32) } },
+    ]) {
+      const get = "veritee-sealed-request" in v1.headers;
+      const answer = await fetch(`${server.url}${v1.path}`, {
+        method: get ? "GET" : "POST",
+        headers: v1.headers,
+        ...(get ? {} : { body: sealed.body }),
+      });
+      assert.equal(answer.status, 400, v1.path);
+      const error = ((await answer.json()) as { error: { code: string; message: string } }).error;
+      assert.equal(error.code, "sealed_version_unsupported");
+      assert.match(error.message, /version 2/);
+    }
+    const getSealed = await fetch(`${server.url}${sealed.path}`, {
+      method: "PUT",
       headers: sealed.headers,
-      body: sealed.body!,
+      body: sealed.body,
     });
-    assert.equal(moved.status, 400, "a body sealed for one path does not open on another");
+    assert.equal(getSealed.status, 400, "sealed requests are POSTs");
   });
 
   test("nothing sealed reaches the logs; the log line has the real route and status", () => {
