@@ -212,8 +212,10 @@ describe("--timeout on verify, complete and chat", () => {
   });
 
   test("a server verified and then silent on the completion: complete and chat exit 17 (request limit)", async () => {
-    const silent = await silentFor("/v1/completions");
-    const silentChat = await silentFor("/v1/chat/completions");
+    // A relay sees only the sealed channel's one outer path (`POST /v1/sealed`), never the inner one; with --model
+    // the completion is the first sealed request, so silence there is silence on the completion.
+    const silent = await silentFor("/v1/sealed");
+    const silentChat = await silentFor("/v1/sealed");
     try {
       // One flag sets every limit, so it must leave room for a real attestation on a loaded machine.
       const model = ["--model", "stories260K", "--timeout", "8"];
