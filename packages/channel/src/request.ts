@@ -16,8 +16,7 @@
  * response secret) to open the response; the server gets a {@link Responder}.
  */
 import type { SenderContext } from "@hpke/core";
-import { ByteWriter, utf8 } from "@veritee/core";
-import { base64Encode, HPKE_KEM_X25519_SHA256, type HpkeKeyConfig } from "@veritee/evidence";
+import { ByteWriter, base64Encode, HPKE_KEM_X25519_SHA256, type HpkeKeyConfig, utf8 } from "@veritee/core";
 import { type ChannelSuite, channelSuite, type HpkeBackend } from "./backend.js";
 import { concat } from "./bytes.js";
 import { ChannelError } from "./errors.js";

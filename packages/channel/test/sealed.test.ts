@@ -6,8 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { concatBytes, toHex } from "@veritee/core";
-import { base64Decode } from "@veritee/evidence";
+import { base64Decode, concatBytes, toHex } from "@veritee/core";
 import fc from "fast-check";
 import { nodeBackend } from "../src/node/backend.js";
 import { openRequest, type RequestMeta, sealRequest } from "../src/request.js";

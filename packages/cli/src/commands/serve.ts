@@ -2,12 +2,12 @@ import { existsSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { policyFromReferenceValues } from "@veritee/policy";
 import {
   assertNoLoaderEnvironment,
   currentLaunchEnvironment,
   gpuEvidenceFromCommand,
   LaunchError,
-  policyFromReferenceValues,
   type ServeOptions,
   startVeriteeServer,
 } from "@veritee/server";
