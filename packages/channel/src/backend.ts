@@ -11,7 +11,7 @@
  * Node, where every WebCrypto call is a thread-pool round trip).
  */
 import { type AeadInterface, CipherSuite, type KdfInterface, type KemInterface } from "@hpke/core";
-import { HPKE_KDF_HKDF_SHA256, HPKE_KEM_X25519_SHA256 } from "@veritee/evidence";
+import { HPKE_KDF_HKDF_SHA256, HPKE_KEM_X25519_SHA256 } from "@veritee/core";
 
 /** The primitives one HPKE implementation supplies. Every call returns a new instance. */
 export interface HpkeBackend {

@@ -22,8 +22,7 @@
  * more; the server refuses it with a clear error (docs/CHANNEL.md).
  */
 import type { SenderContext } from "@hpke/core";
-import { ByteWriter, MalformedError, utf8 } from "@veritee/core";
-import { HPKE_KEM_X25519_SHA256, type HpkeKeyConfig } from "@veritee/evidence";
+import { ByteWriter, HPKE_KEM_X25519_SHA256, type HpkeKeyConfig, MalformedError, utf8 } from "@veritee/core";
 import { type ChannelSuite, channelSuite, type HpkeBackend } from "./backend.js";
 import {
   type BinaryRequestLimits,

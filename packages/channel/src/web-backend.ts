@@ -18,7 +18,7 @@ import {
   type SenderContextParams,
 } from "@hpke/core";
 import { DhkemX25519HkdfSha256 as PortableX25519Kem } from "@hpke/dhkem-x25519";
-import { HPKE_AEAD_AES_128_GCM, HPKE_AEAD_CHACHA20_POLY1305, HPKE_KEM_X25519_SHA256 } from "@veritee/evidence";
+import { HPKE_AEAD_AES_128_GCM, HPKE_AEAD_CHACHA20_POLY1305, HPKE_KEM_X25519_SHA256 } from "@veritee/core";
 import type { HpkeBackend } from "./backend.js";
 
 let nativeX25519: Promise<boolean> | undefined;

@@ -1,6 +1,6 @@
 /** Shared fixtures of the channel tests: a server key, its key configuration and a recipient. */
 import { generateKeyPairSync } from "node:crypto";
-import { HPKE_AEAD_AES_128_GCM, HPKE_AEAD_CHACHA20_POLY1305, type HpkeKeyConfig } from "@veritee/evidence";
+import { HPKE_AEAD_AES_128_GCM, HPKE_AEAD_CHACHA20_POLY1305, type HpkeKeyConfig } from "@veritee/core";
 import { type ChannelCode, ChannelError } from "../src/errors.js";
 import { nodeRecipientKey } from "../src/node/recipient.js";
 import type { RecipientKey, SealTarget } from "../src/request.js";

@@ -12,10 +12,11 @@
  */
 import { bytesEqual, toHex } from "@veritee/core";
 import { gpuReportsOf, platformReportData, VerifiedAttestation, type VerifiedGpuRim } from "@veritee/evidence";
-import type { Appraisal, Claim } from "./appraisal.js";
+import type { Appraisal } from "./appraisal.js";
+import { ClaimList } from "./claims.js";
 import { developmentIndicators } from "./development.js";
-import { ANY, DEVELOPMENT_POLICY_WARNING, type DigestSpec, NONE, type Policy } from "./document.js";
-import { type PolicyCode, PolicyError } from "./errors.js";
+import { ANY, DEVELOPMENT_POLICY_WARNING, NONE, type Policy } from "./document.js";
+import { PolicyError } from "./errors.js";
 import { insecureReasons, insecureWarning } from "./insecure.js";
 import { launchEnvironmentOf } from "./launch-environment.js";
 import { azureVtpmClaims } from "./tee/azure-vtpm.js";
@@ -42,29 +43,6 @@ function member(path: string, key: string): string {
 function printable(text: string): string {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: the point is to replace them
   return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, "?").slice(0, 256);
-}
-
-function describeSpec(spec: DigestSpec): string {
-  if (typeof spec === "string") return spec;
-  return spec.length === 1 ? spec[0]! : `one of ${spec.join(", ")}`;
-}
-
-function specAllows(spec: DigestSpec, actual: string): boolean {
-  if (spec === ANY) return true;
-  return typeof spec === "string" ? spec === actual : spec.includes(actual);
-}
-
-/** Claims accumulate here; `check` records one comparison. */
-class Claims {
-  readonly list: Claim[] = [];
-
-  add(path: string, name: string, expected: string, actual: string, ok: boolean, code: PolicyCode): void {
-    this.list.push(Object.freeze({ path, name, expected, actual, ok, code: ok ? null : code }));
-  }
-
-  digest(path: string, name: string, spec: DigestSpec, actual: string): void {
-    this.add(path, name, describeSpec(spec), actual, specAllows(spec, actual), "measurement-mismatch");
-  }
 }
 
 /**
@@ -132,7 +110,7 @@ export function evaluate(verified: VerifiedAttestation, policy: Policy, options:
   const p = parsePolicy(policy);
   const now = options.now;
   if (!(now instanceof Date) || Number.isNaN(now.getTime())) throw new RangeError("options.now must be a valid Date");
-  const claims = new Claims();
+  const claims = new ClaimList();
   const launch = verified.launch;
 
   // 1. Development flag consistency.
@@ -200,34 +178,18 @@ export function evaluate(verified: VerifiedAttestation, policy: Policy, options:
 
   // 5. Boot PCRs.
   const boot = p.boot.sha256;
-  for (const [index, value] of [...verified.bootPcrs].sort((a, b) => a[0] - b[0])) {
-    const path = member("boot.sha256", String(index));
-    const actual = toHex(value);
-    if (boot === ANY) claims.digest(path, `boot PCR ${index}`, ANY, actual);
-    else if (!Object.hasOwn(boot, String(index))) {
-      claims.add(
-        path,
-        `boot PCR ${index}`,
-        "nothing (the policy does not list this PCR)",
-        actual,
-        false,
-        "measurement-unexpected",
-      );
-    } else claims.digest(path, `boot PCR ${index}`, boot[String(index)]!, actual);
-  }
-  if (boot !== ANY) {
-    for (const [index, spec] of Object.entries(boot)) {
-      if (!verified.bootPcrs.has(Number(index))) {
-        claims.add(
-          member("boot.sha256", index),
-          `boot PCR ${index}`,
-          describeSpec(spec),
-          "not quoted",
-          false,
-          "measurement-missing",
-        );
-      }
-    }
+  const quoted = [...verified.bootPcrs].sort((a, b) => a[0] - b[0]).map(([i, v]) => [String(i), toHex(v)] as const);
+  if (boot === ANY)
+    for (const [index, actual] of quoted) claims.digest(member("boot.sha256", index), `boot PCR ${index}`, ANY, actual);
+  else {
+    claims.allowList({
+      listed: new Map(Object.entries(boot)),
+      reported: quoted,
+      member: (index) => member("boot.sha256", index),
+      name: (index) => `boot PCR ${index}`,
+      unlisted: "nothing (the policy does not list this PCR)",
+      absent: "not quoted",
+    });
   }
 
   // 6. The launch: application PCR, code bundle, configuration, runtime.
@@ -252,58 +214,34 @@ export function evaluate(verified: VerifiedAttestation, policy: Policy, options:
 
   // 7. Engine binaries: an allow-list.
   const binaries = p.launch.engineBinaries;
-  for (const binary of launch.engineBinaries) {
-    const path = member("launch.engineBinaries", binary.name);
-    const name = `engine binary ${binary.name}`;
-    if (binaries === ANY) claims.digest(path, name, ANY, binary.digest);
-    else if (!Object.hasOwn(binaries, binary.name)) {
-      claims.add(
-        path,
-        name,
-        "nothing (the policy does not list this file)",
-        binary.digest,
-        false,
-        "measurement-unexpected",
-      );
-    } else claims.digest(path, name, binaries[binary.name]!, binary.digest);
-  }
+  const loaded = launch.engineBinaries.map((b) => [b.name, b.digest] as const);
+  claims.allowList({
+    // "any" lists every loaded file as accepting any digest.
+    listed: new Map(binaries === ANY ? loaded.map(([name]) => [name, ANY]) : Object.entries(binaries)),
+    reported: loaded,
+    member: (name) => member("launch.engineBinaries", name),
+    name: (name) => `engine binary ${name}`,
+    unlisted: "nothing (the policy does not list this file)",
+  });
 
   // 8. Models: listed both ways.
   const models = p.launch.models;
-  for (const model of launch.models) {
-    const path = member("launch.models", model.id);
-    const name = `model ${model.id}`;
-    if (models === ANY) claims.digest(path, name, ANY, model.digest);
-    else if (!Object.hasOwn(models, model.id)) {
-      claims.add(
-        path,
-        name,
-        "nothing (the policy does not list this model)",
-        model.digest,
-        false,
-        "measurement-unexpected",
-      );
-    } else claims.digest(path, name, models[model.id]!, model.digest);
-  }
-  if (models !== ANY) {
-    for (const [id, spec] of Object.entries(models)) {
-      if (!launch.models.some((m) => m.id === id)) {
-        claims.add(
-          member("launch.models", id),
-          `model ${id}`,
-          describeSpec(spec),
-          "not measured",
-          false,
-          "measurement-missing",
-        );
-      }
-    }
-  }
+  const measuredModels = launch.models.map((m) => [m.id, m.digest] as const);
+  const modelList = {
+    reported: measuredModels,
+    member: (id: string) => member("launch.models", id),
+    name: (id: string) => `model ${id}`,
+    unlisted: "nothing (the policy does not list this model)",
+  };
+  // "any" lists every measured model as accepting any digest; otherwise each listed model must be measured.
+  if (models === ANY) claims.allowList({ ...modelList, listed: new Map(measuredModels.map(([id]) => [id, ANY])) });
+  else claims.allowList({ ...modelList, listed: new Map(Object.entries(models)), absent: "not measured" });
 
   // 9. Platform evidence.
   platformClaims(claims, verified, p, now, options.nvidiaRims);
 
-  const failed = claims.list.filter((c) => !c.ok);
+  const recorded = claims.claims;
+  const failed = recorded.filter((c) => !c.ok);
   const reasons = insecureReasons(p);
   const appraisal: Appraisal = Object.freeze({
     verdict: failed.length === 0 ? "pass" : "fail",
@@ -311,7 +249,7 @@ export function evaluate(verified: VerifiedAttestation, policy: Policy, options:
     insecureReasons: reasons,
     developmentServer,
     warning: p.development ? DEVELOPMENT_POLICY_WARNING : reasons.length > 0 ? insecureWarning(reasons) : null,
-    claims: Object.freeze(claims.list),
+    claims: recorded,
     evaluatedAt: now.toISOString(),
   });
   const first = failed[0];
@@ -335,7 +273,7 @@ const PLATFORM_NAMES = {
 
 /** Step 9 of {@link evaluate}: presence of required platform evidence, then each section's claims. */
 function platformClaims(
-  claims: Claims,
+  claims: ClaimList,
   verified: VerifiedAttestation,
   p: Policy,
   now: Date,
@@ -369,11 +307,11 @@ function platformClaims(
     `verified (${sevSnp?.product ?? ""}, ${sevSnp?.signer.toUpperCase() ?? ""}-signed)`,
   );
   if (sevSnp !== undefined && rules.sevSnp !== NONE) {
-    claims.list.push(...snpClaims(rules.sevSnp, sevSnp, { expectedReportData, path: "platform.sevSnp", now }));
+    claims.push(...snpClaims(rules.sevSnp, sevSnp, { expectedReportData, path: "platform.sevSnp", now }));
   }
   presence("tdx", tdx !== undefined, `verified (TCB ${tdx?.tcb.platform ?? ""})`);
   if (tdx !== undefined && rules.tdx !== NONE) {
-    claims.list.push(...tdxClaims(rules.tdx, tdx, { expectedReportData, path: "platform.tdx", now }));
+    claims.push(...tdxClaims(rules.tdx, tdx, { expectedReportData, path: "platform.tdx", now }));
   }
   presence(
     "azureVtpm",
@@ -381,7 +319,7 @@ function platformClaims(
     `verified (${azureVtpm?.platform.toUpperCase() ?? ""}; the HCL report names the quoting AK)`,
   );
   if (azureVtpm !== undefined && rules.azureVtpm !== NONE) {
-    claims.list.push(...azureVtpmClaims(rules.azureVtpm, azureVtpm, { path: "platform.azureVtpm", now }));
+    claims.push(...azureVtpmClaims(rules.azureVtpm, azureVtpm, { path: "platform.azureVtpm", now }));
   }
   // Attestation documents carry no SGX evidence: a policy requiring it fails closed here.
   presence("sgx", false, "");
@@ -389,7 +327,7 @@ function platformClaims(
   const gpuRules = rules.nvidiaGpu;
   if (gpuRules !== NONE) {
     gpus.forEach((gpu, i) => {
-      claims.list.push(
+      claims.push(
         ...nvidiaClaims(gpuRules, gpu, {
           session: { clientNonce: verified.nonce, keySetDigest: verified.keySetDigest },
           path: `platform.nvidiaGpu[${i}]`,

@@ -37,8 +37,14 @@ import {
   type SenderContextParams,
   SerializeError,
 } from "@hpke/core";
-import { concatBytes, importX25519Private, utf8 } from "@veritee/core";
-import { HPKE_AEAD_AES_128_GCM, HPKE_AEAD_CHACHA20_POLY1305, HPKE_KEM_X25519_SHA256 } from "@veritee/evidence";
+import {
+  concatBytes,
+  HPKE_AEAD_AES_128_GCM,
+  HPKE_AEAD_CHACHA20_POLY1305,
+  HPKE_KEM_X25519_SHA256,
+  importX25519Private,
+  utf8,
+} from "@veritee/core";
 import type { HpkeBackend } from "../backend.js";
 
 const X25519_SIZE = 32;

@@ -3,8 +3,8 @@
  * Node backend: the private key is used where it is, never exported.
  */
 import type { KeyObject } from "node:crypto";
+import type { HpkeKeyConfig } from "@veritee/core";
 import { bytesEqual } from "@veritee/core";
-import type { HpkeKeyConfig } from "@veritee/evidence";
 import type { RecipientKey } from "../request.js";
 import { nodeBackend, nodeX25519Key } from "./backend.js";
 

@@ -2,14 +2,13 @@ import { existsSync, statSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { decodePemCertificate } from "@veritee/policy";
+import { decodePemCertificate, policyFromReferenceValues } from "@veritee/policy";
 import {
   assertNoLoaderEnvironment,
   currentLaunchEnvironment,
   gpuEvidenceFromCommand,
   LaunchError,
   parseCorsOrigin,
-  policyFromReferenceValues,
   type ServeOptions,
   startVeriteeServer,
 } from "@veritee/server";

@@ -27,6 +27,7 @@ export interface SnpEndorsementCollateral {
 const PEM_BEGIN = "-----BEGIN";
 
 function isPem(bytes: Uint8Array): boolean {
+  // biome-ignore lint/style/noRestrictedGlobals: Buffer in a browser-safe package; the codec slice replaces it with @veritee/core's codecs
   return Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.length, PEM_BEGIN.length)).toString() === PEM_BEGIN;
 }
 

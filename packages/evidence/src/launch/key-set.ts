@@ -17,19 +17,31 @@
  *
  * keySetDigest = SHA-256(encoding).
  */
-import { ByteWriter, hash, MalformedError, utf8 } from "@veritee/core";
+import {
+  ByteWriter,
+  HPKE_AEAD_AES_128_GCM,
+  HPKE_AEAD_CHACHA20_POLY1305,
+  HPKE_KDF_HKDF_SHA256,
+  HPKE_KEM_X25519_SHA256,
+  type HpkeKeyConfig,
+  hash,
+  MalformedError,
+  utf8,
+} from "@veritee/core";
 import { decodeSpki } from "../x509/public-key.js";
 import { base64Decode, base64Encode } from "./base64.js";
 import { expectArray, expectInteger, expectMembers } from "./json.js";
 
-/** HPKE KEM id of DHKEM(X25519, HKDF-SHA256) (RFC 9180 §7.1). */
-export const HPKE_KEM_X25519_SHA256 = 0x0020;
-/** HPKE KDF id of HKDF-SHA256 (RFC 9180 §7.2). */
-export const HPKE_KDF_HKDF_SHA256 = 0x0001;
-/** HPKE AEAD id of AES-128-GCM (RFC 9180 §7.3). */
-export const HPKE_AEAD_AES_128_GCM = 0x0001;
-/** HPKE AEAD id of ChaCha20Poly1305 (RFC 9180 §7.3). */
-export const HPKE_AEAD_CHACHA20_POLY1305 = 0x0003;
+// The HPKE identifiers and key-configuration types moved to @veritee/core (the
+// channel seals to them and may import only core); re-exported here unchanged.
+export {
+  HPKE_AEAD_AES_128_GCM,
+  HPKE_AEAD_CHACHA20_POLY1305,
+  HPKE_KDF_HKDF_SHA256,
+  HPKE_KEM_X25519_SHA256,
+  type HpkeCipherSuite,
+  type HpkeKeyConfig,
+} from "@veritee/core";
 
 /** The domain-separation label that starts the key-set encoding. */
 export const KEY_SET_LABEL = "veritee-key-set-v1";
@@ -43,24 +55,6 @@ const MAX_SPKI_SIZE = 1024;
 
 const KNOWN_KDFS: ReadonlySet<number> = new Set([HPKE_KDF_HKDF_SHA256]);
 const KNOWN_AEADS: ReadonlySet<number> = new Set([HPKE_AEAD_AES_128_GCM, HPKE_AEAD_CHACHA20_POLY1305]);
-
-/** One HPKE cipher suite of a key configuration. */
-export interface HpkeCipherSuite {
-  readonly kdfId: number;
-  readonly aeadId: number;
-}
-
-/** An HPKE key configuration (RFC 9458 §3). */
-export interface HpkeKeyConfig {
-  /** 0–255; identifies the key among a server's configurations. */
-  readonly keyId: number;
-  /** Always {@link HPKE_KEM_X25519_SHA256} in version 1. */
-  readonly kemId: number;
-  /** The raw 32-byte X25519 public key. */
-  readonly publicKey: Uint8Array;
-  /** The suites the server accepts, in its order of preference. */
-  readonly cipherSuites: readonly HpkeCipherSuite[];
-}
 
 /** The public key set a server attests. */
 export interface KeySet {

@@ -30,6 +30,7 @@ export function decodePemCertificates(bytes: Uint8Array, what: string): Uint8Arr
       throw new MalformedError("bad-value", what, "non-printable byte in PEM text");
     }
   }
+  // biome-ignore lint/style/noRestrictedGlobals: Buffer in a browser-safe package; the codec slice replaces it with @veritee/core's codecs
   let text = Buffer.from(bytes.buffer, bytes.byteOffset, end).toString("latin1");
   const out: Uint8Array[] = [];
   while (text.length > 0) {
@@ -39,8 +40,10 @@ export function decodePemCertificates(bytes: Uint8Array, what: string): Uint8Arr
     const m = BLOCK.exec(text);
     if (m === null) throw new MalformedError("bad-value", what, `certificate ${out.length} is not a PEM block`);
     const b64 = m[1]!.replace(/\r?\n/g, "");
+    // biome-ignore lint/style/noRestrictedGlobals: Buffer in a browser-safe package; the codec slice replaces it with @veritee/core's codecs
     const der = Uint8Array.from(Buffer.from(b64, "base64"));
     // Buffer's decoder skips junk silently; a canonical encoding must round-trip.
+    // biome-ignore lint/style/noRestrictedGlobals: Buffer in a browser-safe package; the codec slice replaces it with @veritee/core's codecs
     if (Buffer.from(der).toString("base64") !== b64) {
       throw new MalformedError("bad-value", what, `certificate ${out.length} is not canonical base64`);
     }

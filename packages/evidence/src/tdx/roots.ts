@@ -15,6 +15,7 @@ const INTEL_SGX_ROOT_CA_BASE64 =
 
 /** The Intel SGX Root CA certificate (DER). A fresh copy each call, so callers cannot alter the anchor. */
 export function intelSgxRootCa(): Uint8Array {
+  // biome-ignore lint/style/noRestrictedGlobals: Buffer in a browser-safe package; the codec slice replaces it with @veritee/core's codecs
   return Uint8Array.from(Buffer.from(INTEL_SGX_ROOT_CA_BASE64, "base64"));
 }
 

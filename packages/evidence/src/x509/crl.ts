@@ -86,7 +86,9 @@ function pemToDer(text: string): Uint8Array {
   const m = /^-----BEGIN X509 CRL-----\r?\n([A-Za-z0-9+/=\r\n]+)-----END X509 CRL-----\r?\n?$/.exec(text.trim());
   if (m === null) throw new MalformedError("bad-value", "CRL", "neither DER nor a PEM X509 CRL block");
   const b64 = m[1]!.replace(/\r?\n/g, "");
+  // biome-ignore lint/style/noRestrictedGlobals: Buffer in a browser-safe package; the codec slice replaces it with @veritee/core's codecs
   const der = Uint8Array.from(Buffer.from(b64, "base64"));
+  // biome-ignore lint/style/noRestrictedGlobals: Buffer in a browser-safe package; the codec slice replaces it with @veritee/core's codecs
   if (Buffer.from(der).toString("base64") !== b64) throw new MalformedError("bad-value", "CRL", "not canonical base64");
   return der;
 }
@@ -96,6 +98,7 @@ function readInteger(el: { tag: number; content: Uint8Array }, what: string): st
   const c = el.content;
   if (c.length === 0) throw new MalformedError("bad-length", what, "empty INTEGER");
   if (c.length > 20 + 1) throw new MalformedError("too-large", what, "more than 20 octets");
+  // biome-ignore lint/style/noRestrictedGlobals: Buffer in a browser-safe package; the codec slice replaces it with @veritee/core's codecs
   return Buffer.from(c).toString("hex");
 }
 
@@ -153,6 +156,7 @@ export function decodeCrl(input: Uint8Array | string): DecodedCrl {
   let der: Uint8Array;
   if (typeof input === "string") der = pemToDer(input);
   else if (input.length > 0 && input[0] === TAG.SEQUENCE) der = Uint8Array.prototype.slice.call(input);
+  // biome-ignore lint/style/noRestrictedGlobals: Buffer in a browser-safe package; the codec slice replaces it with @veritee/core's codecs
   else der = pemToDer(Buffer.from(input.buffer, input.byteOffset, input.byteLength).toString("latin1"));
   if (der.length > MAX_CRL_SIZE) throw new MalformedError("too-large", "CRL", `${der.length} bytes`);
   const top = new DerReader(der, "CRL");

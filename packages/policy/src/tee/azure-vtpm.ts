@@ -27,10 +27,10 @@
  */
 import { VerifiedAzureVtpm } from "@veritee/evidence";
 import type { Appraisal, Claim } from "../appraisal.js";
+import { ClaimList } from "../claims.js";
 import { ANY } from "../document.js";
-import { type PolicyCode, PolicyError } from "../errors.js";
-import { insecureClaims, insecureWarning } from "../insecure.js";
 import { fail, object, quotedMember } from "../json-rules.js";
+import { appraiseSection } from "./appraise.js";
 import { parseSnpRules, type SnpRules, snpClaims } from "./snp.js";
 import { parseTdxRules, type TdxRules, tdxClaims } from "./tdx.js";
 
@@ -118,13 +118,10 @@ export function azureVtpmClaims(
     throw new TypeError("azureVtpmClaims takes a VerifiedAzureVtpm (from verifyAzureVtpmAttestation)");
   }
   const prefix = options.path ?? "azureVtpm";
-  const claims: Claim[] = [];
-  const add = (member: string, name: string, expected: string, actual: string, ok: boolean, code: PolicyCode) => {
-    claims.push(Object.freeze({ path: `${prefix}.${member}`, name, expected, actual, ok, code: ok ? null : code }));
-  };
+  const claims = new ClaimList(prefix);
   const cfg = verified.claims.vmConfiguration;
   const platforms = rules.platforms;
-  add(
+  claims.add(
     "platforms",
     "Azure CVM hardware platform",
     platforms === ANY ? ANY : platforms.join(", "),
@@ -133,7 +130,7 @@ export function azureVtpmClaims(
     "tee-attribute-not-allowed",
   );
   const on = (v: boolean) => (v ? "on" : "off");
-  add(
+  claims.add(
     "secureBoot",
     "Azure CVM secure boot",
     rules.secureBoot === ANY ? ANY : "on",
@@ -141,7 +138,7 @@ export function azureVtpmClaims(
     rules.secureBoot === ANY || cfg.secureBoot,
     "tee-attribute-not-allowed",
   );
-  add(
+  claims.add(
     "tpmEnabled",
     "Azure CVM vTPM",
     rules.tpmEnabled === ANY ? ANY : "on",
@@ -149,7 +146,7 @@ export function azureVtpmClaims(
     rules.tpmEnabled === ANY || cfg.tpmEnabled,
     "tee-attribute-not-allowed",
   );
-  add(
+  claims.add(
     "allowConsole",
     "Azure CVM serial console",
     rules.allowConsole ? "allowed" : "off",
@@ -160,7 +157,8 @@ export function azureVtpmClaims(
   const expectedReportData = verified.expectedReportData;
   const hw = verified.hardware;
   if (hw.kind === "snp") {
-    if (rules.snp === ANY) add("snp", "Azure CVM SEV-SNP report", ANY, "not checked", true, "measurement-mismatch");
+    if (rules.snp === ANY)
+      claims.add("snp", "Azure CVM SEV-SNP report", ANY, "not checked", true, "measurement-mismatch");
     else {
       claims.push(
         ...snpClaims(rules.snp, hw.snp, {
@@ -171,7 +169,7 @@ export function azureVtpmClaims(
       );
     }
   } else if (rules.tdx === ANY) {
-    add("tdx", "Azure CVM TDX quote", ANY, "not checked", true, "measurement-mismatch");
+    claims.add("tdx", "Azure CVM TDX quote", ANY, "not checked", true, "measurement-mismatch");
   } else {
     claims.push(
       ...tdxClaims(rules.tdx, hw.tdx, {
@@ -181,7 +179,7 @@ export function azureVtpmClaims(
       }),
     );
   }
-  return Object.freeze(claims);
+  return claims.claims;
 }
 
 /**
@@ -199,24 +197,5 @@ export function evaluateAzureVtpm(
   verified: VerifiedAzureVtpm,
   options: EvaluateAzureVtpmOptions = {},
 ): Appraisal {
-  const claims = azureVtpmClaims(rules, verified, options);
-  const failed = claims.find((c) => !c.ok);
-  const reasons = insecureClaims(claims);
-  const appraisal: Appraisal = Object.freeze({
-    verdict: failed ? "fail" : "pass",
-    // A section on its own knows its claims only: each one that expected "any" is a skipped check.
-    insecure: reasons.length > 0,
-    insecureReasons: reasons,
-    developmentServer: false,
-    warning: reasons.length > 0 ? insecureWarning(reasons) : null,
-    claims,
-    evaluatedAt: (options.now ?? verified.verifiedAt).toISOString(),
-  });
-  if (failed) {
-    throw new PolicyError(failed.code!, `${failed.name}: expected ${failed.expected}, actual ${failed.actual}`, {
-      appraisal,
-      claim: failed,
-    });
-  }
-  return appraisal;
+  return appraiseSection(azureVtpmClaims(rules, verified, options), options.now ?? verified.verifiedAt);
 }

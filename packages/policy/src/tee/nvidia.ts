@@ -47,8 +47,8 @@
 import { bytesEqual, toHex } from "@veritee/core";
 import { VerifiedGpuReport, VerifiedGpuRim } from "@veritee/evidence";
 import type { Appraisal, Claim } from "../appraisal.js";
+import { ClaimList, describeAlternatives } from "../claims.js";
 import { ANY } from "../document.js";
-import type { PolicyCode } from "../errors.js";
 import { array, fail, hexSpec, MAX_ALTERNATIVES, object, plainObject } from "../json-rules.js";
 import { appraiseSection } from "./appraise.js";
 
@@ -153,11 +153,6 @@ export interface EvaluateNvidiaOptions {
   readonly now?: Date;
 }
 
-function describeSpec(spec: NvidiaDigestSpec): string {
-  if (typeof spec === "string") return spec;
-  return spec.length === 1 ? spec[0]! : `one of ${spec.join(", ")}`;
-}
-
 /** Component-wise comparison of dotted versions; `radix` 10 for drivers, 16 for VBIOS. */
 function compareVersions(a: string, b: string, radix: number): number {
   const x = a.split(".").map((p) => Number.parseInt(p, radix));
@@ -190,52 +185,38 @@ export function nvidiaClaims(
   if (!VerifiedGpuReport.is(verified))
     throw new TypeError("nvidiaClaims takes a VerifiedGpuReport (from verifyGpuReport)");
   const prefix = options.path ?? "nvidia";
-  const claims: Claim[] = [];
-  const add = (member: string, name: string, expected: string, actual: string, ok: boolean, code: PolicyCode) => {
-    claims.push(Object.freeze({ path: `${prefix}.${member}`, name, expected, actual, ok, code: ok ? null : code }));
-  };
-  const measured = (index: number) => {
-    const block = verified.measurements.get(index);
-    return block === undefined ? undefined : toHex(block.value);
-  };
+  const claims = new ClaimList(prefix);
+  const measured = new Map([...verified.measurements].map(([index, block]) => [index, toHex(block.value)] as const));
 
   const m = rules.measurements;
   if (m === ANY) {
-    add("measurements", "GPU measurements", ANY, `${verified.measurements.size} blocks`, true, "measurement-mismatch");
+    claims.add(
+      "measurements",
+      "GPU measurements",
+      ANY,
+      `${verified.measurements.size} blocks`,
+      true,
+      "measurement-mismatch",
+    );
   } else if (m === "from-rim") {
-    rimClaims(verified, options.rims ?? [], add, measured);
+    rimClaims(verified, options.rims ?? [], claims, measured);
   } else {
-    for (const index of verified.measurements.keys()) {
-      const spec = m.get(index);
-      const member = `measurements["${index}"]`;
-      const actual = measured(index)!;
-      if (spec === undefined)
-        add(member, `GPU measurement ${index}`, "not listed", actual, false, "measurement-unexpected");
-      else {
-        const ok = spec === ANY || (typeof spec === "string" ? spec === actual : spec.includes(actual));
-        add(member, `GPU measurement ${index}`, describeSpec(spec), actual, ok, "measurement-mismatch");
-      }
-    }
-    for (const [index, spec] of m) {
-      if (!verified.measurements.has(index)) {
-        add(
-          `measurements["${index}"]`,
-          `GPU measurement ${index}`,
-          describeSpec(spec),
-          "not reported",
-          false,
-          "measurement-missing",
-        );
-      }
-    }
+    claims.allowList({
+      listed: m,
+      reported: measured,
+      member: (index) => `measurements["${index}"]`,
+      name: (index) => `GPU measurement ${index}`,
+      unlisted: "not listed",
+      absent: "not reported",
+    });
   }
 
-  versionClaim("driverVersion", "GPU driver version", rules.driverVersion, verified.driverVersion, 10, add);
-  versionClaim("vbiosVersion", "GPU VBIOS version", rules.vbiosVersion, verified.vbiosVersion, 16, add);
+  versionClaim("driverVersion", "GPU driver version", rules.driverVersion, verified.driverVersion, 10, claims);
+  versionClaim("vbiosVersion", "GPU VBIOS version", rules.vbiosVersion, verified.vbiosVersion, 16, claims);
 
   const bound = verified.session;
   if (rules.nonceBinding === ANY) {
-    add("nonceBinding", "GPU nonce binding", ANY, bound ? "bound" : "raw nonce", true, "report-data-mismatch");
+    claims.add("nonceBinding", "GPU nonce binding", ANY, bound ? "bound" : "raw nonce", true, "report-data-mismatch");
   } else {
     const s = options.session;
     const ok =
@@ -243,7 +224,7 @@ export function nvidiaClaims(
       s !== undefined &&
       bytesEqual(bound.clientNonce, s.clientNonce) &&
       bytesEqual(bound.keySetDigest, s.keySetDigest);
-    add(
+    claims.add(
       "nonceBinding",
       "GPU nonce binding",
       s === undefined ? "bound (no session was given)" : "bound to the CPU evidence's session",
@@ -262,7 +243,7 @@ export function nvidiaClaims(
         : status === undefined
           ? "not reported"
           : `0x${status.toString(16)}`;
-  add(
+  claims.add(
     "ppcieMode",
     "GPU protected PCIe mode",
     rules.ppcieMode,
@@ -270,10 +251,8 @@ export function nvidiaClaims(
     rules.ppcieMode === ANY || rules.ppcieMode === mode,
     "tee-attribute-not-allowed",
   );
-  return Object.freeze(claims);
+  return claims.claims;
 }
-
-type Add = (member: string, name: string, expected: string, actual: string, ok: boolean, code: PolicyCode) => void;
 
 function versionClaim(
   member: string,
@@ -281,12 +260,12 @@ function versionClaim(
   rule: NvidiaVersionRule,
   actual: string | undefined,
   radix: number,
-  add: Add,
+  claims: ClaimList,
 ): void {
   if (rule === ANY) {
-    add(member, name, ANY, actual ?? "not reported", true, "measurement-mismatch");
+    claims.add(member, name, ANY, actual ?? "not reported", true, "measurement-mismatch");
   } else if (actual === undefined) {
-    add(
+    claims.add(
       member,
       name,
       "allowed" in rule ? rule.allowed.join(", ") : `at least ${rule.minimum}`,
@@ -295,16 +274,9 @@ function versionClaim(
       "measurement-missing",
     );
   } else if ("allowed" in rule) {
-    add(
-      member,
-      name,
-      rule.allowed.length === 1 ? rule.allowed[0]! : `one of ${rule.allowed.join(", ")}`,
-      actual,
-      rule.allowed.includes(actual),
-      "measurement-mismatch",
-    );
+    claims.match(member, name, rule.allowed, actual, "measurement-mismatch");
   } else {
-    add(
+    claims.add(
       member,
       name,
       `at least ${rule.minimum}`,
@@ -318,15 +290,15 @@ function versionClaim(
 function rimClaims(
   verified: VerifiedGpuReport,
   verifiedRims: readonly VerifiedGpuRim[],
-  add: Add,
-  measured: (index: number) => string | undefined,
+  claims: ClaimList,
+  measured: ReadonlyMap<number, string>,
 ): void {
   // Reference values count only from RIMs whose signature and chain were verified.
   if (!verifiedRims.every((r) => VerifiedGpuRim.is(r)))
     throw new TypeError("rims must be VerifiedGpuRim values (verifyGpuRim)");
   const rims = verifiedRims.map((r) => r.rim);
   if (rims.length === 0) {
-    add("measurements", "GPU measurements", "from-rim", "no RIM was given", false, "measurement-missing");
+    claims.add("measurements", "GPU measurements", "from-rim", "no RIM was given", false, "measurement-missing");
     return;
   }
   const reported = [verified.driverVersion, verified.vbiosVersion]
@@ -336,7 +308,7 @@ function rimClaims(
   const chip = verified.chip;
   rims.forEach((rim, i) => {
     // A RIM describes one product's firmware: reference values of another chip prove nothing about this GPU.
-    add(
+    claims.add(
       `measurements.rim[${i}]`,
       `GPU RIM ${i} product`,
       rim.product,
@@ -344,7 +316,7 @@ function rimClaims(
       chip !== undefined && chip === rim.product,
       "product-mismatch",
     );
-    add(
+    claims.add(
       `measurements.rim[${i}]`,
       `GPU RIM ${i} version`,
       rim.version,
@@ -355,7 +327,7 @@ function rimClaims(
     for (const [index, ref] of rim.measurements) {
       const member = `measurements["${index}"]`;
       if (owner.has(index)) {
-        add(
+        claims.add(
           member,
           `GPU measurement ${index}`,
           "one RIM per index",
@@ -366,19 +338,11 @@ function rimClaims(
         continue;
       }
       owner.set(index, rim);
-      const actual = measured(index);
-      const expected = ref.alternatives.length === 1 ? ref.alternatives[0]! : `one of ${ref.alternatives.join(", ")}`;
+      const actual = measured.get(index);
+      const expected = describeAlternatives(ref.alternatives);
       if (actual === undefined)
-        add(member, `GPU measurement ${index}`, expected, "not reported", false, "measurement-missing");
-      else
-        add(
-          member,
-          `GPU measurement ${index}`,
-          expected,
-          actual,
-          ref.alternatives.includes(actual),
-          "measurement-mismatch",
-        );
+        claims.add(member, `GPU measurement ${index}`, expected, "not reported", false, "measurement-missing");
+      else claims.match(member, `GPU measurement ${index}`, ref.alternatives, actual, "measurement-mismatch");
     }
   });
 }

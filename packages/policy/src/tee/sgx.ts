@@ -37,8 +37,8 @@
 import { toHex } from "@veritee/core";
 import { DCAP_TCB_STATUSES, type DcapTcbStatus, VerifiedSgxQuote } from "@veritee/evidence";
 import type { Appraisal, Claim } from "../appraisal.js";
+import { ClaimList } from "../claims.js";
 import { ANY } from "../document.js";
-import type { PolicyCode } from "../errors.js";
 import { fail, hex, hexSpec, integer, object, oneOf } from "../json-rules.js";
 import { appraiseSection } from "./appraise.js";
 
@@ -140,16 +140,6 @@ export interface EvaluateSgxOptions {
   readonly now?: Date;
 }
 
-function describeHex(spec: SgxHexSpec): string {
-  if (typeof spec === "string") return spec;
-  return spec.length === 1 ? spec[0]! : `one of ${spec.join(", ")}`;
-}
-
-function allows(spec: SgxHexSpec, actual: string): boolean {
-  if (spec === ANY) return true;
-  return typeof spec === "string" ? spec === actual : spec.includes(actual);
-}
-
 /**
  * Every claim of the SGX rules against a verified quote, passed or failed,
  * in member order.
@@ -168,28 +158,12 @@ export function sgxClaims(
   }
   const prefix = options.path ?? "sgx";
   const b = verified.body;
-  const claims: Claim[] = [];
-  const add = (member: string, name: string, expected: string, actual: string, ok: boolean, code: PolicyCode) =>
-    claims.push(Object.freeze({ path: `${prefix}.${member}`, name, expected, actual, ok, code: ok ? null : code }));
+  const claims = new ClaimList(prefix);
   const mrEnclave = toHex(b.mrEnclave);
-  add(
-    "mrEnclave",
-    "SGX MRENCLAVE",
-    describeHex(rules.mrEnclave),
-    mrEnclave,
-    allows(rules.mrEnclave, mrEnclave),
-    "measurement-mismatch",
-  );
+  claims.match("mrEnclave", "SGX MRENCLAVE", rules.mrEnclave, mrEnclave, "measurement-mismatch");
   const mrSigner = toHex(b.mrSigner);
-  add(
-    "mrSigner",
-    "SGX MRSIGNER",
-    describeHex(rules.mrSigner),
-    mrSigner,
-    allows(rules.mrSigner, mrSigner),
-    "measurement-mismatch",
-  );
-  add(
+  claims.match("mrSigner", "SGX MRSIGNER", rules.mrSigner, mrSigner, "measurement-mismatch");
+  claims.add(
     "isvProdId",
     "SGX ISV product id",
     String(rules.isvProdId),
@@ -197,7 +171,7 @@ export function sgxClaims(
     rules.isvProdId === ANY || rules.isvProdId === b.isvProdId,
     "measurement-mismatch",
   );
-  add(
+  claims.add(
     "minIsvSvn",
     "SGX ISV SVN",
     `at least ${rules.minIsvSvn}`,
@@ -207,7 +181,7 @@ export function sgxClaims(
   );
   const ra = rules.attributes;
   const debug = (b.attributes[DEBUG_BYTE]! & DEBUG_BIT) !== 0;
-  add(
+  claims.add(
     "attributes.allowDebug",
     "SGX debug attribute",
     ra.allowDebug ? "debug allowed" : "debug off",
@@ -217,7 +191,7 @@ export function sgxClaims(
   );
   const mask = bytesOf(ra.mask);
   const value = bytesOf(ra.value);
-  add(
+  claims.add(
     "attributes.mask",
     "SGX attributes",
     `attributes & ${ra.mask} = ${ra.value}`,
@@ -227,7 +201,7 @@ export function sgxClaims(
   );
   const t = verified.tcb;
   const advisories = t.advisoryIds.length > 0 ? ` (${t.advisoryIds.join(", ")})` : "";
-  add(
+  claims.add(
     "tcbStatus",
     "SGX TCB status",
     `one of ${rules.tcbStatus.join(", ")}`,
@@ -237,10 +211,10 @@ export function sgxClaims(
   );
   const rd = toHex(b.reportData);
   if (rules.reportData === "any") {
-    add("reportData", "SGX report data", "any", rd, true, "report-data-mismatch");
+    claims.add("reportData", "SGX report data", "any", rd, true, "report-data-mismatch");
   } else {
     const expected = options.expectedReportData;
-    add(
+    claims.add(
       "reportData",
       "SGX report data",
       expected === undefined ? "a binding (none given)" : toHex(expected),
@@ -250,7 +224,7 @@ export function sgxClaims(
     );
   }
   const r = verified.revocation;
-  add(
+  claims.add(
     "revocation",
     "SGX revocation lists",
     rules.revocation === "any" ? "any" : "PCK and root CRLs checked",
@@ -258,7 +232,7 @@ export function sgxClaims(
     rules.revocation === "any" || (r.pckCrl && r.rootCrl),
     "revocation-unchecked",
   );
-  return Object.freeze(claims);
+  return claims.claims;
 }
 
 /**

@@ -41,8 +41,8 @@
 import { bytesEqual, toHex } from "@veritee/core";
 import { SNP_PRODUCTS, type SnpProduct, type SnpTcbVersion, VerifiedSnpReport } from "@veritee/evidence";
 import type { Appraisal, Claim } from "../appraisal.js";
+import { ClaimList } from "../claims.js";
 import { ANY } from "../document.js";
-import type { PolicyCode } from "../errors.js";
 import { array, boolean, fail, hexSpec, integer, MAX_ALTERNATIVES, object, quotedMember } from "../json-rules.js";
 import { appraiseSection } from "./appraise.js";
 
@@ -170,11 +170,6 @@ export interface EvaluateSnpOptions {
   readonly now?: Date;
 }
 
-function describeHex(spec: SnpHexSpec): string {
-  if (typeof spec === "string") return spec;
-  return spec.length === 1 ? spec[0]! : `one of ${spec.join(", ")}`;
-}
-
 function describeTcb(t: SnpTcbVersion): string {
   const fmc = t.fmc === undefined ? "" : `fmc ${t.fmc}, `;
   return `${fmc}bootloader ${t.bootloader}, tee ${t.tee}, snp ${t.snp}, microcode ${t.microcode}`;
@@ -201,18 +196,12 @@ export function snpClaims(
     throw new TypeError("snpClaims takes a VerifiedSnpReport (from verifySnpReport)");
   const prefix = options.path ?? "snp";
   const r = verified.report;
-  const claims: Claim[] = [];
-  const add = (member: string, name: string, expected: string, actual: string, ok: boolean, code: PolicyCode) => {
-    claims.push(Object.freeze({ path: `${prefix}.${member}`, name, expected, actual, ok, code: ok ? null : code }));
-  };
-  const hex = (member: keyof SnpRules, name: string, spec: SnpHexSpec, value: Uint8Array) => {
-    const actual = toHex(value);
-    const ok = spec === ANY || (typeof spec === "string" ? spec === actual : spec.includes(actual));
-    add(member, name, describeHex(spec), actual, ok, "measurement-mismatch");
-  };
+  const claims = new ClaimList(prefix);
+  const hex = (member: keyof SnpRules, name: string, spec: SnpHexSpec, value: Uint8Array) =>
+    claims.match(member, name, spec, toHex(value), "measurement-mismatch");
 
   const products = rules.products;
-  add(
+  claims.add(
     "products",
     "SEV-SNP product",
     products === ANY ? ANY : products.join(", "),
@@ -225,9 +214,9 @@ export function snpClaims(
 
   const expected = options.expectedReportData;
   if (rules.reportData === ANY)
-    add("reportData", "SEV-SNP report data", ANY, toHex(r.reportData), true, "report-data-mismatch");
+    claims.add("reportData", "SEV-SNP report data", ANY, toHex(r.reportData), true, "report-data-mismatch");
   else {
-    add(
+    claims.add(
       "reportData",
       "SEV-SNP report data",
       expected === undefined ? "bound (no expected value was given)" : toHex(expected),
@@ -238,7 +227,14 @@ export function snpClaims(
   }
 
   const bit = (member: keyof SnpRules, name: string, allowed: boolean, set: boolean) =>
-    add(member, name, allowed ? "allowed" : "off", set ? "on" : "off", allowed || !set, "tee-attribute-not-allowed");
+    claims.add(
+      member,
+      name,
+      allowed ? "allowed" : "off",
+      set ? "on" : "off",
+      allowed || !set,
+      "tee-attribute-not-allowed",
+    );
   bit("allowDebug", "SEV-SNP debug policy", rules.allowDebug, r.policy.debug);
   bit("allowMigrationAgent", "SEV-SNP migration agent policy", rules.allowMigrationAgent, r.policy.migrateMa);
   bit("allowSmt", "SEV-SNP SMT policy", rules.allowSmt, r.policy.smt);
@@ -250,7 +246,7 @@ export function snpClaims(
   ] as const) {
     const name = `SEV-SNP ${which} TCB`;
     if (min === ANY) {
-      add("minimumTcb", name, ANY, describeTcb(tcb), true, "tcb-too-old");
+      claims.add("minimumTcb", name, ANY, describeTcb(tcb), true, "tcb-too-old");
       continue;
     }
     const low: string[] = [];
@@ -258,7 +254,7 @@ export function snpClaims(
     if (min.fmc !== ANY && tcb.fmc !== undefined && tcb.fmc < min.fmc) low.push("fmc");
     const fmc =
       min.fmc === ANY ? "" : tcb.fmc === undefined ? "fmc n/a (no FMC on this product), " : `fmc ≥ ${min.fmc}, `;
-    add(
+    claims.add(
       "minimumTcb",
       name,
       `${fmc}bootloader ≥ ${min.bootloader}, tee ≥ ${min.tee}, snp ≥ ${min.snp}, microcode ≥ ${min.microcode}`,
@@ -268,7 +264,7 @@ export function snpClaims(
     );
   }
   const svn = rules.minimumGuestSvn;
-  add(
+  claims.add(
     "minimumGuestSvn",
     "SEV-SNP guest SVN",
     svn === ANY ? ANY : `at least ${svn}`,
@@ -279,7 +275,7 @@ export function snpClaims(
   hex("familyId", "SEV-SNP family ID", rules.familyId, r.familyId);
   hex("imageId", "SEV-SNP image ID", rules.imageId, r.imageId);
   const vmpl = rules.vmpl;
-  add(
+  claims.add(
     "vmpl",
     "SEV-SNP VMPL",
     vmpl === ANY ? ANY : vmpl.join(", "),
@@ -289,7 +285,7 @@ export function snpClaims(
   );
   hex("idKeyDigest", "SEV-SNP ID key digest", rules.idKeyDigest, r.idKeyDigest);
   hex("authorKeyDigest", "SEV-SNP author key digest", rules.authorKeyDigest, r.authorKeyDigest);
-  return Object.freeze(claims);
+  return claims.claims;
 }
 
 /**

@@ -37,8 +37,8 @@
 import { toHex } from "@veritee/core";
 import { TDX_TCB_STATUSES, type TdxTcbStatus, VerifiedTdxQuote } from "@veritee/evidence";
 import type { Appraisal, Claim } from "../appraisal.js";
-import { ANY } from "../document.js";
-import type { PolicyCode } from "../errors.js";
+import { ClaimList } from "../claims.js";
+import type { ANY } from "../document.js";
 import { fail, hex, hexSpec, object, oneOf } from "../json-rules.js";
 import { appraiseSection } from "./appraise.js";
 
@@ -149,16 +149,6 @@ export interface EvaluateTdxOptions {
   readonly now?: Date;
 }
 
-function describeHex(spec: TdxHexSpec): string {
-  if (typeof spec === "string") return spec;
-  return spec.length === 1 ? spec[0]! : `one of ${spec.join(", ")}`;
-}
-
-function allows(spec: TdxHexSpec, actual: string): boolean {
-  if (spec === ANY) return true;
-  return typeof spec === "string" ? spec === actual : spec.includes(actual);
-}
-
 /**
  * Every claim of the TDX rules against a verified quote, passed or failed,
  * in member order.
@@ -177,9 +167,7 @@ export function tdxClaims(
   }
   const prefix = options.path ?? "tdx";
   const b = verified.body;
-  const claims: Claim[] = [];
-  const add = (member: string, name: string, expected: string, actual: string, ok: boolean, code: PolicyCode) =>
-    claims.push(Object.freeze({ path: `${prefix}.${member}`, name, expected, actual, ok, code: ok ? null : code }));
+  const claims = new ClaimList(prefix);
   const actual: Record<(typeof MEASUREMENTS)[number], Uint8Array> = {
     mrTd: b.mrTd,
     rtmr0: b.rtmrs[0],
@@ -194,13 +182,13 @@ export function tdxClaims(
   };
   for (const m of MEASUREMENTS) {
     const value = toHex(actual[m]);
-    add(m, `TDX ${m}`, describeHex(rules[m]), value, allows(rules[m], value), "measurement-mismatch");
+    claims.match(m, `TDX ${m}`, rules[m], value, "measurement-mismatch");
   }
   const attrs = toHex(b.tdAttributes);
   const attrBits = BigInt(`0x${attrs}`);
   const debug = (attrBits >> 56n) & 1n;
   const ta = rules.tdAttributes;
-  add(
+  claims.add(
     "tdAttributes.allowDebug",
     "TDX debug attribute",
     ta.allowDebug ? "debug allowed" : "debug off",
@@ -209,7 +197,7 @@ export function tdxClaims(
     "tee-attribute-not-allowed",
   );
   const mask = BigInt(`0x${ta.mask}`);
-  add(
+  claims.add(
     "tdAttributes.mask",
     "TDX attributes",
     `attributes & ${ta.mask} = ${ta.value}`,
@@ -218,12 +206,12 @@ export function tdxClaims(
     "tee-attribute-not-allowed",
   );
   const xfam = toHex(b.xfam);
-  add("xfam", "TDX XFAM", describeHex(rules.xfam), xfam, allows(rules.xfam, xfam), "tee-attribute-not-allowed");
+  claims.match("xfam", "TDX XFAM", rules.xfam, xfam, "tee-attribute-not-allowed");
   const t = verified.tcb;
   const statuses = [t.platform, t.qe, ...(t.module === undefined ? [] : [t.module])];
   const actualTcb = `platform ${t.platform}, QE ${t.qe}${t.module === undefined ? "" : `, module ${t.module}`}`;
   const advisories = t.advisoryIds.length > 0 ? ` (${t.advisoryIds.join(", ")})` : "";
-  add(
+  claims.add(
     "tcbStatus",
     "TDX TCB status",
     `one of ${rules.tcbStatus.join(", ")}`,
@@ -233,10 +221,10 @@ export function tdxClaims(
   );
   const rd = toHex(b.reportData);
   if (rules.reportData === "any") {
-    add("reportData", "TDX report data", "any", rd, true, "report-data-mismatch");
+    claims.add("reportData", "TDX report data", "any", rd, true, "report-data-mismatch");
   } else {
     const expected = options.expectedReportData;
-    add(
+    claims.add(
       "reportData",
       "TDX report data",
       expected === undefined ? "a binding (none given)" : toHex(expected),
@@ -246,7 +234,7 @@ export function tdxClaims(
     );
   }
   const r = verified.revocation;
-  add(
+  claims.add(
     "revocation",
     "TDX revocation lists",
     rules.revocation === "any" ? "any" : "PCK and root CRLs checked",
@@ -254,7 +242,7 @@ export function tdxClaims(
     rules.revocation === "any" || (r.pckCrl && r.rootCrl),
     "revocation-unchecked",
   );
-  return Object.freeze(claims);
+  return claims.claims;
 }
 
 /**
