@@ -18,10 +18,9 @@
  *       "platform": [ confidential-computing evidence, see platform.ts ]
  *     }
  */
-import { digestSize, fromHex, type HashAlg, MalformedError, toHex } from "@veritee/core";
+import { base64Decode, base64Encode, digestSize, fromHex, type HashAlg, MalformedError, toHex } from "@veritee/core";
 import { ACTIVATION_PROOF_SIZE } from "../credential/proof.js";
 import { MAX_CERTIFICATE_SIZE } from "../x509/certificate.js";
-import { base64Decode, base64Encode } from "./base64.js";
 import { NONCE_LENGTH } from "./binding.js";
 import {
   canonicalJsonBytes,

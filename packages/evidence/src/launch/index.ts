@@ -1,5 +1,5 @@
+export { base64Decode, base64Encode } from "@veritee/core";
 /** Veritee's launch log, key set and attestation document: decode, verify, credential challenge (./launch). */
-export { base64Decode, base64Encode } from "./base64.js";
 export {
   ATTESTATION_LABEL,
   attestationExtraData,

@@ -17,9 +17,8 @@
  *
  * keySetDigest = SHA-256(encoding).
  */
-import { ByteWriter, hash, MalformedError, utf8 } from "@veritee/core";
+import { ByteWriter, base64Decode, base64Encode, hash, MalformedError, utf8 } from "@veritee/core";
 import { decodeSpki } from "../x509/public-key.js";
-import { base64Decode, base64Encode } from "./base64.js";
 import { expectArray, expectInteger, expectMembers } from "./json.js";
 
 /** HPKE KEM id of DHKEM(X25519, HKDF-SHA256) (RFC 9180 §7.1). */

@@ -11,7 +11,7 @@
  * delta CRLs, which change what the list means) is refused. The same goes
  * for critical entry extensions; reasonCode is decoded.
  */
-import { bytesEqual, importPublicJwk, MalformedError, verifySignature } from "@veritee/core";
+import { bytesEqual, decodePemBlock, importPublicJwk, MalformedError, toHex, verifySignature } from "@veritee/core";
 import { VerificationError } from "../errors.js";
 import {
   type CertificateExtension,
@@ -82,13 +82,9 @@ export interface DecodedCrl {
   readonly authorityKeyId?: Uint8Array;
 }
 
-function pemToDer(text: string): Uint8Array {
-  const m = /^-----BEGIN X509 CRL-----\r?\n([A-Za-z0-9+/=\r\n]+)-----END X509 CRL-----\r?\n?$/.exec(text.trim());
-  if (m === null) throw new MalformedError("bad-value", "CRL", "neither DER nor a PEM X509 CRL block");
-  const b64 = m[1]!.replace(/\r?\n/g, "");
-  const der = Uint8Array.from(Buffer.from(b64, "base64"));
-  if (Buffer.from(der).toString("base64") !== b64) throw new MalformedError("bad-value", "CRL", "not canonical base64");
-  return der;
+/** PEM X509 CRL (RFC 7468 §6) through core's strict PEM decoder. */
+function pemToDer(input: string | Uint8Array): Uint8Array {
+  return decodePemBlock(input, { label: "X509 CRL", what: "CRL", maxBytes: MAX_CRL_SIZE });
 }
 
 function readInteger(el: { tag: number; content: Uint8Array }, what: string): string {
@@ -96,7 +92,7 @@ function readInteger(el: { tag: number; content: Uint8Array }, what: string): st
   const c = el.content;
   if (c.length === 0) throw new MalformedError("bad-length", what, "empty INTEGER");
   if (c.length > 20 + 1) throw new MalformedError("too-large", what, "more than 20 octets");
-  return Buffer.from(c).toString("hex");
+  return toHex(c);
 }
 
 function decodeReason(ext: CertificateExtension): number {
@@ -153,7 +149,7 @@ export function decodeCrl(input: Uint8Array | string): DecodedCrl {
   let der: Uint8Array;
   if (typeof input === "string") der = pemToDer(input);
   else if (input.length > 0 && input[0] === TAG.SEQUENCE) der = Uint8Array.prototype.slice.call(input);
-  else der = pemToDer(Buffer.from(input.buffer, input.byteOffset, input.byteLength).toString("latin1"));
+  else der = pemToDer(input);
   if (der.length > MAX_CRL_SIZE) throw new MalformedError("too-large", "CRL", `${der.length} bytes`);
   const top = new DerReader(der, "CRL");
   const list = top.sequence("certificateList");

@@ -5,7 +5,7 @@
  * padding only at the end and only as needed, and zero pad bits, so every
  * byte string has exactly one accepted spelling.
  */
-import { MalformedError } from "@veritee/core";
+import { MalformedError } from "./errors.js";
 
 const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 const INDEX: Int16Array = (() => {
