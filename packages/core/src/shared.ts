@@ -3,6 +3,8 @@
 export { base64Decode, base64Encode } from "./base64.js";
 export { base64urlDecode, base64urlEncode } from "./base64url.js";
 export * from "./bytes.js";
+export * from "./der.js";
+export * from "./der-encode.js";
 export * from "./errors.js";
 export * from "./hex.js";
 export * from "./pem.js";

@@ -7,8 +7,8 @@
  * server holds the private key (RFC 8446 §4.4.3). Node-only (`node:crypto`).
  */
 import { createPublicKey, type KeyObject, sign } from "node:crypto";
-import { bytesEqual } from "@veritee/core";
 import {
+  bytesEqual,
   derBitString,
   derBoolean,
   derExplicit,
@@ -21,7 +21,7 @@ import {
   derTime,
   derUnsigned,
   derUtf8String,
-} from "./der.js";
+} from "@veritee/core";
 
 /** Options of {@link createAttestedCertificate}. */
 export interface AttestedCertificateOptions {

@@ -11,7 +11,19 @@
  * delta CRLs, which change what the list means) is refused. The same goes
  * for critical entry extensions; reasonCode is decoded.
  */
-import { bytesEqual, decodePemBlock, importPublicJwk, MalformedError, toHex, verifySignature } from "@veritee/core";
+import {
+  bytesEqual,
+  DER_TAG,
+  DerReader,
+  decodePemBlock,
+  importPublicJwk,
+  MalformedError,
+  readOctetAlignedBitString,
+  readSmallInteger,
+  readTime,
+  toHex,
+  verifySignature,
+} from "@veritee/core";
 import { VerificationError } from "../errors.js";
 import {
   type CertificateExtension,
@@ -22,7 +34,6 @@ import {
   readExtensions,
   readSignatureAlgorithm,
 } from "./certificate.js";
-import { DerReader, readOctetAlignedBitString, readSmallInteger, readTime, TAG } from "./der.js";
 import { type DistinguishedName, decodeName } from "./name.js";
 import { publicKeyToJwk } from "./public-key.js";
 
@@ -88,7 +99,7 @@ function pemToDer(input: string | Uint8Array): Uint8Array {
 }
 
 function readInteger(el: { tag: number; content: Uint8Array }, what: string): string {
-  if (el.tag !== TAG.INTEGER) throw new MalformedError("bad-value", what, "expected INTEGER");
+  if (el.tag !== DER_TAG.INTEGER) throw new MalformedError("bad-value", what, "expected INTEGER");
   const c = el.content;
   if (c.length === 0) throw new MalformedError("bad-length", what, "empty INTEGER");
   if (c.length > 20 + 1) throw new MalformedError("too-large", what, "more than 20 octets");
@@ -148,20 +159,20 @@ function decodeEntries(r: DerReader): Map<string, RevokedCertificate> {
 export function decodeCrl(input: Uint8Array | string): DecodedCrl {
   let der: Uint8Array;
   if (typeof input === "string") der = pemToDer(input);
-  else if (input.length > 0 && input[0] === TAG.SEQUENCE) der = Uint8Array.prototype.slice.call(input);
+  else if (input.length > 0 && input[0] === DER_TAG.SEQUENCE) der = Uint8Array.prototype.slice.call(input);
   else der = pemToDer(input);
   if (der.length > MAX_CRL_SIZE) throw new MalformedError("too-large", "CRL", `${der.length} bytes`);
   const top = new DerReader(der, "CRL");
   const list = top.sequence("certificateList");
   top.end();
-  const tbsEl = list.expect(TAG.SEQUENCE, "tbsCertList");
+  const tbsEl = list.expect(DER_TAG.SEQUENCE, "tbsCertList");
   const outerAlg = readSignatureAlgorithm(list, "signatureAlgorithm");
   const signature = readOctetAlignedBitString(list.any("signatureValue"), "CRL.signatureValue");
   list.end();
 
   const tbs = list.child(tbsEl, "tbsCertList");
   let version: 1 | 2 = 1;
-  const versionEl = tbs.optional(TAG.INTEGER, "version");
+  const versionEl = tbs.optional(DER_TAG.INTEGER, "version");
   if (versionEl) {
     // RFC 5280 §5.1.2.1: if present, version MUST be v2 (1).
     if (readSmallInteger(versionEl, "CRL.version") !== 1) throw new MalformedError("unsupported", "CRL.version");
@@ -172,14 +183,14 @@ export function decodeCrl(input: Uint8Array | string): DecodedCrl {
   if (!bytesEqual(innerAlg.encoded, outerAlg.encoded)) {
     throw new MalformedError("bad-value", "CRL.signatureAlgorithm", "differs from tbsCertList.signature");
   }
-  const issuer = decodeName(tbs.expect(TAG.SEQUENCE, "issuer"), "CRL.issuer");
+  const issuer = decodeName(tbs.expect(DER_TAG.SEQUENCE, "issuer"), "CRL.issuer");
   const thisUpdate = readTime(tbs.any("thisUpdate"), "CRL.thisUpdate");
   const next = tbs.peekTag();
   const nextUpdate =
-    next === TAG.UTC_TIME || next === TAG.GENERALIZED_TIME
+    next === DER_TAG.UTC_TIME || next === DER_TAG.GENERALIZED_TIME
       ? readTime(tbs.any("nextUpdate"), "CRL.nextUpdate")
       : undefined;
-  const entriesEl = tbs.optional(TAG.SEQUENCE, "revokedCertificates");
+  const entriesEl = tbs.optional(DER_TAG.SEQUENCE, "revokedCertificates");
   const revoked = entriesEl ? decodeEntries(tbs.child(entriesEl, "revokedCertificates")) : new Map();
   const extEl = tbs.optional(0xa0, "crlExtensions");
   let extensions: CertificateExtension[] = [];
