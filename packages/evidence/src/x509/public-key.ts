@@ -122,8 +122,14 @@ export function decodeSpkiElement(el: DerElement, what: string): PublicKeyInfo {
   return { kind: "other", algorithm: oid };
 }
 
-/** Decode DER SubjectPublicKeyInfo bytes, with no trailing data. */
-export function decodeSpki(spki: Uint8Array): PublicKeyInfo {
+/**
+ * Decode the DER SubjectPublicKeyInfo of a certificate or TPM key, with no
+ * trailing data. Unlike core's strict `decodeSpki` (for keys Veritee itself
+ * encodes), this reading names the quirks real EK certificates carry (an RSA
+ * modulus without its sign byte, absent RSA NULL parameters) and keeps other
+ * algorithms as `kind: "other"`.
+ */
+export function decodeCertificateSpki(spki: Uint8Array): PublicKeyInfo {
   const r = new DerReader(spki, "SubjectPublicKeyInfo");
   const el = r.any("spki");
   r.end();

@@ -15,7 +15,7 @@ import fc from "fast-check";
 import { VerificationError } from "../../src/errors.js";
 import { decodeCertificate, KEY_USAGE } from "../../src/x509/certificate.js";
 import { verifyCertificateChain } from "../../src/x509/chain.js";
-import { decodeSpki, publicKeyFromJwk, publicKeysEqual } from "../../src/x509/public-key.js";
+import { decodeCertificateSpki, publicKeyFromJwk, publicKeysEqual } from "../../src/x509/public-key.js";
 import { GCE_AK_CERT, GCE_INTERMEDIATE_2, GCE_ROOT } from "./vectors.js";
 
 const ROOT = GCE_ROOT;
@@ -92,7 +92,7 @@ describe("DER reader", () => {
 describe("public keys", () => {
   it("compares keys across SPKI and JWK encodings", async () => {
     for (const k of [ecKey("P-256"), ecKey("P-384"), rsaKey()]) {
-      const spki = decodeSpki(new Uint8Array(k.publicKey.export({ format: "der", type: "spki" })));
+      const spki = decodeCertificateSpki(new Uint8Array(k.publicKey.export({ format: "der", type: "spki" })));
       const jwk = publicKeyFromJwk(k.publicKey.export({ format: "jwk" }));
       assert.ok(publicKeysEqual(spki, jwk));
     }
@@ -188,7 +188,7 @@ describe("certificate decoding (property tests)", () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
         try {
-          decodeSpki(tlv(0x30, bytes));
+          decodeCertificateSpki(tlv(0x30, bytes));
         } catch (e) {
           assert.ok(e instanceof MalformedError, String(e));
         }
