@@ -7,6 +7,8 @@ export * from "./der.js";
 export * from "./der-encode.js";
 export * from "./errors.js";
 export * from "./hex.js";
+export * from "./json.js";
+export * from "./json-parse.js";
 export * from "./pem.js";
 export {
   decodeSpki,

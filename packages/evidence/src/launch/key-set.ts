@@ -22,12 +22,14 @@ import {
   base64Decode,
   base64Encode,
   decodeSpki,
+  expectArray,
+  expectInteger,
+  expectMembers,
   hash,
   MalformedError,
   type PublicKeyParts,
   utf8,
 } from "@veritee/core";
-import { expectArray, expectInteger, expectMembers } from "./json.js";
 
 /** HPKE KEM id of DHKEM(X25519, HKDF-SHA256) (RFC 9180 §7.1). */
 export const HPKE_KEM_X25519_SHA256 = 0x0020;
