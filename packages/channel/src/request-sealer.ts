@@ -26,10 +26,12 @@ import {
 } from "./request.js";
 
 /** Runs `task` once the current I/O callbacks are done (after a request's bytes went out): setImmediate where there is one. */
+// setImmediate is a Node global, absent from the browser typings this package compiles against.
+const host = globalThis as { setImmediate?: (task: () => void) => unknown };
 const later: (task: () => void) => void =
-  typeof globalThis.setImmediate === "function"
+  typeof host.setImmediate === "function"
     ? (task) => {
-        globalThis.setImmediate(task);
+        host.setImmediate?.(task);
       }
     : (task) => {
         globalThis.setTimeout(task, 0);

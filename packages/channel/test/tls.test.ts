@@ -12,9 +12,6 @@ import { createServer as createHttpsServer, type Server as HttpsServer, request 
 import { type AddressInfo, createServer as createNetServer, connect as netConnect, type Server } from "node:net";
 import { after, before, describe, test } from "node:test";
 import { createServer as createTlsServer, type TLSSocket } from "node:tls";
-import { importPublicSpki, toHex, verifySignature } from "@veritee/core";
-import { decodeCertificate, KEY_USAGE } from "@veritee/evidence";
-import { createAttestedCertificate } from "../src/node/certificate.js";
 import {
   derBitString,
   derNamedBits,
@@ -24,7 +21,12 @@ import {
   derTime,
   derTlv,
   derUnsigned,
-} from "../src/node/der.js";
+  importPublicSpki,
+  toHex,
+  verifySignature,
+} from "@veritee/core";
+import { decodeCertificate, KEY_USAGE } from "@veritee/evidence";
+import { createAttestedCertificate } from "../src/node/certificate.js";
 import { connectPinned, createPinnedAgent, createPinnedFetch } from "../src/node/pinned.js";
 import { channelCode } from "./support.js";
 

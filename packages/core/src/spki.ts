@@ -6,12 +6,14 @@
  * it shares nothing with evidence's X.509 decoder, which core must not
  * depend on.
  *
- * The decoder is strict DER: definite minimal lengths, minimal positive
+ * The decoder reads through core's strict DER reader (der.ts): definite minimal lengths, minimal positive
  * INTEGERs, NULL RSA parameters, uncompressed EC points of the curve's size,
  * no trailing bytes at any level. Anything else is a `MalformedError`.
  */
 import { base64urlDecode, base64urlEncode } from "./base64url.js";
 import { concatBytes } from "./bytes.js";
+import { DerReader } from "./der.js";
+import { derTlv, derUnsigned } from "./der-encode.js";
 import { MalformedError } from "./errors.js";
 
 /** The NIST curves, by their JWK names (RFC 7518 §6.2.1.1). */
@@ -29,8 +31,6 @@ const WHAT = "SubjectPublicKeyInfo";
 /** RSA moduli up to 16384 bits (plus a sign byte); exponents up to 64 bits. */
 const MAX_MODULUS_BYTES = 2049;
 const MAX_EXPONENT_BYTES = 8;
-/** A 16384-bit RSA SPKI is about 2.1 KB; nothing legitimate needs more than three length bytes. */
-const MAX_LENGTH_BYTES = 3;
 
 const TAG_INTEGER = 0x02;
 const TAG_BIT_STRING = 0x03;
@@ -52,41 +52,21 @@ function same(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((v, i) => v === b[i]);
 }
 
-/** A cursor over DER TLVs within one constructed value. */
+/** Core's strict DER reader, narrowed to "the next field has this tag; give me its contents". */
 class Der {
-  #offset = 0;
-  constructor(
-    private readonly bytes: Uint8Array,
-    private readonly what: string,
-  ) {}
+  readonly #reader: DerReader;
+  constructor(bytes: Uint8Array, what: string) {
+    this.#reader = new DerReader(bytes, what);
+  }
 
   /** Read one TLV with tag `tag`; returns a copy of its contents. */
   read(tag: number, field: string): Uint8Array {
-    const what = `${this.what}.${field}`;
-    const b = this.bytes;
-    if (this.#offset + 2 > b.length) throw new MalformedError("truncated", what);
-    if (b[this.#offset] !== tag) throw new MalformedError("bad-value", what, "unexpected tag");
-    let p = this.#offset + 1;
-    let length = b[p++]!;
-    if (length & 0x80) {
-      const n = length & 0x7f;
-      // X.690 §8.1.3.5: 0x80 is the indefinite form, which DER forbids (§10.1).
-      if (n === 0 || n > MAX_LENGTH_BYTES) throw new MalformedError("bad-length", what, "length form");
-      if (p + n > b.length) throw new MalformedError("truncated", what);
-      if (b[p] === 0) throw new MalformedError("bad-length", what, "non-minimal length");
-      length = 0;
-      for (let i = 0; i < n; i++) length = length * 256 + b[p++]!;
-      // X.690 §10.1: the short form whenever it fits.
-      if (length < 0x80) throw new MalformedError("bad-length", what, "non-minimal length");
-    }
-    if (p + length > b.length) throw new MalformedError("truncated", what);
-    this.#offset = p + length;
-    return b.slice(p, p + length);
+    return this.#reader.expect(tag, field).content;
   }
 
   /** No bytes may follow the last field. */
   end(): void {
-    if (this.#offset !== this.bytes.length) throw new MalformedError("trailing-data", this.what);
+    this.#reader.end();
   }
 }
 
@@ -161,24 +141,6 @@ export function decodeSpki(der: Uint8Array): PublicKeyParts {
   throw new MalformedError("unsupported", `${WHAT}.algorithm`, "not RSA or EC");
 }
 
-function tlv(tag: number, content: Uint8Array): Uint8Array {
-  const n = content.length;
-  let header: number[];
-  if (n < 0x80) header = [tag, n];
-  else if (n < 0x100) header = [tag, 0x81, n];
-  else if (n < 0x10000) header = [tag, 0x82, n >> 8, n & 0xff];
-  else header = [tag, 0x83, n >> 16, (n >> 8) & 0xff, n & 0xff];
-  return concatBytes(Uint8Array.from(header), content);
-}
-
-/** A positive INTEGER's contents: the magnitude without leading zeros, plus a zero byte when the top bit is set. */
-function integer(magnitude: Uint8Array): Uint8Array {
-  let start = 0;
-  while (start < magnitude.length - 1 && magnitude[start] === 0) start++;
-  const m = magnitude.subarray(start);
-  return tlv(TAG_INTEGER, m[0]! & 0x80 ? concatBytes(Uint8Array.of(0), m) : m);
-}
-
 /**
  * Encode a public key as DER SubjectPublicKeyInfo (the inverse of
  * {@link decodeSpki}).
@@ -190,14 +152,14 @@ function integer(magnitude: Uint8Array): Uint8Array {
  */
 export function encodeSpki(key: PublicKeyParts): Uint8Array {
   if (key.kty === "RSA") {
-    const rsaKey = tlv(TAG_SEQUENCE, concatBytes(integer(key.n), integer(key.e)));
-    const algorithm = tlv(TAG_SEQUENCE, concatBytes(tlv(TAG_OID, OID_RSA), tlv(TAG_NULL, new Uint8Array(0))));
-    return tlv(TAG_SEQUENCE, concatBytes(algorithm, tlv(TAG_BIT_STRING, concatBytes(Uint8Array.of(0), rsaKey))));
+    const rsaKey = derTlv(TAG_SEQUENCE, concatBytes(derUnsigned(key.n), derUnsigned(key.e)));
+    const algorithm = derTlv(TAG_SEQUENCE, concatBytes(derTlv(TAG_OID, OID_RSA), derTlv(TAG_NULL, new Uint8Array(0))));
+    return derTlv(TAG_SEQUENCE, concatBytes(algorithm, derTlv(TAG_BIT_STRING, concatBytes(Uint8Array.of(0), rsaKey))));
   }
   const curveOid = CURVE_OIDS.find(([c]) => c === key.crv)![1];
-  const algorithm = tlv(TAG_SEQUENCE, concatBytes(tlv(TAG_OID, OID_EC), tlv(TAG_OID, curveOid)));
+  const algorithm = derTlv(TAG_SEQUENCE, concatBytes(derTlv(TAG_OID, OID_EC), derTlv(TAG_OID, curveOid)));
   const point = concatBytes(Uint8Array.of(0, 0x04), key.x, key.y);
-  return tlv(TAG_SEQUENCE, concatBytes(algorithm, tlv(TAG_BIT_STRING, point)));
+  return derTlv(TAG_SEQUENCE, concatBytes(algorithm, derTlv(TAG_BIT_STRING, point)));
 }
 
 function member(jwk: JsonWebKey, name: "n" | "e" | "x" | "y"): Uint8Array {

@@ -222,4 +222,4 @@ export {
 } from "./x509/crl.js";
 export { type PublicKeyInput, verifyCertificateKey } from "./x509/key-match.js";
 export type { DistinguishedName, NameAttribute } from "./x509/name.js";
-export { decodeSpki, type PublicKeyInfo, publicKeysEqual } from "./x509/public-key.js";
+export { decodeCertificateSpki, type PublicKeyInfo, publicKeysEqual } from "./x509/public-key.js";

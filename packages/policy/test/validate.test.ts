@@ -248,6 +248,10 @@ describe("parsePolicy refuses, naming the JSON path", () => {
       "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----",
       "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----",
       `-----BEGIN CERTIFICATE-----\n${Buffer.from("not DER at all").toString("base64")}\n-----END CERTIFICATE-----`,
+      // Core's strict PEM decoder: a mismatched END label, junk between blocks, a space inside a line.
+      pem.replace("END CERTIFICATE", "END X509 CRL"),
+      `${pem}junk\n${pem}`,
+      pem.replace(/\n([A-Za-z0-9+/]{10})/, "\n$1 "),
     ];
     for (const bad of badPems) {
       assert.throws(

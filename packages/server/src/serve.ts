@@ -22,7 +22,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { createAttestedCertificate } from "@veritee/channel/node";
-import { toHex } from "@veritee/core";
+import { decodePemBlock, toHex } from "@veritee/core";
 import { provisionSwtpm, type SwtpmInstance, startSwtpm, TpmClient, type TransportSpec } from "@veritee/tpm";
 import { type Attester, createAttester } from "./attestation/attester.js";
 import { handleActivateRequest, handleAttestationRequest } from "./attestation/http.js";
@@ -251,11 +251,16 @@ export async function startVeriteeServer(options: ServeOptions): Promise<Running
         readFile(state.issuerCertPath, "utf8"),
       ]);
       ekRootsPem = [root];
-      ekIntermediates = [pemToDer(issuer)];
+      // Core's strict PEM decoder: one CERTIFICATE block, nothing else (this used to skip junk silently).
+      ekIntermediates = [
+        decodePemBlock(issuer, { label: "CERTIFICATE", what: "swtpm EK issuer", maxBytes: 64 * 1024 }),
+      ];
     } else {
       spec = options.tpm.spec;
       ekRootsPem = [...(options.ekTrust?.rootsPem ?? [])];
-      ekIntermediates = (options.ekTrust?.intermediatesPem ?? []).map(pemToDer);
+      ekIntermediates = (options.ekTrust?.intermediatesPem ?? []).map((pem) =>
+        decodePemBlock(pem, { label: "CERTIFICATE", what: "EK intermediate", maxBytes: 64 * 1024 }),
+      );
     }
     const tpm = await TpmClient.connect(spec);
     cleanups.push(() => tpm.close());
@@ -496,9 +501,4 @@ function attestationRoutes(attester: Attester): Route[] {
       },
     },
   ];
-}
-
-function pemToDer(pem: string): Uint8Array {
-  const body = pem.replace(/-----(BEGIN|END) [A-Z ]+-----/g, "").replace(/\s+/g, "");
-  return new Uint8Array(Buffer.from(body, "base64"));
 }

@@ -5,19 +5,10 @@
  * Intel-shaped chains for TEE evidence).
  */
 import * as nodeCrypto from "node:crypto";
+import { derOid, derTlv } from "@veritee/core";
 
-export function tlv(tag: number, content: Uint8Array): Uint8Array {
-  const len = content.length;
-  let header: number[];
-  if (len < 0x80) header = [tag, len];
-  else if (len < 0x100) header = [tag, 0x81, len];
-  else if (len < 0x10000) header = [tag, 0x82, len >> 8, len & 0xff];
-  else header = [tag, 0x83, len >> 16, (len >> 8) & 0xff, len & 0xff];
-  const out = new Uint8Array(header.length + len);
-  out.set(header);
-  out.set(content, header.length);
-  return out;
-}
+/** Core's DER writer: tests build with the encoder the project ships (and forge by editing its output). */
+export const tlv: (tag: number, content: Uint8Array) => Uint8Array = derTlv;
 
 export function cat(...parts: Uint8Array[]): Uint8Array {
   return Uint8Array.from(Buffer.concat(parts));
@@ -32,22 +23,7 @@ export const utf8 = (s: string) => tlv(0x0c, new TextEncoder().encode(s));
 export const explicit = (n: number, inner: Uint8Array) => tlv(0xa0 | n, inner);
 export const bitString = (b: Uint8Array) => tlv(0x03, cat(Uint8Array.of(0), b));
 
-export function oid(dotted: string): Uint8Array {
-  const arcs = dotted.split(".").map(BigInt);
-  const values = [arcs[0]! * 40n + arcs[1]!, ...arcs.slice(2)];
-  const bytes: number[] = [];
-  for (const v of values) {
-    const chunk: number[] = [];
-    let x = v;
-    do {
-      chunk.unshift(Number(x & 0x7fn));
-      x >>= 7n;
-    } while (x > 0n);
-    for (let i = 0; i < chunk.length - 1; i++) chunk[i]! |= 0x80;
-    bytes.push(...chunk);
-  }
-  return tlv(0x06, Uint8Array.from(bytes));
-}
+export const oid: (dotted: string) => Uint8Array = derOid;
 
 /** A minimally encoded non-negative INTEGER. */
 export function int(v: number | bigint): Uint8Array {

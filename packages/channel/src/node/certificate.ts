@@ -7,8 +7,8 @@
  * server holds the private key (RFC 8446 §4.4.3). Node-only (`node:crypto`).
  */
 import { createPublicKey, type KeyObject, sign } from "node:crypto";
-import { bytesEqual } from "@veritee/core";
 import {
+  bytesEqual,
   derBitString,
   derBoolean,
   derExplicit,
@@ -21,7 +21,8 @@ import {
   derTime,
   derUnsigned,
   derUtf8String,
-} from "./der.js";
+  encodePem,
+} from "@veritee/core";
 
 /** Options of {@link createAttestedCertificate}. */
 export interface AttestedCertificateOptions {
@@ -64,12 +65,6 @@ const P256_SPKI_PREFIX = Uint8Array.from([
 
 function extension(oid: string, critical: boolean, value: Uint8Array): Uint8Array {
   return derSequence(derOid(oid), ...(critical ? [derBoolean(true)] : []), derOctetString(value));
-}
-
-function toPem(der: Uint8Array): string {
-  const b64 = Buffer.from(der).toString("base64");
-  const lines = b64.match(/.{1,64}/g) ?? [];
-  return `-----BEGIN CERTIFICATE-----\n${lines.join("\n")}\n-----END CERTIFICATE-----\n`;
 }
 
 function randomSerial(): Uint8Array {
@@ -128,5 +123,5 @@ export function createAttestedCertificate(options: AttestedCertificateOptions): 
   );
   const signature = sign("sha256", tbs, { key: privateKey, dsaEncoding: "der" });
   const der = derSequence(tbs, algorithm, derBitString(new Uint8Array(signature)));
-  return Object.freeze({ der, pem: toPem(der) });
+  return Object.freeze({ der, pem: encodePem("CERTIFICATE", der) });
 }

@@ -5,7 +5,6 @@
  */
 export { NodeX25519Key, nodeBackend, nodeX25519Key } from "./backend.js";
 export { type AttestedCertificate, type AttestedCertificateOptions, createAttestedCertificate } from "./certificate.js";
-export * from "./der.js";
 export {
   connectPinned,
   createPinnedAgent,

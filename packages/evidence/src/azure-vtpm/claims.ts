@@ -25,8 +25,16 @@
  * adds some over time: `current-time`, `tpm-persisted`,
  * `root-cert-thumbprint`) are allowed; the ones it reads are type-checked.
  */
-import { base64urlDecode, fromHex, MalformedError } from "@veritee/core";
-import { checkJsonValue, expectArray, expectObject, expectText, parseJsonBytes } from "../launch/json.js";
+import {
+  base64urlDecode,
+  checkJsonValue,
+  expectArray,
+  expectObject,
+  expectText,
+  fromHex,
+  MalformedError,
+  parseJsonBytes,
+} from "@veritee/core";
 import { MAX_RUNTIME_CLAIMS_SIZE } from "./decode.js";
 
 /** The key id of the vTPM attestation key in the runtime claims. */

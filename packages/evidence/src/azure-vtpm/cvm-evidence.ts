@@ -33,8 +33,16 @@
  * as `JSON.parse` does (the last wins); that cannot change a verdict, since
  * nothing here is signed as JSON and every value taken is verified.
  */
-import { base64urlDecode, fromHex, MalformedError } from "@veritee/core";
-import { expectArray, expectInteger, expectMembers, expectObject, parseJsonBytes } from "../launch/json.js";
+import {
+  base64urlDecode,
+  expectArray,
+  expectInteger,
+  expectMembers,
+  expectObject,
+  fromHex,
+  MalformedError,
+  parseJsonBytes,
+} from "@veritee/core";
 import { MAX_HCL_REPORT_SIZE } from "./decode.js";
 
 /** Largest evidence JSON accepted: an HCL report, a VCEK or TD quote and the quote, in base64 and hex. */

@@ -6,7 +6,7 @@
  * safe because `verifySnpReport` checks that the VCEK's hwID and TCB are the
  * report's and that the chain ends at the trusted ARK.
  */
-import { MalformedError } from "@veritee/core";
+import { looksLikePem, MalformedError } from "@veritee/core";
 import { decodeSnpReport, type SnpReport } from "../sev-snp/decode.js";
 import type { SnpProduct } from "../sev-snp/product.js";
 import { decodePemCertificates } from "../tdx/pem.js";
@@ -22,13 +22,6 @@ export interface SnpEndorsementCollateral {
   readonly chain?: { readonly ask: Uint8Array; readonly ark: Uint8Array };
   /** AMD's CRL for the product, when the source has it. */
   readonly crl?: Uint8Array;
-}
-
-const PEM_BEGIN = "-----BEGIN";
-
-function isPem(bytes: Uint8Array): boolean {
-  // biome-ignore lint/style/noRestrictedGlobals: Buffer in a browser-safe package; the codec slice replaces it with @veritee/core's codecs
-  return Buffer.from(bytes.buffer, bytes.byteOffset, Math.min(bytes.length, PEM_BEGIN.length)).toString() === PEM_BEGIN;
 }
 
 /**
@@ -70,7 +63,7 @@ export async function resolveSnpEndorsement(
     );
   }
   let vcek = vcekBytes;
-  if (isPem(vcekBytes)) {
+  if (looksLikePem(vcekBytes)) {
     const certs = decodePemCertificates(vcekBytes, "VCEK");
     if (certs.length !== 1) throw new MalformedError("bad-length", "VCEK", "one certificate");
     vcek = certs[0]!;

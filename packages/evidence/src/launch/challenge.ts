@@ -7,13 +7,12 @@
  * answers with a proof of the secret bound to the attestation's nonce
  * (protocol version 2, ../credential/proof.ts), never the secret itself.
  */
-import { randomBytes } from "@veritee/core";
+import { type JsonObject, randomBytes } from "@veritee/core";
 import { makeCredential } from "../credential/make-credential.js";
 import { ACTIVATION_SECRET_SIZE, verifyActivationProof } from "../credential/proof.js";
 import { credentialProtectorFromPublic } from "../credential/protector.js";
 import { VerificationError } from "../errors.js";
 import { type ActivationRequest, type ActivationResponse, activationRequestToJson } from "./document.js";
-import type { JsonObject } from "./json.js";
 import { VerifiedAttestation, withAkResident } from "./verify-document.js";
 
 const TOKEN: unique symbol = Symbol("AkChallenge");

@@ -18,21 +18,26 @@
  *       "platform": [ confidential-computing evidence, see platform.ts ]
  *     }
  */
-import { digestSize, fromHex, type HashAlg, MalformedError, toHex } from "@veritee/core";
-import { ACTIVATION_PROOF_SIZE } from "../credential/proof.js";
-import { MAX_CERTIFICATE_SIZE } from "../x509/certificate.js";
-import { base64Decode, base64Encode } from "./base64.js";
-import { NONCE_LENGTH } from "./binding.js";
 import {
+  base64Decode,
+  base64Encode,
   canonicalJsonBytes,
+  digestSize,
   expectArray,
   expectHexDigest,
   expectInteger,
   expectMembers,
   expectObject,
+  fromHex,
+  type HashAlg,
   type JsonObject,
+  MalformedError,
   parseJsonBytes,
-} from "./json.js";
+  toHex,
+} from "@veritee/core";
+import { ACTIVATION_PROOF_SIZE } from "../credential/proof.js";
+import { MAX_CERTIFICATE_SIZE } from "../x509/certificate.js";
+import { NONCE_LENGTH } from "./binding.js";
 import { decodeKeySet, type KeySet, type KeySetJson, keySetToJson } from "./key-set.js";
 import { decodeLaunchLog, type LaunchLog, type LaunchLogJson, launchLogToJson } from "./log.js";
 import {

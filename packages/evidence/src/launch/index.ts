@@ -1,5 +1,14 @@
+export {
+  base64Decode,
+  base64Encode,
+  canonicalJson,
+  canonicalJsonBytes,
+  type JsonObject,
+  type JsonValue,
+  MAX_JSON_DEPTH,
+  parseJsonBytes,
+} from "@veritee/core";
 /** Veritee's launch log, key set and attestation document: decode, verify, credential challenge (./launch). */
-export { base64Decode, base64Encode } from "./base64.js";
 export {
   ATTESTATION_LABEL,
   attestationExtraData,
@@ -26,14 +35,6 @@ export {
   decodeAttestationDocument,
   encodeAttestationDocument,
 } from "./document.js";
-export {
-  canonicalJson,
-  canonicalJsonBytes,
-  type JsonObject,
-  type JsonValue,
-  MAX_JSON_DEPTH,
-  parseJsonBytes,
-} from "./json.js";
 export {
   decodeKeySet,
   encodeHpkeKeyConfig,

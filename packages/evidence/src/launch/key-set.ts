@@ -19,6 +19,12 @@
  */
 import {
   ByteWriter,
+  base64Decode,
+  base64Encode,
+  decodeSpki,
+  expectArray,
+  expectInteger,
+  expectMembers,
   HPKE_AEAD_AES_128_GCM,
   HPKE_AEAD_CHACHA20_POLY1305,
   HPKE_KDF_HKDF_SHA256,
@@ -26,11 +32,9 @@ import {
   type HpkeKeyConfig,
   hash,
   MalformedError,
+  type PublicKeyParts,
   utf8,
 } from "@veritee/core";
-import { decodeSpki } from "../x509/public-key.js";
-import { base64Decode, base64Encode } from "./base64.js";
-import { expectArray, expectInteger, expectMembers } from "./json.js";
 
 // The HPKE identifiers and key-configuration types moved to @veritee/core (the
 // channel seals to them and may import only core); re-exported here unchanged.
@@ -77,14 +81,15 @@ export interface KeySetJson {
 /** Check a key set's contents; `fail` reports the first problem. */
 function check(keySet: KeySet, fail: (what: string, detail: string) => never): void {
   if (keySet.tlsSpki.length > MAX_SPKI_SIZE) fail("tlsSpki", `larger than ${MAX_SPKI_SIZE} bytes`);
-  let key: ReturnType<typeof decodeSpki> | undefined;
+  // Veritee encodes this key itself: core's strict SPKI decoder, no EK-certificate leniency.
+  let key: PublicKeyParts | undefined;
   try {
     key = decodeSpki(keySet.tlsSpki);
   } catch {
     key = undefined;
   }
   if (key === undefined) fail("tlsSpki", "not a DER SubjectPublicKeyInfo");
-  if (key.kind !== "ec" || key.curve !== "P-256") fail("tlsSpki", "not an ECDSA P-256 key");
+  if (key.kty !== "EC" || key.crv !== "P-256") fail("tlsSpki", "not an ECDSA P-256 key");
   const hpke = keySet.hpke;
   if (!Number.isInteger(hpke.keyId) || hpke.keyId < 0 || hpke.keyId > 255) fail("hpke.keyId", "not in 0..255");
   if (hpke.kemId !== HPKE_KEM_X25519_SHA256) fail("hpke.kemId", "only DHKEM(X25519, HKDF-SHA256) is supported");

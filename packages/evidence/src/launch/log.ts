@@ -18,8 +18,8 @@
  * member names, so the data (and therefore the digest) determines the type:
  * relabelling an event's type cannot keep its digest valid.
  */
-import { bytesEqual, fromHex, hash, MalformedError, toHex } from "@veritee/core";
 import {
+  bytesEqual,
   canonicalJson,
   canonicalJsonBytes,
   checkJsonValue,
@@ -29,9 +29,13 @@ import {
   expectMembers,
   expectObject,
   expectText,
+  fromHex,
+  hash,
   type JsonObject,
+  MalformedError,
   parseJsonBytes,
-} from "./json.js";
+  toHex,
+} from "@veritee/core";
 
 /** The launch-log schema version this module reads and writes. */
 export const LAUNCH_LOG_VERSION = 1;

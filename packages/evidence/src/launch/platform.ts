@@ -24,14 +24,12 @@
  * canonical base64, bounded sizes. The reports stay bytes; verification
  * decodes them with their own strict decoders.
  */
-import { MalformedError } from "@veritee/core";
+import { base64Decode, base64Encode, expectArray, expectMembers, expectObject, MalformedError } from "@veritee/core";
 import { MAX_HCL_REPORT_SIZE } from "../azure-vtpm/decode.js";
 import { MAX_GPU_CHAIN_LENGTH } from "../nvidia/cert-chain.js";
 import { GPU_REPORT_LIMITS } from "../nvidia/decode.js";
 import { SNP_REPORT_SIZE } from "../sev-snp/decode.js";
 import { MAX_CERTIFICATE_SIZE } from "../x509/certificate.js";
-import { base64Decode, base64Encode } from "./base64.js";
-import { expectArray, expectMembers, expectObject } from "./json.js";
 
 /** Bounds of the `platform` member. */
 export const PLATFORM_EVIDENCE_LIMITS = Object.freeze({

@@ -21,9 +21,8 @@
  * signature (the classic XML-signature-wrapping attacks need such freedom).
  * Only then is a {@link VerifiedGpuRim} made, and policy takes only those.
  */
-import { bytesEqual, hash, importPublicSpki, MalformedError, verifySignature } from "@veritee/core";
+import { base64Decode, bytesEqual, hash, importPublicSpki, MalformedError, verifySignature } from "@veritee/core";
 import { VerificationError } from "../errors.js";
-import { base64Decode } from "../launch/base64.js";
 import { decodeCertificate } from "../x509/certificate.js";
 import { type VerifiedCertificateChain, verifyCertificateChain } from "../x509/chain.js";
 import { canonicalizeXml } from "./c14n.js";

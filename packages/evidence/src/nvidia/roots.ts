@@ -6,7 +6,7 @@
  * certificate; a GPU report is trusted only when its device certificate
  * chains to it (or to a root the caller passes instead).
  */
-import { base64Decode } from "../launch/base64.js";
+import { base64Decode } from "@veritee/core";
 
 /**
  * "CN=NVIDIA Device Identity CA, O=NVIDIA", self-signed, ECDSA P-384 with

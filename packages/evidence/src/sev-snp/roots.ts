@@ -12,7 +12,7 @@
  * VCEK chains through the product's ASK (a VLEK through its ASVK) to the
  * product's ARK.
  */
-import { base64Decode } from "../launch/base64.js";
+import { base64Decode } from "@veritee/core";
 import type { SnpProduct } from "./product.js";
 
 function der(base64: string): Uint8Array {

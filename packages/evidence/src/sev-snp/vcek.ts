@@ -3,9 +3,8 @@
  * and KDS Interface Specification, publication 57230, §3.1 Table 9 "VCEK
  * Certificate Extensions"). Decoding only.
  */
-import { MalformedError } from "@veritee/core";
+import { DER_TAG, DerReader, MalformedError, readSmallInteger } from "@veritee/core";
 import type { DecodedCertificate } from "../x509/certificate.js";
-import { DerReader, readSmallInteger, TAG } from "../x509/der.js";
 
 /** AMD's extension OIDs under 1.3.6.1.4.1.3704 (57230 Table 9). */
 export const AMD_VCEK_OID = {
@@ -58,7 +57,7 @@ function ia5(cert: DecodedCertificate, oid: string, field: string): string | und
   const el = r.any("value");
   r.end();
   // 57230 encodes these as IA5String; a UTF8String of the same ASCII text is accepted too.
-  if (el.tag !== TAG.IA5_STRING && el.tag !== TAG.UTF8_STRING) {
+  if (el.tag !== DER_TAG.IA5_STRING && el.tag !== DER_TAG.UTF8_STRING) {
     throw new MalformedError("bad-value", `VCEK.${field}`, "expected IA5String");
   }
   if (el.content.length === 0 || el.content.length > 64 || el.content.some((b) => b < 0x20 || b > 0x7e)) {

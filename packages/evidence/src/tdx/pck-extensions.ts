@@ -5,9 +5,8 @@
  * CPUSVN, PCE ID and FMSPC, which select and match its TCB level in Intel's
  * TCB info. Decoding only; the certificate is trusted once its chain verifies.
  */
-import { MalformedError, toHex } from "@veritee/core";
+import { DER_TAG, DerReader, MalformedError, readBoolean, readOid, readSmallInteger, toHex } from "@veritee/core";
 import type { DecodedCertificate } from "../x509/certificate.js";
-import { DerReader, readBoolean, readOid, readSmallInteger, TAG } from "../x509/der.js";
 
 /** The SGX extension OID and its sub-OIDs. */
 export const SGX_EXTENSION_OID = "1.2.840.113741.1.13.1";
@@ -47,7 +46,7 @@ export interface PckExtensions {
 }
 
 function octets(r: DerReader, field: string, size: number): Uint8Array {
-  const el = r.expect(TAG.OCTET_STRING, field);
+  const el = r.expect(DER_TAG.OCTET_STRING, field);
   if (el.content.length !== size) {
     throw new MalformedError("bad-length", `${r.what}.${field}`, `${el.content.length} bytes, expected ${size}`);
   }
@@ -88,7 +87,7 @@ function decodeConfiguration(r: DerReader): NonNullable<PckExtensions["configura
     if (index < 0 || index + 1 <= last)
       throw new MalformedError("bad-value", `${r.what}.entry`, "unknown or out of order");
     last = index + 1;
-    out[names[index]!] = readBoolean(e.expect(TAG.BOOLEAN, "value"), `${r.what}.${names[index]}`);
+    out[names[index]!] = readBoolean(e.expect(DER_TAG.BOOLEAN, "value"), `${r.what}.${names[index]}`);
     e.end();
   }
   return Object.freeze(out);

@@ -3,20 +3,23 @@
  * nothing here checks a signature, a validity window or a constraint; that is
  * `chain.ts`. A `DecodedCertificate` is therefore untrusted data.
  */
-import { type HashAlg, MalformedError, type SignatureScheme, toHex } from "@veritee/core";
 import {
   contextConstructed,
   contextPrimitive,
+  DER_TAG,
   type DerElement,
   DerReader,
+  type HashAlg,
+  MalformedError,
   readBoolean,
   readNamedBits,
   readOctetAlignedBitString,
   readOid,
   readSmallInteger,
   readTime,
-  TAG,
-} from "./der.js";
+  type SignatureScheme,
+  toHex,
+} from "@veritee/core";
 import { type DistinguishedName, decodeName } from "./name.js";
 import { decodeSpkiElement, type PublicKeyInfo } from "./public-key.js";
 
@@ -138,7 +141,7 @@ const OID_MGF1 = "1.2.840.113549.1.1.8";
 function readHashAlgorithm(r: DerReader, field: string): HashAlg | undefined {
   const alg = r.sequence(field);
   const oid = readOid(alg, "algorithm");
-  const params = alg.optional(TAG.NULL, "parameters");
+  const params = alg.optional(DER_TAG.NULL, "parameters");
   if (params && params.content.length !== 0) throw new MalformedError("bad-value", `${r.what}.${field}`, "NULL");
   alg.end();
   return HASH_OIDS.get(oid);
@@ -150,7 +153,7 @@ function readHashAlgorithm(r: DerReader, field: string): HashAlg | undefined {
  * verifier implements; anything else decodes as an unsupported scheme.
  */
 function readPssParams(el: DerElement | undefined, what: string): SignatureScheme | undefined {
-  if (!el || el.tag !== TAG.SEQUENCE) throw new MalformedError("bad-value", what, "RSASSA-PSS needs parameters");
+  if (!el || el.tag !== DER_TAG.SEQUENCE) throw new MalformedError("bad-value", what, "RSASSA-PSS needs parameters");
   const r = new DerReader(el.content, what, 2);
   let hashAlg: HashAlg | undefined = "sha1";
   let mgfHash: HashAlg | undefined = "sha1";
@@ -189,7 +192,7 @@ export function readSignatureAlgorithm(
   r: DerReader,
   field: string,
 ): CertificateSignatureAlgorithm & { encoded: Uint8Array } {
-  const el = r.expect(TAG.SEQUENCE, field);
+  const el = r.expect(DER_TAG.SEQUENCE, field);
   const what = `${r.what}.${field}`;
   const alg = r.child(el, field);
   const oid = readOid(alg, "algorithm");
@@ -200,7 +203,7 @@ export function readSignatureAlgorithm(
   const ecHash = ECDSA.get(oid);
   if (rsaHash) {
     // RFC 4055 §5: NULL parameters; absent ones are tolerated, as many verifiers do.
-    if (params && (params.tag !== TAG.NULL || params.content.length !== 0)) {
+    if (params && (params.tag !== DER_TAG.NULL || params.content.length !== 0)) {
       throw new MalformedError("bad-value", `${what}.parameters`, "must be NULL");
     }
     scheme = { kind: "rsassa-pkcs1", hash: rsaHash };
@@ -218,9 +221,9 @@ function decodeBasicConstraints(value: Uint8Array): { ca: boolean; pathLen?: num
   const outer = new DerReader(value, "basicConstraints");
   const r = outer.sequence("value");
   outer.end();
-  const caEl = r.optional(TAG.BOOLEAN, "cA");
+  const caEl = r.optional(DER_TAG.BOOLEAN, "cA");
   const ca = caEl ? readBoolean(caEl, "basicConstraints.cA") : false;
-  const pathEl = r.optional(TAG.INTEGER, "pathLenConstraint");
+  const pathEl = r.optional(DER_TAG.INTEGER, "pathLenConstraint");
   r.end();
   return pathEl ? { ca, pathLen: readSmallInteger(pathEl, "basicConstraints.pathLenConstraint") } : { ca };
 }
@@ -249,7 +252,7 @@ function decodeAuthorityKeyId(value: Uint8Array): Uint8Array | undefined {
 
 function decodeOctetString(value: Uint8Array, what: string): Uint8Array {
   const r = new DerReader(value, what);
-  const el = r.expect(TAG.OCTET_STRING, "value");
+  const el = r.expect(DER_TAG.OCTET_STRING, "value");
   r.end();
   return el.content;
 }
@@ -311,9 +314,9 @@ export function readExtensions(r: DerReader): CertificateExtension[] {
     if (out.length >= MAX_EXTENSIONS) throw new MalformedError("too-large", "extensions", "too many extensions");
     const ext = list.sequence("extension");
     const oid = readOid(ext, "extnID");
-    const critEl = ext.optional(TAG.BOOLEAN, "critical");
+    const critEl = ext.optional(DER_TAG.BOOLEAN, "critical");
     const critical = critEl ? readBoolean(critEl, "extension.critical") : false;
-    const value = ext.expect(TAG.OCTET_STRING, "extnValue").content;
+    const value = ext.expect(DER_TAG.OCTET_STRING, "extnValue").content;
     ext.end();
     // RFC 5280 §4.2: "A certificate MUST NOT include more than one instance of a particular extension."
     if (seen.has(oid)) throw new MalformedError("bad-value", "extensions", "duplicate extension");
@@ -336,10 +339,10 @@ export function readExtensions(r: DerReader): CertificateExtension[] {
 export function decodeCertificate(der: Uint8Array): DecodedCertificate {
   if (der.length > MAX_CERTIFICATE_SIZE) throw new MalformedError("too-large", "Certificate", "over 64 KiB");
   const top = new DerReader(der, "Certificate");
-  const certEl = top.expect(TAG.SEQUENCE, "certificate");
+  const certEl = top.expect(DER_TAG.SEQUENCE, "certificate");
   top.end();
   const cert = top.child(certEl, "certificate");
-  const tbsEl = cert.expect(TAG.SEQUENCE, "tbsCertificate");
+  const tbsEl = cert.expect(DER_TAG.SEQUENCE, "tbsCertificate");
   const outerAlg = readSignatureAlgorithm(cert, "signatureAlgorithm");
   const signature = readOctetAlignedBitString(cert.any("signatureValue"), "Certificate.signatureValue");
   cert.end();
@@ -353,7 +356,7 @@ export function decodeCertificate(der: Uint8Array): DecodedCertificate {
     vr.end();
     if (version > 3) throw new MalformedError("unsupported", "Certificate.version", "not v1, v2 or v3");
   }
-  const serialEl = tbs.expect(TAG.INTEGER, "serialNumber");
+  const serialEl = tbs.expect(DER_TAG.INTEGER, "serialNumber");
   // RFC 5280 §4.1.2.2 allows 20 octets; some TPM vendors exceed it, so allow more but stay bounded.
   if (serialEl.content.length === 0 || serialEl.content.length > 64) {
     throw new MalformedError("bad-length", "Certificate.serialNumber", "0 or more than 64 bytes");
@@ -369,7 +372,7 @@ export function decodeCertificate(der: Uint8Array): DecodedCertificate {
   const notAfter = readTime(validity.any("notAfter"), "Certificate.notAfter");
   validity.end();
   const subject = decodeName(tbs.any("subject"), "Certificate.subject");
-  const spkiEl = tbs.expect(TAG.SEQUENCE, "subjectPublicKeyInfo");
+  const spkiEl = tbs.expect(DER_TAG.SEQUENCE, "subjectPublicKeyInfo");
   const publicKey = decodeSpkiElement(spkiEl, "Certificate.subjectPublicKeyInfo");
   // issuerUniqueID [1] and subjectUniqueID [2] (RFC 5280 §4.1.2.8): v2+ only, unused here.
   if (tbs.optional(contextPrimitive(1), "issuerUniqueID") && version < 2) {

@@ -11,7 +11,19 @@
  * delta CRLs, which change what the list means) is refused. The same goes
  * for critical entry extensions; reasonCode is decoded.
  */
-import { bytesEqual, importPublicJwk, MalformedError, verifySignature } from "@veritee/core";
+import {
+  bytesEqual,
+  DER_TAG,
+  DerReader,
+  decodePemBlock,
+  importPublicJwk,
+  MalformedError,
+  readOctetAlignedBitString,
+  readSmallInteger,
+  readTime,
+  toHex,
+  verifySignature,
+} from "@veritee/core";
 import { VerificationError } from "../errors.js";
 import {
   type CertificateExtension,
@@ -22,7 +34,6 @@ import {
   readExtensions,
   readSignatureAlgorithm,
 } from "./certificate.js";
-import { DerReader, readOctetAlignedBitString, readSmallInteger, readTime, TAG } from "./der.js";
 import { type DistinguishedName, decodeName } from "./name.js";
 import { publicKeyToJwk } from "./public-key.js";
 
@@ -82,24 +93,17 @@ export interface DecodedCrl {
   readonly authorityKeyId?: Uint8Array;
 }
 
-function pemToDer(text: string): Uint8Array {
-  const m = /^-----BEGIN X509 CRL-----\r?\n([A-Za-z0-9+/=\r\n]+)-----END X509 CRL-----\r?\n?$/.exec(text.trim());
-  if (m === null) throw new MalformedError("bad-value", "CRL", "neither DER nor a PEM X509 CRL block");
-  const b64 = m[1]!.replace(/\r?\n/g, "");
-  // biome-ignore lint/style/noRestrictedGlobals: Buffer in a browser-safe package; the codec slice replaces it with @veritee/core's codecs
-  const der = Uint8Array.from(Buffer.from(b64, "base64"));
-  // biome-ignore lint/style/noRestrictedGlobals: Buffer in a browser-safe package; the codec slice replaces it with @veritee/core's codecs
-  if (Buffer.from(der).toString("base64") !== b64) throw new MalformedError("bad-value", "CRL", "not canonical base64");
-  return der;
+/** PEM X509 CRL (RFC 7468 §6) through core's strict PEM decoder. */
+function pemToDer(input: string | Uint8Array): Uint8Array {
+  return decodePemBlock(input, { label: "X509 CRL", what: "CRL", maxBytes: MAX_CRL_SIZE });
 }
 
 function readInteger(el: { tag: number; content: Uint8Array }, what: string): string {
-  if (el.tag !== TAG.INTEGER) throw new MalformedError("bad-value", what, "expected INTEGER");
+  if (el.tag !== DER_TAG.INTEGER) throw new MalformedError("bad-value", what, "expected INTEGER");
   const c = el.content;
   if (c.length === 0) throw new MalformedError("bad-length", what, "empty INTEGER");
   if (c.length > 20 + 1) throw new MalformedError("too-large", what, "more than 20 octets");
-  // biome-ignore lint/style/noRestrictedGlobals: Buffer in a browser-safe package; the codec slice replaces it with @veritee/core's codecs
-  return Buffer.from(c).toString("hex");
+  return toHex(c);
 }
 
 function decodeReason(ext: CertificateExtension): number {
@@ -155,21 +159,20 @@ function decodeEntries(r: DerReader): Map<string, RevokedCertificate> {
 export function decodeCrl(input: Uint8Array | string): DecodedCrl {
   let der: Uint8Array;
   if (typeof input === "string") der = pemToDer(input);
-  else if (input.length > 0 && input[0] === TAG.SEQUENCE) der = Uint8Array.prototype.slice.call(input);
-  // biome-ignore lint/style/noRestrictedGlobals: Buffer in a browser-safe package; the codec slice replaces it with @veritee/core's codecs
-  else der = pemToDer(Buffer.from(input.buffer, input.byteOffset, input.byteLength).toString("latin1"));
+  else if (input.length > 0 && input[0] === DER_TAG.SEQUENCE) der = Uint8Array.prototype.slice.call(input);
+  else der = pemToDer(input);
   if (der.length > MAX_CRL_SIZE) throw new MalformedError("too-large", "CRL", `${der.length} bytes`);
   const top = new DerReader(der, "CRL");
   const list = top.sequence("certificateList");
   top.end();
-  const tbsEl = list.expect(TAG.SEQUENCE, "tbsCertList");
+  const tbsEl = list.expect(DER_TAG.SEQUENCE, "tbsCertList");
   const outerAlg = readSignatureAlgorithm(list, "signatureAlgorithm");
   const signature = readOctetAlignedBitString(list.any("signatureValue"), "CRL.signatureValue");
   list.end();
 
   const tbs = list.child(tbsEl, "tbsCertList");
   let version: 1 | 2 = 1;
-  const versionEl = tbs.optional(TAG.INTEGER, "version");
+  const versionEl = tbs.optional(DER_TAG.INTEGER, "version");
   if (versionEl) {
     // RFC 5280 §5.1.2.1: if present, version MUST be v2 (1).
     if (readSmallInteger(versionEl, "CRL.version") !== 1) throw new MalformedError("unsupported", "CRL.version");
@@ -180,14 +183,14 @@ export function decodeCrl(input: Uint8Array | string): DecodedCrl {
   if (!bytesEqual(innerAlg.encoded, outerAlg.encoded)) {
     throw new MalformedError("bad-value", "CRL.signatureAlgorithm", "differs from tbsCertList.signature");
   }
-  const issuer = decodeName(tbs.expect(TAG.SEQUENCE, "issuer"), "CRL.issuer");
+  const issuer = decodeName(tbs.expect(DER_TAG.SEQUENCE, "issuer"), "CRL.issuer");
   const thisUpdate = readTime(tbs.any("thisUpdate"), "CRL.thisUpdate");
   const next = tbs.peekTag();
   const nextUpdate =
-    next === TAG.UTC_TIME || next === TAG.GENERALIZED_TIME
+    next === DER_TAG.UTC_TIME || next === DER_TAG.GENERALIZED_TIME
       ? readTime(tbs.any("nextUpdate"), "CRL.nextUpdate")
       : undefined;
-  const entriesEl = tbs.optional(TAG.SEQUENCE, "revokedCertificates");
+  const entriesEl = tbs.optional(DER_TAG.SEQUENCE, "revokedCertificates");
   const revoked = entriesEl ? decodeEntries(tbs.child(entriesEl, "revokedCertificates")) : new Map();
   const extEl = tbs.optional(0xa0, "crlExtensions");
   let extensions: CertificateExtension[] = [];

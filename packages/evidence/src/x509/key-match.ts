@@ -1,7 +1,7 @@
 import { VerificationError } from "../errors.js";
 import type { DecodedCertificate } from "./certificate.js";
 import { VerifiedCertificateChain } from "./chain.js";
-import { decodeSpki, type PublicKeyInfo, publicKeyFromJwk, publicKeysEqual } from "./public-key.js";
+import { decodeCertificateSpki, type PublicKeyInfo, publicKeyFromJwk, publicKeysEqual } from "./public-key.js";
 
 /** A public key as a JWK, as DER SubjectPublicKeyInfo, or already decoded. */
 export type PublicKeyInput =
@@ -11,7 +11,7 @@ export type PublicKeyInput =
 
 function toInfo(input: PublicKeyInput): PublicKeyInfo {
   if ("jwk" in input) return publicKeyFromJwk(input.jwk);
-  if ("spki" in input) return decodeSpki(input.spki);
+  if ("spki" in input) return decodeCertificateSpki(input.spki);
   return input.key;
 }
 

@@ -1,5 +1,4 @@
-import { MalformedError, toHex } from "@veritee/core";
-import { type DerElement, DerReader, readOid, TAG } from "./der.js";
+import { DER_TAG, type DerElement, DerReader, MalformedError, readOid, toHex } from "@veritee/core";
 
 /** One AttributeTypeAndValue of a distinguished name (RFC 5280 §4.1.2.4). */
 export interface NameAttribute {
@@ -40,24 +39,24 @@ const MAX_ATTRIBUTES = 64;
 export function directoryStringText(el: DerElement, what: string): string | undefined {
   const c = el.content;
   switch (el.tag) {
-    case TAG.UTF8_STRING:
+    case DER_TAG.UTF8_STRING:
       try {
         return new TextDecoder("utf-8", { fatal: true }).decode(c);
       } catch (cause) {
         throw new MalformedError("bad-value", what, "invalid UTF-8", { cause });
       }
-    case TAG.PRINTABLE_STRING:
-    case TAG.IA5_STRING:
-    case TAG.VISIBLE_STRING:
+    case DER_TAG.PRINTABLE_STRING:
+    case DER_TAG.IA5_STRING:
+    case DER_TAG.VISIBLE_STRING:
       for (const b of c) if (b > 0x7f) throw new MalformedError("bad-value", what, "non-ASCII byte in an ASCII string");
       return new TextDecoder("latin1").decode(c);
-    case TAG.T61_STRING:
+    case DER_TAG.T61_STRING:
       // Teletex is rarely used; read it as Latin-1, as most decoders do.
       return new TextDecoder("latin1").decode(c);
-    case TAG.BMP_STRING:
+    case DER_TAG.BMP_STRING:
       if (c.length % 2 !== 0) throw new MalformedError("bad-length", what, "BMPString of odd length");
       return new TextDecoder("utf-16be").decode(c);
-    case TAG.UNIVERSAL_STRING: {
+    case DER_TAG.UNIVERSAL_STRING: {
       if (c.length % 4 !== 0) throw new MalformedError("bad-length", what, "UniversalString not a multiple of 4");
       let out = "";
       const view = new DataView(c.buffer, c.byteOffset, c.byteLength);
@@ -75,11 +74,11 @@ export function directoryStringText(el: DerElement, what: string): string | unde
 
 /** Decode a Name element (RFC 5280 §4.1.2.4) read from a certificate. */
 export function decodeName(el: DerElement, what: string): DistinguishedName {
-  if (el.tag !== TAG.SEQUENCE) throw new MalformedError("bad-value", what, "Name must be a SEQUENCE");
+  if (el.tag !== DER_TAG.SEQUENCE) throw new MalformedError("bad-value", what, "Name must be a SEQUENCE");
   const rdns = new DerReader(el.content, what, 1);
   const attributes: NameAttribute[] = [];
   while (!rdns.done) {
-    const rdn = rdns.nested(TAG.SET, "rdn");
+    const rdn = rdns.nested(DER_TAG.SET, "rdn");
     if (rdn.done) throw new MalformedError("bad-length", `${what}.rdn`, "empty RelativeDistinguishedName");
     while (!rdn.done) {
       if (attributes.length >= MAX_ATTRIBUTES) throw new MalformedError("too-large", what, "too many attributes");

@@ -1,5 +1,14 @@
-import { base64urlDecode, base64urlEncode, bytesEqual, MalformedError } from "@veritee/core";
-import { type DerElement, DerReader, readOctetAlignedBitString, readOid, TAG } from "./der.js";
+import {
+  base64urlDecode,
+  base64urlEncode,
+  bytesEqual,
+  DER_TAG,
+  type DerElement,
+  DerReader,
+  MalformedError,
+  readOctetAlignedBitString,
+  readOid,
+} from "@veritee/core";
 
 /** Named curves that TPM and TEE keys use, by their JWK `crv` names (RFC 7518 §6.2.1.1). */
 export type EcCurve = "P-256" | "P-384" | "P-521";
@@ -59,7 +68,7 @@ function bitLength(n: Uint8Array): number {
  * the unsigned value the manufacturer meant.
  */
 function readUnsigned(el: DerElement, what: string): Uint8Array {
-  if (el.tag !== TAG.INTEGER) throw new MalformedError("bad-value", what, "expected INTEGER");
+  if (el.tag !== DER_TAG.INTEGER) throw new MalformedError("bad-value", what, "expected INTEGER");
   if (el.content.length === 0) throw new MalformedError("bad-length", what, "empty INTEGER");
   if (el.content.length > MAX_RSA_BYTES + 1) throw new MalformedError("too-large", what, "INTEGER too large");
   const v = stripLeadingZeros(el.content);
@@ -84,7 +93,7 @@ function decodeEcPoint(point: Uint8Array, size: number, what: string): { x: Uint
 
 /** Decode a SubjectPublicKeyInfo element (RFC 5280 §4.1.2.7, RFC 3279 §2.3). */
 export function decodeSpkiElement(el: DerElement, what: string): PublicKeyInfo {
-  if (el.tag !== TAG.SEQUENCE) throw new MalformedError("bad-value", what, "expected SEQUENCE");
+  if (el.tag !== DER_TAG.SEQUENCE) throw new MalformedError("bad-value", what, "expected SEQUENCE");
   const r = new DerReader(el.content, what, 1);
   const alg = r.sequence("algorithm");
   const oid = readOid(alg, "algorithm");
@@ -92,7 +101,7 @@ export function decodeSpkiElement(el: DerElement, what: string): PublicKeyInfo {
   r.end();
   if (oid === OID_RSA) {
     // RFC 3279 §2.3.1: the parameters are NULL; some encoders omit them.
-    const params = alg.optional(TAG.NULL, "parameters");
+    const params = alg.optional(DER_TAG.NULL, "parameters");
     if (params && params.content.length !== 0) throw new MalformedError("bad-value", `${what}.parameters`, "NULL");
     alg.end();
     const key = new DerReader(keyBits, `${what}.RSAPublicKey`, 1).sequence("RSAPublicKey");
@@ -113,8 +122,14 @@ export function decodeSpkiElement(el: DerElement, what: string): PublicKeyInfo {
   return { kind: "other", algorithm: oid };
 }
 
-/** Decode DER SubjectPublicKeyInfo bytes, with no trailing data. */
-export function decodeSpki(spki: Uint8Array): PublicKeyInfo {
+/**
+ * Decode the DER SubjectPublicKeyInfo of a certificate or TPM key, with no
+ * trailing data. Unlike core's strict `decodeSpki` (for keys Veritee itself
+ * encodes), this reading names the quirks real EK certificates carry (an RSA
+ * modulus without its sign byte, absent RSA NULL parameters) and keeps other
+ * algorithms as `kind: "other"`.
+ */
+export function decodeCertificateSpki(spki: Uint8Array): PublicKeyInfo {
   const r = new DerReader(spki, "SubjectPublicKeyInfo");
   const el = r.any("spki");
   r.end();

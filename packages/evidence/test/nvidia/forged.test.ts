@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { bytesEqual, MalformedError, randomBytes, toHex } from "@veritee/core";
+import { sharedPath } from "@veritee/testkit";
 import {
   defaultGpuReportFields,
   forgeGpuReport,
@@ -207,6 +209,18 @@ describe("GPU decoders: properties", () => {
       }),
       { numRuns: 500 },
     );
+  });
+
+  it("the PEM chain is read by core's strict decoder (the old one took any whitespace, any line width)", () => {
+    const chain = readFileSync(sharedPath("vectors", "nvidia", "hopperCertChain.txt"), "utf8");
+    assert.equal(decodePemChain(chain).length, 5);
+    const lines = chain.split("\n");
+    const spaced = lines.map((l, i) => (i === 1 ? `${l.slice(0, 8)} ${l.slice(8)}` : l)).join("\n");
+    const oneLine = chain.replace(/([A-Za-z0-9+/=])\n(?=[A-Za-z0-9+/=])/g, "$1");
+    const mismatched = chain.replace("-----END CERTIFICATE-----", "-----END X509 CRL-----");
+    for (const bad of [spaced, oneLine, mismatched, `${chain}note\n`]) {
+      assert.throws(() => decodePemChain(bad), MalformedError);
+    }
   });
 
   it("the XML parser refuses DTDs, entities, comments and undeclared prefixes", () => {

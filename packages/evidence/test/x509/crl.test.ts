@@ -47,6 +47,21 @@ describe("Intel's real CRLs", () => {
     assert.deepEqual(decodeCrl(pem).der, ROOT_CRL);
     assert.deepEqual(decodeCrl(new TextEncoder().encode(pem)).der, ROOT_CRL);
   });
+  it("in PEM are read by core's strict decoder: wrong labels, junk, bad base64 refused", () => {
+    const pem = `-----BEGIN X509 CRL-----\n${Buffer.from(ROOT_CRL).toString("base64").replace(/.{64}/g, "$&\n")}\n-----END X509 CRL-----\n`;
+    const bad = [
+      pem.replace("END X509 CRL", "END CERTIFICATE"),
+      pem.replace(/X509 CRL/g, "CERTIFICATE"),
+      `${pem}${pem}`,
+      `${pem}junk\n`,
+      pem.replace(/\n([A-Za-z0-9+/]{10})/, "\n$1 "),
+      `${pem}\0`,
+    ];
+    for (const text of bad) {
+      assert.throws(() => decodeCrl(text), MalformedError, JSON.stringify(text.slice(0, 40)));
+      assert.throws(() => decodeCrl(new TextEncoder().encode(text)), MalformedError);
+    }
+  });
   it("are refused under the wrong issuer, outside their window", async () => {
     await rejectsWith(verifyCrl({ crl: PCK_CRL, issuer: intelRoot, at: V4_AT }), "crl-issuer-mismatch");
     await rejectsWith(

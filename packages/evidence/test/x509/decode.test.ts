@@ -1,13 +1,21 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { base64urlDecode, base64urlEncode, MalformedError } from "@veritee/core";
+import {
+  base64urlDecode,
+  base64urlEncode,
+  DER_TAG,
+  DerReader,
+  decodeOid,
+  MalformedError,
+  readNamedBits,
+  readTime,
+} from "@veritee/core";
 import { ecKey, makeLeaf, makeRoot, oid, rsaKey, tlv } from "@veritee/testkit/x509";
 import fc from "fast-check";
 import { VerificationError } from "../../src/errors.js";
 import { decodeCertificate, KEY_USAGE } from "../../src/x509/certificate.js";
 import { verifyCertificateChain } from "../../src/x509/chain.js";
-import { DerReader, decodeOid, readNamedBits, readTime, TAG } from "../../src/x509/der.js";
-import { decodeSpki, publicKeyFromJwk, publicKeysEqual } from "../../src/x509/public-key.js";
+import { decodeCertificateSpki, publicKeyFromJwk, publicKeysEqual } from "../../src/x509/public-key.js";
 import { GCE_AK_CERT, GCE_INTERMEDIATE_2, GCE_ROOT } from "./vectors.js";
 
 const ROOT = GCE_ROOT;
@@ -58,18 +66,22 @@ describe("DER reader", () => {
   it("reads RFC 5280 times and rejects other forms", async () => {
     const t = (tag: number, s: string) =>
       readTime({ tag, content: new TextEncoder().encode(s), encoded: new Uint8Array(0) }, "t");
-    assert.equal(t(TAG.UTC_TIME, "491231235959Z").toISOString(), "2049-12-31T23:59:59.000Z");
-    assert.equal(t(TAG.UTC_TIME, "500101000000Z").toISOString(), "1950-01-01T00:00:00.000Z");
-    assert.equal(t(TAG.GENERALIZED_TIME, "99991231235959Z").toISOString(), "9999-12-31T23:59:59.000Z");
-    malformed(() => t(TAG.UTC_TIME, "2402301200Z"), "bad-length");
-    malformed(() => t(TAG.UTC_TIME, "240230120000Z"), "bad-value"); // 30 February
-    malformed(() => t(TAG.UTC_TIME, "240101120000+"), "bad-value");
-    malformed(() => t(TAG.GENERALIZED_TIME, "20240101120000.5Z"), "bad-length");
-    malformed(() => t(TAG.OCTET_STRING, "240101120000Z"), "bad-value");
+    assert.equal(t(DER_TAG.UTC_TIME, "491231235959Z").toISOString(), "2049-12-31T23:59:59.000Z");
+    assert.equal(t(DER_TAG.UTC_TIME, "500101000000Z").toISOString(), "1950-01-01T00:00:00.000Z");
+    assert.equal(t(DER_TAG.GENERALIZED_TIME, "99991231235959Z").toISOString(), "9999-12-31T23:59:59.000Z");
+    malformed(() => t(DER_TAG.UTC_TIME, "2402301200Z"), "bad-length");
+    malformed(() => t(DER_TAG.UTC_TIME, "240230120000Z"), "bad-value"); // 30 February
+    malformed(() => t(DER_TAG.UTC_TIME, "240101120000+"), "bad-value");
+    malformed(() => t(DER_TAG.GENERALIZED_TIME, "20240101120000.5Z"), "bad-length");
+    malformed(() => t(DER_TAG.OCTET_STRING, "240101120000Z"), "bad-value");
   });
 
   it("reads keyUsage bits and rejects set unused bits", async () => {
-    const el = (...c: number[]) => ({ tag: TAG.BIT_STRING, content: Uint8Array.of(...c), encoded: new Uint8Array(0) });
+    const el = (...c: number[]) => ({
+      tag: DER_TAG.BIT_STRING,
+      content: Uint8Array.of(...c),
+      encoded: new Uint8Array(0),
+    });
     assert.equal(readNamedBits(el(1, 0x06), "ku"), KEY_USAGE.keyCertSign | KEY_USAGE.cRLSign);
     assert.equal(readNamedBits(el(7, 0x80, 0x80), "ku"), KEY_USAGE.digitalSignature | KEY_USAGE.decipherOnly);
     malformed(() => readNamedBits(el(2, 0x07), "ku"), "reserved-nonzero");
@@ -80,7 +92,7 @@ describe("DER reader", () => {
 describe("public keys", () => {
   it("compares keys across SPKI and JWK encodings", async () => {
     for (const k of [ecKey("P-256"), ecKey("P-384"), rsaKey()]) {
-      const spki = decodeSpki(new Uint8Array(k.publicKey.export({ format: "der", type: "spki" })));
+      const spki = decodeCertificateSpki(new Uint8Array(k.publicKey.export({ format: "der", type: "spki" })));
       const jwk = publicKeyFromJwk(k.publicKey.export({ format: "jwk" }));
       assert.ok(publicKeysEqual(spki, jwk));
     }
@@ -176,7 +188,7 @@ describe("certificate decoding (property tests)", () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
         try {
-          decodeSpki(tlv(0x30, bytes));
+          decodeCertificateSpki(tlv(0x30, bytes));
         } catch (e) {
           assert.ok(e instanceof MalformedError, String(e));
         }

@@ -1,6 +1,6 @@
 /**
  * JSON for Veritee's own evidence documents (the launch log, the attestation
- * document): RFC 8785 canonical serialization (JCS) and a strict parser.
+ * document, Azure's claims): RFC 8785 canonical serialization (JCS) and a strict parser.
  *
  * Canonical form matters twice: event digests are SHA-256 over the canonical
  * JSON of the event data, so producer and verifier must serialize the same
@@ -9,7 +9,7 @@
  * differs between JSON parsers (RFC 8259 §4 leaves it open), and so any
  * parser differential between a Veritee verifier and another one.
  */
-import { MalformedError } from "@veritee/core";
+import { MalformedError } from "./errors.js";
 
 /** A JSON value as `JSON.parse` returns it. */
 export type JsonValue = null | boolean | number | string | readonly JsonValue[] | JsonObject;

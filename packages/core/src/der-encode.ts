@@ -1,10 +1,10 @@
 /**
- * A minimal ASN.1 DER encoder (ITU-T X.690 §10): definite minimal lengths,
- * single-byte tags, minimal INTEGERs — exactly what the attested TLS
- * certificate needs. Decoding stays with `@veritee/evidence`'s strict reader,
- * which the tests use to check every certificate this module makes.
+ * The one ASN.1 DER encoder (ITU-T X.690 §10): definite minimal lengths,
+ * single-byte tags, minimal INTEGERs: what SPKI encoding and the attested
+ * TLS certificate need. Its inverse is der.ts's strict reader, which the
+ * tests use to check what this module makes.
  */
-import { concatBytes, utf8 } from "@veritee/core";
+import { concatBytes, utf8 } from "./bytes.js";
 
 /** A TLV with definite, minimal length (X.690 §8.1.3, §10.1). */
 export function derTlv(tag: number, content: Uint8Array): Uint8Array {

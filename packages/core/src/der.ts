@@ -1,13 +1,16 @@
-import { MalformedError } from "@veritee/core";
-
 /**
- * A strict reader of ASN.1 DER (ITU-T X.690 §10). It accepts only definite,
+ * The one strict reader of ASN.1 DER (ITU-T X.690 §10). It accepts only definite,
  * minimally encoded lengths (§10.1) and single-byte tags; anything else is a
  * `MalformedError` naming the field. Slices it returns are copies.
+ *
+ * Every DER decoder in the project (X.509, CRLs, SPKI, the SEV-SNP and PCK
+ * extensions) reads through it; leniency real certificates need (e.g. EK
+ * certificate quirks) belongs in those decoders, not here.
  */
+import { MalformedError } from "./errors.js";
 
 /** Universal tags used by X.509 (X.680 §8.4). */
-export const TAG = {
+export const DER_TAG = {
   BOOLEAN: 0x01,
   INTEGER: 0x02,
   BIT_STRING: 0x03,
@@ -133,7 +136,7 @@ export class DerReader {
 
   /** Read a SEQUENCE and return a reader over its content. */
   sequence(field: string): DerReader {
-    return this.nested(TAG.SEQUENCE, field);
+    return this.nested(DER_TAG.SEQUENCE, field);
   }
 
   /** Read a constructed element with `tag` and return a reader over its content. */
@@ -182,7 +185,7 @@ export function decodeOid(content: Uint8Array, what: string): string {
 
 /** Read an OBJECT IDENTIFIER in dotted form. */
 export function readOid(r: DerReader, field: string): string {
-  return decodeOid(r.expect(TAG.OID, field).content, `${r.what}.${field}`);
+  return decodeOid(r.expect(DER_TAG.OID, field).content, `${r.what}.${field}`);
 }
 
 /**
@@ -201,7 +204,7 @@ export function readBoolean(el: DerElement, what: string): boolean {
  */
 export function readSmallInteger(el: DerElement, what: string): number {
   const c = el.content;
-  if (el.tag !== TAG.INTEGER) throw new MalformedError("bad-value", what, "expected INTEGER");
+  if (el.tag !== DER_TAG.INTEGER) throw new MalformedError("bad-value", what, "expected INTEGER");
   if (c.length === 0) throw new MalformedError("bad-length", what, "empty INTEGER");
   if (c.length > 1 && ((c[0] === 0 && (c[1]! & 0x80) === 0) || (c[0] === 0xff && (c[1]! & 0x80) !== 0))) {
     throw new MalformedError("bad-value", what, "INTEGER not minimally encoded");
@@ -220,7 +223,7 @@ export function readSmallInteger(el: DerElement, what: string): number {
  * public keys are. Returns the bits as bytes.
  */
 export function readOctetAlignedBitString(el: DerElement, what: string): Uint8Array {
-  if (el.tag !== TAG.BIT_STRING) throw new MalformedError("bad-value", what, "expected BIT STRING");
+  if (el.tag !== DER_TAG.BIT_STRING) throw new MalformedError("bad-value", what, "expected BIT STRING");
   if (el.content.length === 0) throw new MalformedError("bad-length", what, "empty BIT STRING");
   if (el.content[0] !== 0) throw new MalformedError("bad-value", what, "unused bits in an octet-aligned BIT STRING");
   return el.content.slice(1);
@@ -231,7 +234,7 @@ export function readOctetAlignedBitString(el: DerElement, what: string): Uint8Ar
  * first (most significant) bit of the first octet (X.690 §8.6.2).
  */
 export function readNamedBits(el: DerElement, what: string): number {
-  if (el.tag !== TAG.BIT_STRING) throw new MalformedError("bad-value", what, "expected BIT STRING");
+  if (el.tag !== DER_TAG.BIT_STRING) throw new MalformedError("bad-value", what, "expected BIT STRING");
   const c = el.content;
   if (c.length === 0) throw new MalformedError("bad-length", what, "empty BIT STRING");
   const unused = c[0]!;
@@ -273,12 +276,12 @@ export function readTime(el: DerElement, what: string): Date {
   const text = String.fromCharCode(...el.content);
   let year: number;
   let rest: string;
-  if (el.tag === TAG.UTC_TIME) {
+  if (el.tag === DER_TAG.UTC_TIME) {
     if (text.length !== 13) throw new MalformedError("bad-length", what, "UTCTime must be YYMMDDHHMMSSZ");
     const yy = digits(text, 0, 2);
     year = yy >= 50 ? 1900 + yy : 2000 + yy;
     rest = text.slice(2);
-  } else if (el.tag === TAG.GENERALIZED_TIME) {
+  } else if (el.tag === DER_TAG.GENERALIZED_TIME) {
     if (text.length !== 15) throw new MalformedError("bad-length", what, "GeneralizedTime must be YYYYMMDDHHMMSSZ");
     year = digits(text, 0, 4);
     rest = text.slice(4);
