@@ -11,7 +11,7 @@ import type { SgxCollateral } from "../sgx/verify.js";
 import { decodePckExtensions } from "../tdx/pck-extensions.js";
 import { decodeCertificate } from "../x509/certificate.js";
 import { collateralKeys } from "./keys.js";
-import { required, resolveTdxCrls, type TdxCrls } from "./resolve-tdx.js";
+import { allInOrder, required, resolveTdxCrls, type TdxCrls } from "./resolve-tdx.js";
 import type { CollateralSource } from "./source.js";
 
 /**
@@ -39,7 +39,7 @@ export async function resolveSgxCollateral(
 ): Promise<SgxCollateral> {
   const q = quote instanceof Uint8Array ? decodeSgxQuote(quote) : quote;
   const fmspc = decodePckExtensions(decodeCertificate(q.certification.pckChain[0]!)).fmspc;
-  const [tcbInfo, qeIdentity, tcbSigningChain, crls] = await Promise.all([
+  const [tcbInfo, qeIdentity, tcbSigningChain, crls] = await allInOrder<[Uint8Array, Uint8Array, Uint8Array, TdxCrls]>([
     required(source, collateralKeys.sgxTcbInfo(fmspc)),
     required(source, collateralKeys.sgxQeIdentity()),
     required(source, collateralKeys.tcbSigningChain()),

@@ -76,6 +76,25 @@ export async function required(source: CollateralSource, item: CollateralKey): P
 }
 
 /**
+ * Await lookups that run concurrently, then fail with the first failure in
+ * the order given rather than the first to settle, so that a source missing
+ * several items is always reported the same way (the TCB info first).
+ */
+export async function allInOrder<T extends readonly unknown[]>(
+  lookups: {
+    readonly [K in keyof T]: Promise<T[K]>;
+  },
+): Promise<T> {
+  const settled = await Promise.allSettled(lookups);
+  const values: unknown[] = [];
+  for (const result of settled) {
+    if (result.status === "rejected") throw result.reason;
+    values.push(result.value);
+  }
+  return values as unknown as T;
+}
+
+/**
  * Everything `verifyTdxQuote` needs for `quote`: TCB info (by the PCK
  * certificate's FMSPC), QE identity and TCB signing chain are required,
  * the CRLs are included when the source has them.
@@ -92,7 +111,7 @@ export async function resolveTdxCollateral(
 ): Promise<TdxCollateral> {
   const q = quote instanceof Uint8Array ? decodeTdxQuote(quote) : quote;
   const fmspc = decodePckExtensions(leafOf(q)).fmspc;
-  const [tcbInfo, qeIdentity, tcbSigningChain, crls] = await Promise.all([
+  const [tcbInfo, qeIdentity, tcbSigningChain, crls] = await allInOrder<[Uint8Array, Uint8Array, Uint8Array, TdxCrls]>([
     required(source, collateralKeys.tdxTcbInfo(fmspc)),
     required(source, collateralKeys.tdxQeIdentity()),
     required(source, collateralKeys.tcbSigningChain()),

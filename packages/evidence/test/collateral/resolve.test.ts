@@ -142,6 +142,18 @@ describe("resolveTdxCollateral", () => {
       );
     }
   });
+
+  it("with several items missing, the error names the first in order however the lookups settle", async () => {
+    // Lookups answer in reverse order (the TCB info last); the error must still name the TCB info, as the CLI prints it.
+    const delays: Record<string, number> = { "tdx-tcb-info": 30, "tdx-qe-identity": 15, "tcb-signing-chain": 0 };
+    const empty: CollateralSource = {
+      get: (kind) => new Promise((resolve) => setTimeout(() => resolve(undefined), delays[kind] ?? 0)),
+    };
+    await assert.rejects(
+      resolveTdxCollateral(empty, quote),
+      (e: unknown) => e instanceof CollateralError && /no tdx-tcb-info\//.test(e.message),
+    );
+  });
 });
 
 describe("resolveSnpEndorsement", () => {
