@@ -19,6 +19,7 @@ export const EXIT = {
   channel: 16,
   client: 17,
   server: 18,
+  custody: 19,
 } as const;
 
 /** A documented exit code. */
@@ -47,6 +48,8 @@ export const EXIT_FOR_KIND: Readonly<Record<ErrorKind, ExitCode>> = {
   launch: EXIT.server,
   engine: EXIT.server,
   http: EXIT.server,
+  // A sealed model that does not open, a custodian that refuses or fails (docs/CUSTODY.md).
+  custody: EXIT.custody,
 };
 
 /** The exit code for an error thrown by a command. */

@@ -54,7 +54,9 @@ export type ErrorKind =
   /** An inference engine failed (`EngineError`). */
   | "engine"
   /** An HTTP request the server refused (`HttpError`). */
-  | "http";
+  | "http"
+  /** Model custody failed: a sealed model that does not open, a key release refused, a custodian error (`CustodyError`, `SealedModelError`). */
+  | "custody";
 
 /** Codes for bytes that do not decode as the structure they claim to be. */
 export type MalformedCode =

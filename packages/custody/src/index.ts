@@ -1,0 +1,7 @@
+/**
+ * `@veritee/custody`: the model owner's side of Veritee (docs/CUSTODY.md) —
+ * sealed model files, Shamir shares of their keys, the custodian service that
+ * releases a key only to a server whose attestation passes the owner's
+ * policy, and the release client that server runs. Node-only.
+ */
+export { type CustodyCode, CustodyError, type SealedModelCode, SealedModelError } from "./errors.js";
