@@ -42,6 +42,7 @@ export const CODE_BUNDLE_PACKAGES: readonly string[] = Object.freeze([
   "evidence",
   "policy",
   "channel",
+  "custody",
   "client",
   "server",
   "cli",

@@ -18,6 +18,8 @@ export const TREE: Readonly<Record<string, string>> = {
   "packages/policy/dist/src/index.js": "export {};\n",
   "packages/channel/package.json": '{"name":"@veritee/channel"}\n',
   "packages/channel/dist/src/index.js": "export {};\n",
+  "packages/custody/package.json": '{"name":"@veritee/custody"}\n',
+  "packages/custody/dist/src/index.js": "export {};\n",
   "packages/client/package.json": '{"name":"@veritee/client"}\n',
   "packages/client/dist/src/index.js": "export {};\n",
   "packages/server/package.json": '{"name":"@veritee/server"}\n',
