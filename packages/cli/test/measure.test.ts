@@ -42,9 +42,9 @@ let devPolicy: Policy;
 /** Verified for a fresh nonce, AK residency proven by credential activation. */
 let verified: VerifiedAttestation;
 
-async function attest(policy: Policy): Promise<VerifiedAttestation> {
+async function attest(policy: Policy, url = server.url): Promise<VerifiedAttestation> {
   const nonce = randomBytes(32);
-  const res = await fetch(`${server.url}/v1/attestation?nonce=${nonce.toString("hex")}`);
+  const res = await fetch(`${url}/v1/attestation?nonce=${nonce.toString("hex")}`);
   assert.equal(res.status, 200);
   const unproven = await verifyAttestationDocument(new Uint8Array(await res.arrayBuffer()), {
     nonce,
@@ -52,7 +52,7 @@ async function attest(policy: Policy): Promise<VerifiedAttestation> {
     ...verificationInputs(policy),
   });
   const challenge = await challengeAk(unproven);
-  const activation = await fetch(`${server.url}/v1/attestation/activate`, {
+  const activation = await fetch(`${url}/v1/attestation/activate`, {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify(challenge),
@@ -321,5 +321,56 @@ describe("veritee measure", () => {
     assert.deepEqual(policy.launch.engineBinaries, {});
     assert.deepEqual(policy.launch.models, {});
     assert.equal(policy.freshness.maxAgeSeconds, 60);
+  });
+});
+
+describe("the access rules are measured", () => {
+  const API_KEY = "canary-api-key-0123456789abcdef";
+  let guarded: RunningVeriteeServer | undefined;
+
+  after(async () => {
+    await guarded?.close();
+  });
+
+  test("a sealed-only, key-protected server: only the policy measured with --require-sealed --api-keys accepts it, and no key is measured", async () => {
+    guarded = await startVeriteeServer({
+      launchEnvironment: { execArgv: [], env: {} },
+      host: "127.0.0.1",
+      port: 0,
+      engine: { kind: "embedded", model: DEFAULT_MODEL },
+      tpm: { kind: "dev" },
+      codeRoot: CODE_ROOT,
+      requireSealed: true,
+      apiKeys: [API_KEY],
+    });
+    const root = path.join(tmp, "guarded-ek-root.pem");
+    writeFileSync(root, guarded.referenceValues.ekRootsPem[0]!);
+    const proven = await attest(policyFromReferenceValues(guarded.referenceValues), guarded.url);
+    const config = proven.launch.configuration.config as { access?: unknown };
+    assert.deepEqual(config.access, { requireSealed: true, requireApiKey: true });
+    assert.ok(!JSON.stringify(proven.launch.configuration.config).includes(API_KEY), "the key is not measured");
+
+    const policyFor = async (name: string, ...flags: string[]) => {
+      const file = path.join(tmp, name);
+      const r = await veritee(
+        "measure",
+        ...["--dev", "--port", "0", ...flags],
+        ...["--write-policy", file, "--ek-root", root, "--development"],
+      );
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok(!(r.stdout + r.stderr).includes(API_KEY));
+      return parsePolicyJson(readFileSync(file));
+    };
+    const sealedOnly = await policyFor("sealed-only.json", "--require-sealed", "--api-keys");
+    assert.equal(evaluate(proven, sealedOnly, { now: new Date() }).verdict, "pass");
+    for (const [name, flags] of [
+      ["open.json", []],
+      ["keys-only.json", ["--api-keys"]],
+      ["sealed-no-keys.json", ["--require-sealed"]],
+    ] as const) {
+      const error = refusal(proven, await policyFor(name, ...flags));
+      assert.equal(error.code, "measurement-mismatch", name);
+      assert.equal(error.claim!.path, "launch.configuration", name);
+    }
   });
 });

@@ -401,7 +401,13 @@ export async function startVeriteeServer(options: ServeOptions): Promise<Running
 }
 
 async function openEngine(options: ServeOptions, cleanups: (() => Promise<void>)[]) {
-  const common = { host: options.host, port: options.port, limits: options.limits, tpm: options.tpm };
+  const common = {
+    host: options.host,
+    port: options.port,
+    limits: options.limits,
+    tpm: options.tpm,
+    access: { requireSealed: options.requireSealed ?? false, requireApiKey: (options.apiKeys?.length ?? 0) > 0 },
+  };
   if (options.engine.kind === "embedded") {
     const e = options.engine;
     const model = await resolveModel(e.model, {

@@ -51,6 +51,8 @@ interface Options {
   tpm?: string;
   contextSize?: string;
   threads?: string;
+  requireSealed?: boolean;
+  apiKeys?: boolean;
   runtime?: string;
   anyRuntime?: boolean;
   anyEngineBinaries?: boolean;
@@ -76,6 +78,8 @@ const CONFIG_FLAGS: readonly (keyof Options)[] = [
   "tpm",
   "contextSize",
   "threads",
+  "requireSealed",
+  "apiKeys",
 ];
 
 function collect(value: string, previous: string[]): string[] {
@@ -114,6 +118,11 @@ export function registerMeasure(program: Command): void {
     .option(
       "--threads <n>",
       "embedded engine: the server's thread count (default: the server's on this machine, cores − 1)",
+    )
+    .option("--require-sealed", "configuration flag as for veritee serve: only sealed requests are served")
+    .option(
+      "--api-keys",
+      "configuration: the server runs with API keys (--api-key, --api-key-file or $VERITEE_API_KEY); only their presence is measured",
     )
     .option("--runtime <file>", "the Node.js executable the server runs (default: this one)")
     .option("--any-runtime", 'write runtime "any" in the policy (skip the runtime check)')
@@ -317,7 +326,7 @@ async function configFromFile(opts: Options): Promise<ConfigSource> {
   if (conflicting.length > 0) {
     throw new CliError(
       "bad-argument",
-      "--config excludes the configuration flags (--dev, --host, --port, --engine, …)",
+      "--config excludes the configuration flags (--dev, --host, --port, --engine, --require-sealed, …)",
     );
   }
   let config: unknown;
@@ -365,7 +374,12 @@ async function configFromFlags(opts: Options): Promise<ConfigSource> {
   const tpm: TpmChoice = opts.dev
     ? { kind: "dev" }
     : { kind: "address", spec: parseTransportSpec(opts.tpm ?? "device:/dev/tpmrm0") };
-  const common = { host: opts.host, port: opts.port, tpm };
+  const common = {
+    host: opts.host,
+    port: opts.port,
+    tpm,
+    access: { requireSealed: opts.requireSealed === true, requireApiKey: opts.apiKeys === true },
+  };
   const kind = opts.engine ?? "embedded";
   if (kind === "embedded") {
     if (opts.upstreamUrl || opts.upstreamModel) {

@@ -54,6 +54,20 @@ export type TpmConfig =
   /** Development only: a fresh swtpm started by the server, with its own local CA. */
   | { readonly kind: "swtpm-dev"; readonly stateDir: string };
 
+/**
+ * Who may reach the model routes, as far as a client must know it before
+ * sending anything: whether plaintext requests are refused (only sealed ones
+ * are served) and whether an API key is required. Only whether keys are
+ * configured is measured, never a key or its hash (a policy must not carry
+ * secrets, and a key's hash would let anyone test guesses offline).
+ */
+export interface ServerAccess {
+  /** `--require-sealed`: plaintext requests to the model routes get 403. */
+  readonly requireSealed: boolean;
+  /** `--api-key`/`--api-key-file`/`$VERITEE_API_KEY`: the model routes need a key. */
+  readonly requireApiKey: boolean;
+}
+
 /** The server configuration. */
 export interface ServerConfig {
   readonly host: string;
@@ -69,6 +83,8 @@ export interface ServerConfig {
    * the launch log, so a policy pins them through the configuration digest.
    */
   readonly launchEnvironment: LaunchEnvironment;
+  /** The access rules; measured so that a client can require a sealed-only server (docs/POLICY.md). */
+  readonly access: ServerAccess;
 }
 
 /**

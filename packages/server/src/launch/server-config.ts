@@ -8,7 +8,7 @@
  */
 import type { TransportSpec } from "@veritee/tpm";
 import { DEFAULT_LIMITS, type HttpLimits } from "../http/handler.js";
-import type { ServerConfig, ServerLimits, TpmConfig } from "./config.js";
+import type { ServerAccess, ServerConfig, ServerLimits, TpmConfig } from "./config.js";
 import { type LaunchEnvironment, NO_LOADER_ENVIRONMENT } from "./launch-environment.js";
 
 /** The application PCR the measured launch extends (docs/TRUST_MODEL.md: 15 is the last PCR resettable by no one at locality 0 that boot firmware leaves alone). */
@@ -50,6 +50,8 @@ export interface ServerConfigInput {
   readonly engine: ServerConfig["engine"];
   /** The start-up flags and loader environment the launch records (default: none, as a production launch). */
   readonly launchEnvironment?: LaunchEnvironment | undefined;
+  /** The access rules (default: plaintext allowed, no API keys, as `veritee serve` without flags). */
+  readonly access?: Partial<ServerAccess> | undefined;
 }
 
 /**
@@ -68,5 +70,9 @@ export function serverConfig(input: ServerConfigInput): ServerConfig {
     appPcr: APPLICATION_PCR,
     engine: input.engine,
     launchEnvironment: input.launchEnvironment ?? NO_LOADER_ENVIRONMENT,
+    access: {
+      requireSealed: input.access?.requireSealed ?? false,
+      requireApiKey: input.access?.requireApiKey ?? false,
+    },
   };
 }

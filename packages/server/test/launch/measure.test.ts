@@ -257,10 +257,21 @@ describe("configuration", () => {
 
   test("the canonical form is sorted, compact JSON; every other field is measured", () => {
     const m = measureConfiguration(SAMPLE_CONFIG);
-    assert.ok(m.canonical.startsWith('{"appPcr":15,"engine":{"kind":"upstream","modelId":"llama-3-8b"'));
+    assert.ok(
+      m.canonical.startsWith(
+        '{"access":{"requireApiKey":false,"requireSealed":false},"appPcr":15,"engine":{"kind":"upstream","modelId":"llama-3-8b"',
+      ),
+    );
     assert.ok(!/\s/.test(m.canonical));
     assert.equal(measureConfiguration(structuredClone(SAMPLE_CONFIG)).digest, m.digest);
     assert.notEqual(measureConfiguration({ ...SAMPLE_CONFIG, port: 8444 }).digest, m.digest);
+    // The access rules are measured, so a policy can demand a sealed-only, key-protected server.
+    for (const access of [
+      { requireSealed: true, requireApiKey: false },
+      { requireSealed: false, requireApiKey: true },
+    ]) {
+      assert.notEqual(measureConfiguration({ ...SAMPLE_CONFIG, access }).digest, m.digest);
+    }
     assert.notEqual(
       measureConfiguration({ ...SAMPLE_CONFIG, limits: { ...SAMPLE_CONFIG.limits, maxTokens: 4096 } }).digest,
       m.digest,

@@ -23,4 +23,5 @@ export const SAMPLE_CONFIG: ServerConfig = {
   tpm: { kind: "device", path: "/dev/tpmrm0" },
   appPcr: 15,
   launchEnvironment: NO_LOADER_ENVIRONMENT,
+  access: { requireSealed: false, requireApiKey: false },
 };
