@@ -24,7 +24,9 @@ export type SealedModelCode =
   /** The key (or the combined shares) does not open this file. */
   | "wrong-key"
   /** The key file or share set is malformed. */
-  | "bad-key";
+  | "bad-key"
+  /** Sealing would replace an existing file. */
+  | "output-exists";
 
 /** A sealed model file that does not decode or authenticate. */
 export class SealedModelError extends VeriteeError<SealedModelCode> {

@@ -5,3 +5,5 @@
  * policy, and the release client that server runs. Node-only.
  */
 export { type CustodyCode, CustodyError, type SealedModelCode, SealedModelError } from "./errors.js";
+export * from "./sealed/index.js";
+export { combineModelKey, SHARE_BYTES, splitModelKey } from "./shares.js";

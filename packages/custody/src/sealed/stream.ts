@@ -1,0 +1,270 @@
+/**
+ * Sealing and unsealing model files chunk by chunk (docs/CUSTODY.md "The
+ * sealed format"): memory stays at about two chunks whatever the model's
+ * size.
+ *
+ * Per chunk i of n: key = HKDF-SHA256(model key, salt = fileId, info =
+ * "veritee-sealed-model-v1 chunk key"), nonce = 4 zero bytes ‖ u64 i, AAD =
+ * SHA-256(header) ‖ u64 i ‖ u8 final. The index in nonce and AAD detects
+ * reordering; the final flag detects truncation at a chunk boundary; bytes
+ * after the final chunk are extension; the header hash and the per-file salt
+ * make a chunk from any other file (or under a changed header) fail its tag.
+ * A fresh random key per file means a nonce never repeats under one key.
+ */
+import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from "node:crypto";
+import { access, type FileHandle, link, open, rename, rm } from "node:fs/promises";
+import path from "node:path";
+import { SealedModelError } from "../errors.js";
+import {
+  AEAD_AES_256_GCM,
+  chunkCount,
+  DEFAULT_CHUNK_SIZE,
+  decodeHeader,
+  encodeHeader,
+  MAX_HEADER_BYTES,
+  SEALED_VERSION,
+  type SealedHeader,
+} from "./header.js";
+
+export const MODEL_KEY_BYTES = 32;
+const TAG_BYTES = 16;
+const CHUNK_KEY_INFO = "veritee-sealed-model-v1 chunk key";
+
+/** Progress of a long seal or unseal, in plaintext bytes. */
+export type SealProgress = (done: number, total: number) => void;
+
+function chunkKey(modelKey: Uint8Array, header: SealedHeader): Buffer {
+  if (modelKey.length !== MODEL_KEY_BYTES) throw new SealedModelError("bad-key", "a model key is 32 bytes");
+  return Buffer.from(hkdfSync("sha256", modelKey, Buffer.from(header.fileId, "hex"), CHUNK_KEY_INFO, 32));
+}
+
+function nonceFor(index: number): Buffer {
+  const nonce = Buffer.alloc(12);
+  nonce.writeBigUInt64BE(BigInt(index), 4);
+  return nonce;
+}
+
+function aadFor(headerHash: Buffer, index: number, final: boolean): Buffer {
+  const aad = Buffer.alloc(32 + 8 + 1);
+  headerHash.copy(aad, 0);
+  aad.writeBigUInt64BE(BigInt(index), 32);
+  aad[40] = final ? 1 : 0;
+  return aad;
+}
+
+async function exists(file: string): Promise<boolean> {
+  return access(file).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** Read exactly `length` bytes at `position` (fewer only at the end of the file). */
+async function readAt(file: FileHandle, buffer: Buffer, length: number, position: number): Promise<number> {
+  let got = 0;
+  while (got < length) {
+    const { bytesRead } = await file.read(buffer, got, length - got, position + got);
+    if (bytesRead === 0) break;
+    got += bytesRead;
+  }
+  return got;
+}
+
+/** Options of {@link sealModel}. */
+export interface SealOptions {
+  /** The plaintext model file. */
+  readonly input: string;
+  /** The sealed file to write; refused when it exists unless `force`. */
+  readonly output: string;
+  readonly modelId: string;
+  readonly chunkSize?: number;
+  /** The owners' custodian URLs (k of n), in share order. */
+  readonly owners?: readonly string[];
+  readonly threshold?: number;
+  readonly force?: boolean;
+  readonly onProgress?: SealProgress;
+  /** The key to seal with; default a fresh random key (tests pass one to seal two files under one key). */
+  readonly key?: Uint8Array;
+}
+
+/** What {@link sealModel} produced. The key is the caller's to register or split; it is never written here. */
+export interface SealResult {
+  readonly header: SealedHeader;
+  readonly key: Uint8Array;
+  /** SHA-256 of the whole sealed file, hex. */
+  readonly sealedSha256: string;
+  readonly plaintextSha256: string;
+}
+
+/**
+ * Seal `input` into `output`: one pass hashes the plaintext for the header,
+ * a second encrypts. The output is written to a temporary file beside it and
+ * renamed into place, so a failure leaves nothing half-written.
+ *
+ * @throws SealedModelError `bad-header` (bad model id, chunk size, owners or
+ *   threshold), `bad-key`; Node's fs errors (missing input, existing output).
+ */
+export async function sealModel(options: SealOptions): Promise<SealResult> {
+  const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
+  const key = options.key ?? new Uint8Array(randomBytes(MODEL_KEY_BYTES));
+  const input = await open(options.input, "r");
+  try {
+    const size = (await input.stat()).size;
+    const buffer = Buffer.alloc(chunkSize);
+    const hash = createHash("sha256");
+    for (let at = 0; at < size; ) {
+      const n = await readAt(input, buffer, Math.min(chunkSize, size - at), at);
+      if (n === 0) throw new SealedModelError("truncated", "the model file shrank while it was read");
+      hash.update(buffer.subarray(0, n));
+      at += n;
+    }
+    const plaintextSha256 = hash.digest("hex");
+    const header: SealedHeader = {
+      version: SEALED_VERSION,
+      aeadId: AEAD_AES_256_GCM,
+      chunkSize,
+      plaintextLength: size,
+      plaintextSha256,
+      fileId: randomBytes(16).toString("hex"),
+      threshold: options.threshold ?? 1,
+      owners: options.owners ?? [],
+      modelId: options.modelId,
+    };
+    const headerBytes = encodeHeader(header);
+    const headerHash = createHash("sha256").update(headerBytes).digest();
+    const ck = chunkKey(key, header);
+
+    // Fail before a long seal when the output exists; the link below makes the final check atomic.
+    if (!options.force && (await exists(options.output))) {
+      throw new SealedModelError("output-exists", `${path.basename(options.output)} exists (pass force to replace it)`);
+    }
+    const temp = path.join(path.dirname(options.output), `.${path.basename(options.output)}.${process.pid}.partial`);
+    const out = await open(temp, "wx", 0o644);
+    const sealedHash = createHash("sha256");
+    try {
+      await out.write(headerBytes);
+      sealedHash.update(headerBytes);
+      const total = chunkCount(header);
+      const check = createHash("sha256");
+      for (let i = 0, at = 0; i < total; i++) {
+        const n = await readAt(input, buffer, Math.min(chunkSize, size - at), at);
+        const plain = buffer.subarray(0, n);
+        check.update(plain);
+        const cipher = createCipheriv("aes-256-gcm", ck, nonceFor(i));
+        cipher.setAAD(aadFor(headerHash, i, i === total - 1));
+        const sealed = Buffer.concat([cipher.update(plain), cipher.final(), cipher.getAuthTag()]);
+        await out.write(sealed);
+        sealedHash.update(sealed);
+        at += n;
+        options.onProgress?.(at, size);
+      }
+      // The file must not change between the two passes: the header's digest would lie.
+      if (check.digest("hex") !== plaintextSha256) {
+        throw new SealedModelError("digest-mismatch", "the model file changed while it was sealed");
+      }
+      await out.sync();
+      await out.close();
+      if (options.force) await rename(temp, options.output);
+      else {
+        await link(temp, options.output).catch((cause: unknown) => {
+          if ((cause as NodeJS.ErrnoException).code === "EEXIST") {
+            throw new SealedModelError("output-exists", `${path.basename(options.output)} exists`, { cause });
+          }
+          throw cause;
+        });
+        await rm(temp, { force: true });
+      }
+    } catch (error) {
+      await out.close().catch(() => {});
+      await rm(temp, { force: true });
+      throw error;
+    }
+    return { header, key, sealedSha256: sealedHash.digest("hex"), plaintextSha256 };
+  } finally {
+    await input.close();
+  }
+}
+
+/**
+ * Read and decode a sealed file's header; no key needed.
+ *
+ * @returns the header and its length in bytes (where chunk 0 starts).
+ */
+export async function readSealedHeader(file: string | FileHandle): Promise<{ header: SealedHeader; length: number }> {
+  const handle = typeof file === "string" ? await open(file, "r") : file;
+  try {
+    const buffer = Buffer.alloc(MAX_HEADER_BYTES);
+    const n = await readAt(handle, buffer, buffer.length, 0);
+    return decodeHeader(new Uint8Array(buffer.buffer, buffer.byteOffset, n));
+  } finally {
+    if (typeof file === "string") await handle.close();
+  }
+}
+
+/** Options of {@link unsealModel}. */
+export interface UnsealOptions {
+  readonly input: string;
+  readonly key: Uint8Array;
+  /** Receives each verified plaintext chunk, in order; awaited before the next is read. */
+  readonly write: (chunk: Uint8Array) => void | Promise<void>;
+  readonly onProgress?: SealProgress;
+}
+
+/**
+ * Unseal `input`, handing each chunk to `write` once its tag verified. The
+ * plaintext is only trustworthy when this resolves: the length and SHA-256
+ * are checked at the end, so a caller discards what it wrote on a throw.
+ *
+ * @returns the header (its plaintext digest is the verified one).
+ * @throws SealedModelError `wrong-key` (chunk 0 fails: the key does not open
+ *   this file), `chunk-auth-failed`, `truncated`, `extended`,
+ *   `digest-mismatch`, and the header's codes.
+ */
+export async function unsealModel(options: UnsealOptions): Promise<SealedHeader> {
+  const file = await open(options.input, "r");
+  try {
+    const { header, length } = await readSealedHeader(file);
+    // Hash the header bytes as they are in the file, not a re-encoding.
+    const headerBytes = Buffer.alloc(length);
+    await readAt(file, headerBytes, length, 0);
+    const headerHash = createHash("sha256").update(headerBytes).digest();
+    const ck = chunkKey(options.key, header);
+    const size = (await file.stat()).size;
+    const total = chunkCount(header);
+    const buffer = Buffer.alloc(header.chunkSize + TAG_BYTES);
+    const hash = createHash("sha256");
+    let position = length;
+    let done = 0;
+    for (let i = 0; i < total; i++) {
+      const plainLength = Math.min(header.chunkSize, header.plaintextLength - done);
+      const n = await readAt(file, buffer, plainLength + TAG_BYTES, position);
+      if (n < plainLength + TAG_BYTES)
+        throw new SealedModelError("truncated", `the file ends in chunk ${i} of ${total}`);
+      const decipher = createDecipheriv("aes-256-gcm", ck, nonceFor(i));
+      decipher.setAAD(aadFor(headerHash, i, i === total - 1));
+      decipher.setAuthTag(buffer.subarray(plainLength, plainLength + TAG_BYTES));
+      let plain: Buffer;
+      try {
+        plain = Buffer.concat([decipher.update(buffer.subarray(0, plainLength)), decipher.final()]);
+      } catch (cause) {
+        if (i === 0)
+          throw new SealedModelError("wrong-key", "chunk 0 does not authenticate: a wrong key or a changed file", {
+            cause,
+          });
+        throw new SealedModelError("chunk-auth-failed", `chunk ${i} of ${total} does not authenticate`, { cause });
+      }
+      hash.update(plain);
+      await options.write(new Uint8Array(plain.buffer, plain.byteOffset, plain.length));
+      position += n;
+      done += plainLength;
+      options.onProgress?.(done, header.plaintextLength);
+    }
+    if (size > position) throw new SealedModelError("extended", `${size - position} bytes follow the final chunk`);
+    if (hash.digest("hex") !== header.plaintextSha256) {
+      throw new SealedModelError("digest-mismatch", "the plaintext's SHA-256 differs from the header's");
+    }
+    return header;
+  } finally {
+    await file.close();
+  }
+}
