@@ -61,6 +61,20 @@ async function attest(policy: Policy, url = server.url): Promise<VerifiedAttesta
   return confirmAkResidency(unproven, challenge, decodeActivationResponse(await activation.json()));
 }
 
+/** What `veritee serve --dev --port 0` starts (packages/cli/src/commands/serve.ts, buildServeOptions), plus `extra`. */
+function startDevServer(extra: Partial<Parameters<typeof startVeriteeServer>[0]> = {}): Promise<RunningVeriteeServer> {
+  return startVeriteeServer({
+    // The test runner's own flags and variables are not the server's: record a clean launch.
+    launchEnvironment: { execArgv: [], env: {} },
+    host: "127.0.0.1",
+    port: 0,
+    engine: { kind: "embedded", model: DEFAULT_MODEL },
+    tpm: { kind: "dev" },
+    codeRoot: CODE_ROOT,
+    ...extra,
+  });
+}
+
 /** Evaluate, returning the PolicyError it throws. */
 function refusal(v: VerifiedAttestation, policy: Policy): PolicyError {
   try {
@@ -74,16 +88,7 @@ function refusal(v: VerifiedAttestation, policy: Policy): PolicyError {
 
 before(async () => {
   tmp = mkdtempSync(path.join(os.tmpdir(), "veritee-measure-"));
-  // What `veritee serve --dev --port 0` starts (packages/cli/src/commands/serve.ts, buildServeOptions).
-  server = await startVeriteeServer({
-    // The test runner's own flags and variables are not the server's: record a clean launch.
-    launchEnvironment: { execArgv: [], env: {} },
-    host: "127.0.0.1",
-    port: 0,
-    engine: { kind: "embedded", model: DEFAULT_MODEL },
-    tpm: { kind: "dev" },
-    codeRoot: CODE_ROOT,
-  });
+  server = await startDevServer();
   rootPemFile = path.join(tmp, "ek-root.pem");
   writeFileSync(rootPemFile, server.referenceValues.ekRootsPem[0]!);
   devPolicy = policyFromReferenceValues(server.referenceValues);
@@ -333,16 +338,7 @@ describe("the access rules are measured", () => {
   });
 
   test("a sealed-only, key-protected server: only the policy measured with --require-sealed --api-keys accepts it, and no key is measured", async () => {
-    guarded = await startVeriteeServer({
-      launchEnvironment: { execArgv: [], env: {} },
-      host: "127.0.0.1",
-      port: 0,
-      engine: { kind: "embedded", model: DEFAULT_MODEL },
-      tpm: { kind: "dev" },
-      codeRoot: CODE_ROOT,
-      requireSealed: true,
-      apiKeys: [API_KEY],
-    });
+    guarded = await startDevServer({ requireSealed: true, apiKeys: [API_KEY] });
     const root = path.join(tmp, "guarded-ek-root.pem");
     writeFileSync(root, guarded.referenceValues.ekRootsPem[0]!);
     const proven = await attest(policyFromReferenceValues(guarded.referenceValues), guarded.url);

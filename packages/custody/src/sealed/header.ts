@@ -7,6 +7,7 @@
  * The decoder is strict: each field is range-checked, so a header that
  * decodes is one this build could have written.
  */
+import { fromHex, toHex } from "@veritee/core";
 import { SealedModelError } from "../errors.js";
 
 /** The file's first eight bytes. */
@@ -94,8 +95,8 @@ export function encodeHeader(h: SealedHeader): Uint8Array {
   view.setUint32(at + 4, h.chunkSize);
   view.setBigUint64(at + 8, BigInt(h.plaintextLength));
   at += 16;
-  out.set(Buffer.from(h.plaintextSha256, "hex"), at);
-  out.set(Buffer.from(h.fileId, "hex"), at + 32);
+  out.set(fromHex(h.plaintextSha256), at);
+  out.set(fromHex(h.fileId), at + 32);
   at += 48;
   out[at++] = h.threshold;
   out[at++] = owners.length;
@@ -134,8 +135,8 @@ export function decodeHeader(bytes: Uint8Array): { header: SealedHeader; length:
   const chunkSize = view.getUint32(12);
   const length = view.getBigUint64(16);
   if (length > BigInt(MAX_PLAINTEXT)) throw bad("plaintextLength out of range");
-  const plaintextSha256 = Buffer.from(bytes.subarray(24, 56)).toString("hex");
-  const fileId = Buffer.from(bytes.subarray(56, 72)).toString("hex");
+  const plaintextSha256 = toHex(bytes.subarray(24, 56));
+  const fileId = toHex(bytes.subarray(56, 72));
   const threshold = bytes[72]!;
   const ownerCount = bytes[73]!;
   if (ownerCount > MAX_OWNERS) throw bad(`at most ${MAX_OWNERS} owners`);

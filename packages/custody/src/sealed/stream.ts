@@ -14,6 +14,7 @@
 import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from "node:crypto";
 import { access, type FileHandle, link, open, rename, rm } from "node:fs/promises";
 import path from "node:path";
+import { fromHex, toHex } from "@veritee/core";
 import { SealedModelError } from "../errors.js";
 import {
   AEAD_AES_256_GCM,
@@ -35,7 +36,7 @@ export type SealProgress = (done: number, total: number) => void;
 
 function chunkKey(modelKey: Uint8Array, header: SealedHeader): Buffer {
   if (modelKey.length !== MODEL_KEY_BYTES) throw new SealedModelError("bad-key", "a model key is 32 bytes");
-  return Buffer.from(hkdfSync("sha256", modelKey, Buffer.from(header.fileId, "hex"), CHUNK_KEY_INFO, 32));
+  return Buffer.from(hkdfSync("sha256", modelKey, fromHex(header.fileId), CHUNK_KEY_INFO, 32));
 }
 
 function nonceFor(index: number): Buffer {
@@ -126,7 +127,7 @@ export async function sealModel(options: SealOptions): Promise<SealResult> {
       chunkSize,
       plaintextLength: size,
       plaintextSha256,
-      fileId: randomBytes(16).toString("hex"),
+      fileId: toHex(randomBytes(16)),
       threshold: options.threshold ?? 1,
       owners: options.owners ?? [],
       modelId: options.modelId,
@@ -194,12 +195,19 @@ export async function sealModel(options: SealOptions): Promise<SealResult> {
 export async function readSealedHeader(file: string | FileHandle): Promise<{ header: SealedHeader; length: number }> {
   const handle = typeof file === "string" ? await open(file, "r") : file;
   try {
-    const buffer = Buffer.alloc(MAX_HEADER_BYTES);
-    const n = await readAt(handle, buffer, buffer.length, 0);
-    return decodeHeader(new Uint8Array(buffer.buffer, buffer.byteOffset, n));
+    const { header, bytes } = await readHeaderBytes(handle);
+    return { header, length: bytes.length };
   } finally {
     if (typeof file === "string") await handle.close();
   }
+}
+
+/** The decoded header and its bytes exactly as they are in the file (what the chunks' AAD hashes). */
+async function readHeaderBytes(file: FileHandle): Promise<{ header: SealedHeader; bytes: Buffer }> {
+  const buffer = Buffer.alloc(MAX_HEADER_BYTES);
+  const n = await readAt(file, buffer, buffer.length, 0);
+  const { header, length } = decodeHeader(new Uint8Array(buffer.buffer, buffer.byteOffset, n));
+  return { header, bytes: buffer.subarray(0, length) };
 }
 
 /** Options of {@link unsealModel}. */
@@ -224,10 +232,9 @@ export interface UnsealOptions {
 export async function unsealModel(options: UnsealOptions): Promise<SealedHeader> {
   const file = await open(options.input, "r");
   try {
-    const { header, length } = await readSealedHeader(file);
     // Hash the header bytes as they are in the file, not a re-encoding.
-    const headerBytes = Buffer.alloc(length);
-    await readAt(file, headerBytes, length, 0);
+    const { header, bytes: headerBytes } = await readHeaderBytes(file);
+    const length = headerBytes.length;
     const headerHash = createHash("sha256").update(headerBytes).digest();
     const ck = chunkKey(options.key, header);
     const size = (await file.stat()).size;

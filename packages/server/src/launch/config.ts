@@ -83,7 +83,7 @@ export interface ServerConfig {
    * the launch log, so a policy pins them through the configuration digest.
    */
   readonly launchEnvironment: LaunchEnvironment;
-  /** The access rules; measured so that a client can require a sealed-only server (docs/POLICY.md). */
+  /** The access rules; measured so that a client can require a sealed-only server (docs/ATTESTATION.md "Configuration"). */
   readonly access: ServerAccess;
 }
 
