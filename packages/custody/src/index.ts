@@ -5,5 +5,13 @@
  * policy, and the release client that server runs. Node-only.
  */
 export { type CustodyCode, CustodyError, type SealedModelCode, SealedModelError } from "./errors.js";
+export {
+  decodeKeyFile,
+  encodeKeyFile,
+  KEY_FILE_FORMAT,
+  type ModelKeyFile,
+  readKeyFile,
+  writeKeyFile,
+} from "./key-file.js";
 export * from "./sealed/index.js";
 export { combineModelKey, SHARE_BYTES, splitModelKey } from "./shares.js";
