@@ -1,5 +1,6 @@
 // `npm test`: install what is missing, build, lint, then run every package's
-// tests with node's test runner. Extra arguments filter test files by substring.
+// tests (packages/*/dist/test) and the end-to-end tests (test/e2e/dist) with
+// node's test runner. Extra arguments filter test files by substring.
 import { spawnSync } from "node:child_process";
 import { readdirSync, statSync } from "node:fs";
 import path from "node:path";
@@ -21,8 +22,7 @@ function testFiles(dir) {
 }
 
 const filters = process.argv.slice(2);
-const files = readdirSync("packages")
-  .map((pkg) => path.join("packages", pkg, "dist", "test"))
+const files = [...readdirSync("packages").map((pkg) => path.join("packages", pkg, "dist", "test")), "test/e2e/dist"]
   .filter((dir) => {
     try {
       return statSync(dir).isDirectory();

@@ -33,8 +33,9 @@ import { assertWorkspaceResolvesToBundle } from "./workspace.js";
 
 /**
  * The workspace packages whose runtime code the code bundle covers: every
- * package the `veritee` process can load (testkit is test-only). A test keeps
- * this list equal to the workspace, so new code cannot run unmeasured.
+ * package the `veritee` process can load (testkit and the test/e2e workspace
+ * are test-only). A test keeps this list equal to the workspace, so new code
+ * cannot run unmeasured.
  */
 export const CODE_BUNDLE_PACKAGES: readonly string[] = Object.freeze([
   "core",

@@ -10,10 +10,10 @@ import { spawnSync } from "node:child_process";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
-import { fileURLToPath } from "node:url";
+import { REPO_ROOT } from "./support/paths.js";
 
-/** packages/cli/dist/test → the repository root. */
-const ROOT = fileURLToPath(new URL("../../../../", import.meta.url));
+/** The repository root (the probes are written into its package folders). */
+const ROOT = REPO_ROOT;
 const NODE_MODULES = "lint/correctness/noNodejsModules";
 const UNDECLARED = "lint/correctness/noUndeclaredDependencies";
 const RESTRICTED_IMPORT = "lint/style/noRestrictedImports";
@@ -90,6 +90,16 @@ const PROBES: Record<string, Probe> = {
     source: 'import { sharedPath } from "@veritee/testkit";\nexport const probe = sharedPath;\n',
     // testkit is only a devDependency, which product code may not use.
     expect: [RESTRICTED_IMPORT, UNDECLARED],
+  },
+  "server product code imports the end-to-end helpers": {
+    dir: "packages/server/src",
+    source: 'import { startDevServer } from "@veritee/e2e/support/dev-server";\nexport const probe = startDevServer;\n',
+    expect: [RESTRICTED_IMPORT, UNDECLARED],
+  },
+  "the end-to-end tests import CLI code instead of running its bin": {
+    dir: "test/e2e",
+    source: 'import { EXIT } from "@veritee/cli";\nexport const probe = EXIT;\n',
+    expect: [RESTRICTED_IMPORT],
   },
   "tpm imports a package it does not declare": {
     dir: "packages/tpm/src",

@@ -29,7 +29,7 @@ import {
   tcbSigningChainPem,
 } from "@veritee/testkit/tdx";
 import { FakeTsm } from "@veritee/testkit/tsm";
-import { CODE_ROOT } from "../src/commands/serve.js";
+import { REPO_ROOT } from "./support/paths.js";
 import { tdxRules } from "./support/tee-rules.js";
 
 const pki = makeTdxPki();
@@ -62,7 +62,7 @@ before(async () => {
     launchEnvironment: { execArgv: [], env: {} },
     port: 0,
     tpm: { kind: "dev" },
-    codeRoot: CODE_ROOT,
+    codeRoot: REPO_ROOT,
     engine: { kind: "embedded", model: sharedPath("models", "stories260K.gguf"), threads: 1 },
     logger: { log: () => undefined },
     platformEvidence: { tsm: { root: "/sys/kernel/config/tsm", fs: tsm } },

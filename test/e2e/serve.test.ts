@@ -20,7 +20,7 @@ import {
   verifyAttestationDocument,
 } from "@veritee/evidence";
 import OpenAI from "openai";
-import { BIN, serverEnv } from "./run-cli.js";
+import { BIN, serverEnv } from "./support/cli.js";
 
 const CANARY = `CANARY-${randomBytes(12).toString("hex")}`;
 let tmp: string;

@@ -25,7 +25,7 @@ import os from "node:os";
 import path from "node:path";
 import { after, test } from "node:test";
 import { sharedPath } from "@veritee/testkit";
-import { BIN, serverEnv } from "./run-cli.js";
+import { BIN, serverEnv } from "./support/cli.js";
 
 /** Lines that do not run here: a substring of the line (continuations joined), and why. */
 const SKIPPED: readonly { readonly line: string; readonly reason: string }[] = [

@@ -44,8 +44,8 @@ import { forgeAzureSnp, runtimeClaimsJson } from "@veritee/testkit/azure-vtpm";
 import { snpTestPki } from "@veritee/testkit/snp";
 import { buildCrl } from "@veritee/testkit/x509";
 import { provisionSwtpm, startSwtpm, TpmClient } from "@veritee/tpm";
-import { CODE_ROOT } from "../src/commands/serve.js";
-import { veritee } from "./run-cli.js";
+import { veritee } from "./support/cli.js";
+import { REPO_ROOT } from "./support/paths.js";
 import { snpRules } from "./support/tee-rules.js";
 
 const pki = snpTestPki("Milan");
@@ -101,7 +101,7 @@ before(async () => {
     launchEnvironment: { execArgv: [], env: {} },
     port: 0,
     tpm: { kind: "dev", stateDir },
-    codeRoot: CODE_ROOT,
+    codeRoot: REPO_ROOT,
     engine: { kind: "embedded", model: sharedPath("models", "stories260K.gguf"), threads: 1 },
     logger: { log: () => undefined },
     platformEvidence: "azure-vtpm",

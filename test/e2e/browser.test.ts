@@ -32,7 +32,8 @@ import { parsePolicyJson, verificationInputs } from "@veritee/policy";
 import { build } from "esbuild";
 import puppeteer, { type Browser } from "puppeteer-core";
 import type { PageInput, PageOutput } from "./browser/page.js";
-import { BIN, serverEnv } from "./run-cli.js";
+import { BIN, serverEnv } from "./support/cli.js";
+import { REPO_ROOT } from "./support/paths.js";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const missing = !existsSync(CHROMIUM);
@@ -115,7 +116,7 @@ before(async () => {
   tmp = mkdtempSync(path.join(os.tmpdir(), "veritee-browser-"));
   // The proof of "no Node API": platform "browser" cannot resolve node: built-ins.
   const built = await build({
-    entryPoints: [path.resolve("packages/cli/dist/test/browser/page.js")],
+    entryPoints: [path.join(REPO_ROOT, "test/e2e/dist/browser/page.js")],
     bundle: true,
     platform: "browser",
     conditions: ["browser"],

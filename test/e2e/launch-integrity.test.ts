@@ -34,11 +34,10 @@ import {
 } from "@veritee/policy";
 import { isCodeBundlePath, measureCodeBundle } from "@veritee/server";
 import { sharedPath } from "@veritee/testkit";
-import { CODE_ROOT } from "../src/commands/serve.js";
-import { EXIT } from "../src/exit-codes.js";
-import { BIN, serverEnv, veritee } from "./run-cli.js";
+import { BIN, EXIT, serverEnv, veritee } from "./support/cli.js";
+import { REPO_ROOT } from "./support/paths.js";
 
-const ROOT = realpathSync(CODE_ROOT);
+const ROOT = realpathSync(REPO_ROOT);
 const haveStrace = spawnSync("strace", ["-V"]).status === 0;
 
 let tmp: string;
@@ -46,7 +45,7 @@ let manifestFiles: Set<string>;
 
 before(async () => {
   tmp = mkdtempSync(path.join(os.tmpdir(), "veritee-launch-"));
-  const bundle = await measureCodeBundle(CODE_ROOT);
+  const bundle = await measureCodeBundle(REPO_ROOT);
   manifestFiles = new Set(bundle.manifest.split("\n").map((line) => line.split("\t")[0]!));
 });
 

@@ -20,6 +20,7 @@ import { base64Encode, toHex } from "@veritee/core";
 import { decodeCrl, decodeTdxQuote, intelSgxRootCa } from "@veritee/evidence";
 import { build } from "esbuild";
 import puppeteer, { type Browser } from "puppeteer-core";
+import { REPO_ROOT } from "./support/paths.js";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const missing = !existsSync(CHROMIUM);
@@ -27,7 +28,7 @@ if (missing && process.env.CI) throw new Error(`Chromium is required in CI: ${CH
 const skip = missing ? `Chromium not installed (${CHROMIUM}): sudo apt-get install -y chromium` : false;
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const TDX = path.resolve(HERE, "../../../../../shared/vectors/tdx");
+const TDX = path.resolve(REPO_ROOT, "..", "shared", "vectors", "tdx");
 
 /** The page's entry: the browser builds of the verifier packages, on `window`. */
 const ENTRY = `

@@ -23,7 +23,7 @@ import { sharedPath } from "@veritee/testkit";
 import { forgeGpuReport, makeGpuDeviceChain } from "@veritee/testkit/nvidia";
 import { forgeSnpReport, snpTestPki } from "@veritee/testkit/snp";
 import { FakeTsm } from "@veritee/testkit/tsm";
-import { CODE_ROOT } from "../src/commands/serve.js";
+import { REPO_ROOT } from "./support/paths.js";
 import { tdxRules, snpRules as teeSnpRules } from "./support/tee-rules.js";
 
 const pki = snpTestPki("Milan");
@@ -59,7 +59,7 @@ before(async () => {
     launchEnvironment: { execArgv: [], env: {} },
     port: 0,
     tpm: { kind: "dev" },
-    codeRoot: CODE_ROOT,
+    codeRoot: REPO_ROOT,
     engine: { kind: "embedded", model: sharedPath("models", "stories260K.gguf"), threads: 1 },
     logger: { log: () => undefined },
     platformEvidence: { tsm: { root: "/sys/kernel/config/tsm", fs: tsm } },
