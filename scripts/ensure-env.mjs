@@ -1,6 +1,6 @@
 // Installs what the project needs when it is missing: npm packages (npm ci),
 // the Debian packages of the development TPM, and Chromium for the browser
-// build's test (packages/cli/test/browser.test.ts). Used by `npm test` and
+// build's test (test/e2e/browser.test.ts). Used by `npm test` and
 // `npm run quickstart` so that both work on a fresh clone.
 import { spawnSync } from "node:child_process";
 import { existsSync, statSync } from "node:fs";
