@@ -368,5 +368,16 @@ describe("the access rules are measured", () => {
       assert.equal(error.code, "measurement-mismatch", name);
       assert.equal(error.claim!.path, "launch.configuration", name);
     }
+
+    // launch.access demands the same of a configuration the policy does not pin: it holds under "any".
+    const unpinned = (doc: Policy, access: unknown) =>
+      parsePolicy(JSON.parse(JSON.stringify({ ...doc, launch: { ...doc.launch, configuration: "any", access } })));
+    const demand = { requireSealed: true, requireApiKey: true };
+    assert.equal(evaluate(proven, unpinned(sealedOnly, demand), { now: new Date() }).verdict, "pass");
+    const open = refusal(verified, unpinned(devPolicy, demand));
+    assert.equal(open.code, "measurement-mismatch");
+    assert.equal(open.claim!.path, "launch.access.requireSealed");
+    const keysOnly = refusal(verified, unpinned(devPolicy, { requireSealed: "any", requireApiKey: true }));
+    assert.equal(keysOnly.claim!.path, "launch.access.requireApiKey");
   });
 });

@@ -69,6 +69,21 @@ export interface PolicyLaunch {
   readonly engineBinaries: "any" | Readonly<Record<string, DigestSpec>>;
   /** Models by id, or `"any"`: every measured one must be listed, and every listed one measured. */
   readonly models: "any" | Readonly<Record<string, DigestSpec>>;
+  /**
+   * Access control the server must enforce, checked against its measured
+   * configuration even when `configuration` is `"any"` (`access.ts`). The
+   * one optional member of `launch`: absent demands nothing beyond what
+   * `configuration` pins.
+   */
+  readonly access?: PolicyAccess;
+}
+
+/** Access control a policy demands (`true`) or leaves open (`"any"`); both members are required. */
+export interface PolicyAccess {
+  /** `true`: the server refuses plaintext requests (`veritee serve --require-sealed`). */
+  readonly requireSealed: true | typeof ANY;
+  /** `true`: the server requires an API key (`--api-key`, `--api-key-file`, `$VERITEE_API_KEY`). */
+  readonly requireApiKey: true | typeof ANY;
 }
 
 /** Freshness limits. */
@@ -131,7 +146,7 @@ export interface PolicyDocument {
   readonly channel: PolicyChannel;
   readonly platform: PolicyPlatform;
   /**
-   * The one optional member: rules a production policy skips knowingly
+   * Optional: rules a production policy skips knowingly
    * (`"akProof"` for `trust.akProof: "any"`, see `ALLOW_INSECURE_RULES`).
    * Absent allows nothing. Every appraisal still lists each skip as insecure.
    */

@@ -12,6 +12,7 @@
  */
 import { bytesEqual, toHex } from "@veritee/core";
 import { gpuReportsOf, platformReportData, VerifiedAttestation, type VerifiedGpuRim } from "@veritee/evidence";
+import { accessClaims } from "./access.js";
 import type { Appraisal } from "./appraisal.js";
 import { ClaimList } from "./claims.js";
 import { developmentIndicators } from "./development.js";
@@ -70,6 +71,8 @@ function printable(text: string): string {
  *    measured digest is allowed (`measurement-mismatch`); for a production
  *    policy, `launch.configuration.launchEnvironment`: the server recorded
  *    no Node.js flags and no loader variables (`loader-environment`);
+ *    `launch.access`, when present: each access control it demands (`true`)
+ *    is recorded as on in the configuration (`measurement-mismatch`);
  * 7. `launch.engineBinaries`: every measured engine file is listed and
  *    allowed (`measurement-unexpected`, `measurement-mismatch`); listed files
  *    need not all be loaded, as a prebuilt engine ships CPU variants and
@@ -210,6 +213,8 @@ export function evaluate(verified: VerifiedAttestation, policy: Policy, options:
     const claim = ["launch.configuration.launchEnvironment", what, "none", environment.description] as const;
     claims.add(...claim, environment.empty, "loader-environment");
   }
+  // Demanded access control holds whatever `configuration` allows (a digest pins it too; "any" does not).
+  if (p.launch.access !== undefined) accessClaims(claims, p.launch.access, launch.configuration.config);
   claims.digest("launch.runtime", `runtime (node ${launch.runtime.version})`, p.launch.runtime, launch.runtime.digest);
 
   // 7. Engine binaries: an allow-list.

@@ -3,6 +3,8 @@
  * evaluation against verified attestations. No cryptography here: the
  * evidence package verifies, this package decides (docs/POLICY.md).
  */
+
+export { ACCESS_MEMBERS, recordedAccess } from "./access.js";
 export {
   type Appraisal,
   type Claim,
@@ -22,6 +24,7 @@ export {
   NONE,
   POLICY_VERSION,
   type Policy,
+  type PolicyAccess,
   type PolicyBoot,
   type PolicyChannel,
   type PolicyDocument,

@@ -7,6 +7,7 @@
  */
 import { bytesEqual, MalformedError } from "@veritee/core";
 import { NONCE_LENGTH } from "@veritee/evidence";
+import { ACCESS_MEMBERS } from "./access.js";
 import { FIRMWARE_PCR_MAX, isSwtpmLocalCa, isZeroDigest } from "./development.js";
 import {
   type AkProof,
@@ -18,12 +19,13 @@ import {
   NONE,
   POLICY_VERSION,
   type Policy,
+  type PolicyAccess,
   type PolicyDocument,
   type PolicyPlatform,
 } from "./document.js";
 import { ALLOW_INSECURE_RULES, type AllowInsecureRule, akProofSkipped } from "./insecure.js";
 import { parseStrictJson } from "./json.js";
-import { array, child, fail, integer, isPlainObject, object, oneOf, typeName } from "./json-rules.js";
+import { array, child, fail, integer, isPlainObject, object, oneOf, plainObject, typeName } from "./json-rules.js";
 import { decodePemCertificate } from "./pem.js";
 import { parseAzureVtpmRules } from "./tee/azure-vtpm.js";
 import { parseNvidiaRules } from "./tee/nvidia.js";
@@ -210,7 +212,9 @@ export function parsePolicy(input: unknown): Policy {
   const intermediates = certificates(trustIn.ekIntermediates, "trust.ekIntermediates", 0, development);
   const akProof = oneOf<AkProof>(trustIn.akProof, "trust.akProof", ["credential-activation", "any"]);
 
-  const launchIn = object(top.launch, "launch", [
+  // `launch.access` is optional: absent, it demands nothing beyond the configuration rule.
+  const { access: accessIn, ...launchRequired } = plainObject(top.launch, "launch");
+  const launchIn = object(launchRequired, "launch", [
     "pcr",
     "codeBundle",
     "configuration",
@@ -254,6 +258,7 @@ export function parsePolicy(input: unknown): Policy {
       measurementName,
     ),
     models: namedSpecs(launchIn.models, "launch.models", POLICY_LIMITS.maxModels, measurementName),
+    ...(Object.hasOwn(top.launch as object, "access") ? { access: parseAccess(accessIn) } : {}),
   });
 
   const freshIn = object(top.freshness, "freshness", ["maxAgeSeconds", "minNonceBytes"]);
@@ -302,6 +307,23 @@ export function parsePolicy(input: unknown): Policy {
     }),
   );
   return policy as Policy;
+}
+
+/** `launch.access`: each member `true` (demanded) or `"any"`, both required. */
+function parseAccess(value: unknown): PolicyAccess {
+  const o = object(
+    value,
+    "launch.access",
+    ACCESS_MEMBERS.map(([member]) => member),
+  );
+  const rule = (member: keyof PolicyAccess): true | typeof ANY => {
+    const v = o[member];
+    if (v === true || v === ANY) return v;
+    const path = child("launch.access", member);
+    if (v === false) fail(path, 'must be true or "any" (false would demand a server without this access control)');
+    return fail(path, `must be true or "any", not ${typeName(v)}`);
+  };
+  return Object.freeze({ requireSealed: rule("requireSealed"), requireApiKey: rule("requireApiKey") });
 }
 
 /** `allowInsecure`: 1–N distinct names of {@link ALLOW_INSECURE_RULES}. */

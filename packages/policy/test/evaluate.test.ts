@@ -22,6 +22,7 @@ import {
   type PolicyCode,
   PolicyError,
   parsePolicy,
+  recordedAccess,
   verificationInputs,
 } from "../src/index.js";
 import {
@@ -479,5 +480,50 @@ describe("formatAppraisal", () => {
     );
     assert.match(fail, /FAIL: 1 of \d+ claims failed/);
     assert.match(formatAppraisal(caught!.appraisal!, { verbose: true }), /✓ configuration\n {4}expected/);
+  });
+});
+
+describe("evaluate: launch.access", () => {
+  test('"any" for both passes and records what the configuration says', async () => {
+    const appraisal = evaluate(
+      await verifiedFixture(),
+      policyWith([["launch", "access"], { requireSealed: "any", requireApiKey: "any" }]),
+      { now: NOW },
+    );
+    const access = appraisal.claims.filter((c) => c.path.startsWith("launch.access."));
+    assert.deepEqual(
+      access.map((c) => [c.path, c.expected, c.ok]),
+      [
+        ["launch.access.requireSealed", "any", true],
+        ["launch.access.requireApiKey", "any", true],
+      ],
+    );
+    // The fixture's server predates recording its access control.
+    assert.match(access[0]!.actual, /^not recorded/);
+  });
+
+  test("a demand fails on a configuration that does not record it, even under configuration any", async () => {
+    for (const member of ["requireSealed", "requireApiKey"] as const) {
+      const rules = { requireSealed: "any", requireApiKey: "any", [member]: true };
+      const policy = policyWith([["launch", "access"], rules], [["launch", "configuration"], "any"]);
+      const error = await failsOnly(policy, "measurement-mismatch", `launch.access.${member}`);
+      assert.match(error.message, /expected true, actual not recorded/);
+    }
+  });
+
+  test("absent, no access claim is made", async () => {
+    const appraisal = evaluate(await verifiedFixture(), parsePolicy(devPolicyJson()), { now: NOW });
+    assert.ok(!appraisal.claims.some((c) => c.path.startsWith("launch.access")));
+  });
+});
+
+describe("recordedAccess", () => {
+  test("a boolean when recorded, otherwise undefined", () => {
+    const config = { access: { requireSealed: true, requireApiKey: false } };
+    assert.equal(recordedAccess(config, "requireSealed"), true);
+    assert.equal(recordedAccess(config, "requireApiKey"), false);
+    assert.equal(recordedAccess({}, "requireSealed"), undefined);
+    assert.equal(recordedAccess({ access: [] }, "requireSealed"), undefined);
+    assert.equal(recordedAccess({ access: { requireSealed: "yes" } }, "requireSealed"), undefined);
   });
 });

@@ -45,8 +45,9 @@ function documentPaths(value: unknown, prefix = ""): string[] {
 describe("docs/policy.schema.json", () => {
   test("names exactly the members the validator knows", () => {
     const fromSchema = new Set(schemaPaths(SCHEMA));
-    // allowInsecure, the one optional member, is in no example's document: add it.
-    const fromDocument = new Set([...documentPaths(productionPolicyJson()), "allowInsecure"]);
+    // allowInsecure and launch.access, the optional members, are in no example's document: add them.
+    const optional = ["allowInsecure", "launch.access", "launch.access.requireSealed", "launch.access.requireApiKey"];
+    const fromDocument = new Set([...documentPaths(productionPolicyJson()), ...optional]);
     assert.deepEqual([...fromSchema].sort(), [...fromDocument].sort());
   });
 
@@ -87,6 +88,8 @@ describe("docs/policy.schema.json", () => {
         ["sealed", "sealed"],
       ],
       [["channel", "modes"], ["tcp"]],
+      [["launch", "access"], { requireSealed: false, requireApiKey: "any" }],
+      [["launch", "access"], { requireSealed: true }],
     ];
     for (const [p, value] of cases) {
       const doc = productionPolicyJson();

@@ -626,3 +626,33 @@ describe("property: only PolicyError comes out of the validator", () => {
     }
   });
 });
+
+describe("launch.access (optional)", () => {
+  test("absent demands nothing; true or any for each member, both required", () => {
+    assert.equal(parsePolicy(prod()).launch.access, undefined);
+    const policy = parsePolicy(withValue(prod, ["launch", "access"], { requireSealed: true, requireApiKey: "any" }));
+    assert.deepEqual(policy.launch.access, { requireSealed: true, requireApiKey: "any" });
+    assert.ok(Object.isFrozen(policy.launch.access));
+  });
+
+  test("false, other values, a missing or an unknown member are refused with their path", () => {
+    const access = (value: unknown) => withValue(prod, ["launch", "access"], value);
+    assert.throws(
+      () => parsePolicy(access({ requireSealed: false, requireApiKey: "any" })),
+      invalid("launch.access.requireSealed", /must be true or "any"/),
+    );
+    assert.throws(
+      () => parsePolicy(access({ requireSealed: true, requireApiKey: 1 })),
+      invalid("launch.access.requireApiKey", /not a number/),
+    );
+    assert.throws(
+      () => parsePolicy(access({ requireSealed: true })),
+      invalid("launch.access.requireApiKey", /missing/),
+    );
+    assert.throws(
+      () => parsePolicy(access({ requireSealed: true, requireApiKey: true, tls: true })),
+      invalid("launch.access.tls", /unknown member/),
+    );
+    assert.throws(() => parsePolicy(access(true)), invalid("launch.access", /must be an object/));
+  });
+});
