@@ -4,6 +4,7 @@ import { registerComplete } from "./commands/complete.js";
 import { registerEventlog } from "./commands/eventlog.js";
 import { registerEvidence } from "./commands/evidence.js";
 import { registerMeasure } from "./commands/measure.js";
+import { registerModel } from "./commands/model.js";
 import { registerServe } from "./commands/serve.js";
 import { registerTpmAttest } from "./commands/tpm-attest.js";
 import { registerTpmSim } from "./commands/tpm-sim.js";
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   registerServe(program);
   registerMeasure(program);
   registerVerify(program);
+  registerModel(program);
   registerChat(program);
   registerComplete(program);
 
