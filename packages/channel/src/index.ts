@@ -39,5 +39,6 @@ export {
   ResponseDecoder,
 } from "./response.js";
 export { deriveResponseKeys, responseSecretSize } from "./response-keys.js";
+export { openSingleShot, type SingleShotMessage, sealSingleShot } from "./single-shot.js";
 export { webCryptoBackend, webCryptoBackendWith } from "./web-backend.js";
 export * from "./wire.js";
