@@ -13,5 +13,6 @@ export {
   readKeyFile,
   writeKeyFile,
 } from "./key-file.js";
+export * from "./release/index.js";
 export * from "./sealed/index.js";
 export { combineModelKey, SHARE_BYTES, splitModelKey } from "./shares.js";

@@ -1,5 +1,8 @@
 export * from "./attestation/index.js";
 export * from "./channel/index.js";
+export { DEFAULT_MEMORY_DIR } from "./custody/memory-file.js";
+export { SEALED_CONTEXT_SIZE, type SealedEngineInput, sealedEngineConfig } from "./custody/sealed-config.js";
+export { type OpenedSealedModel, openSealedModel } from "./custody/sealed-model.js";
 export * from "./engine/index.js";
 export * from "./http/index.js";
 export * from "./launch/index.js";
@@ -7,6 +10,7 @@ export * from "./model/resolve.js";
 export {
   type ReferenceValues,
   type RunningVeriteeServer,
+  type SealedModelOptions,
   type ServeOptions,
   startVeriteeServer,
 } from "./serve.js";

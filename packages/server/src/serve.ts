@@ -23,11 +23,15 @@ import os from "node:os";
 import path from "node:path";
 import { createAttestedCertificate } from "@veritee/channel/node";
 import { decodePemBlock, toHex } from "@veritee/core";
+import type { RetryOptions } from "@veritee/custody";
 import { provisionSwtpm, type SwtpmInstance, startSwtpm, TpmClient, type TransportSpec } from "@veritee/tpm";
 import { type Attester, createAttester } from "./attestation/attester.js";
 import { handleActivateRequest, handleAttestationRequest } from "./attestation/http.js";
 import { serverRecipientKey } from "./channel/recipient.js";
 import { wasSealed, withSealedChannel } from "./channel/sealed-http.js";
+import { loadSealedModel } from "./custody/load.js";
+import { sealedEngineConfig } from "./custody/sealed-config.js";
+import { openSealedModel } from "./custody/sealed-model.js";
 import { createEmbeddedEngine } from "./engine/embedded.js";
 import { engineFileMappings } from "./engine/native.js";
 import type { Engine } from "./engine/types.js";
@@ -39,6 +43,7 @@ import type { Logger } from "./http/logger.js";
 import type { Route } from "./http/router.js";
 import { type BoundHttpServer, bindHttpServer, type RunningHttpServer } from "./http/server.js";
 import { assertEngineMappingsPinned, closeEngineFiles, pinEngineFiles } from "./launch/engine-files.js";
+import { LaunchError } from "./launch/errors.js";
 import { assertApplicationPcrFresh, type MeasuredLaunch, runMeasuredLaunch } from "./launch/launch.js";
 import {
   assertNoLoaderEnvironment,
@@ -79,6 +84,12 @@ export interface ServeOptions {
         readonly contextSize?: number;
         readonly parallelSequences?: number;
         readonly threads?: number;
+        /**
+         * `model` is a sealed model file (docs/CUSTODY.md): its key is
+         * released by the custodians after they verified this server's
+         * attestation, and the plaintext lives only in an unlinked RAM file.
+         */
+        readonly sealed?: SealedModelOptions;
       }
     | {
         readonly kind: "upstream";
@@ -158,6 +169,18 @@ export interface ServeOptions {
   readonly requireSealed?: boolean;
 }
 
+/** Where a sealed model's key comes from. */
+export interface SealedModelOptions {
+  /** The custodians' base URLs: one, or the k-of-n owners'. */
+  readonly custodians: readonly string[];
+  readonly deployment: string;
+  /** A RAM file system for the plaintext (default /dev/shm; tmpfs or ramfs, checked). */
+  readonly memoryDir?: string;
+  readonly retry?: RetryOptions;
+  /** Test hook: the fetch the release client uses. */
+  readonly fetch?: typeof fetch;
+}
+
 /** The reference values a client policy needs, as the server measured them. */
 export interface ReferenceValues {
   /** True for a development TPM: any policy built from these values is a development policy. */
@@ -192,6 +215,12 @@ export interface RunningVeriteeServer {
   /** Which platform evidence the server attaches to attestations (configfs-tsm CPU reports, GPU reports). */
   readonly platformSources: PlatformCollector["sources"];
   readonly referenceValues: ReferenceValues;
+  /**
+   * A sealed model's custody: `drop()` ends the engine and frees the
+   * plaintext (the hook issue 12's lease calls on expiry); the server then
+   * answers 503. Absent for a plaintext model.
+   */
+  readonly custody: { readonly deployment: string; drop(): Promise<void> } | undefined;
   /** Graceful shutdown: drain requests, close the engine, drop keys, release the TPM. Idempotent. */
   close(): Promise<void>;
 }
@@ -268,27 +297,41 @@ export async function startVeriteeServer(options: ServeOptions): Promise<Running
     await assertApplicationPcrFresh(tpm, APPLICATION_PCR);
 
     // 2. The engine.
+    // A sealed model's engine loads after the release (step 4b): its key needs this launch's attestation.
     const opened = await openEngine(options, cleanups);
-    const { engine, models, engineFiles } = opened;
+    const { models, engineFiles, sealedModel } = opened;
+    let engine = opened.engine;
     let config = { ...opened.config, launchEnvironment };
-    cleanups.push(() => engine.close());
+    if (engine) {
+      const started = engine;
+      cleanups.push(() => started.close());
+    }
 
     // 3. Measurements, keys, launch log → application PCR.
     // Every native file mapped now must be one pinned before the load (device and inode); all pinned are measured.
-    if (engine.kind === "embedded") assertEngineMappingsPinned(await engineFileMappings(), engineFiles);
+    if (engine?.kind === "embedded") assertEngineMappingsPinned(await engineFileMappings(), engineFiles);
     // The model is hashed once, after loading, from the descriptor pinned before the engine opened its path;
-    // the configuration records that digest.
-    const modelMeasurements = await Promise.all(
-      models.map((m) =>
-        measureModel(
-          m,
-          options.onProgress ? (p) => options.onProgress?.(`measuring ${p.what}`)(p.done, p.total) : undefined,
-        ),
-      ),
-    );
+    // the configuration records that digest. A sealed model's measurement is its header's plaintext digest,
+    // which unsealing verifies before the engine opens the plaintext.
+    const modelMeasurements = sealedModel
+      ? [
+          {
+            id: sealedModel.header.modelId,
+            digest: sealedModel.header.plaintextSha256,
+            size: sealedModel.header.plaintextLength,
+          },
+        ]
+      : await Promise.all(
+          models.map((m) =>
+            measureModel(
+              m,
+              options.onProgress ? (p) => options.onProgress?.(`measuring ${p.what}`)(p.done, p.total) : undefined,
+            ),
+          ),
+        );
     // Measured: the pinned descriptors have done their work.
     for (const m of models) await m.pinned.close();
-    if (config.engine.kind === "embedded") {
+    if (config.engine.kind === "embedded" && !sealedModel) {
       const measured = modelMeasurements[0]!.digest;
       if (config.engine.modelSha256 !== "" && config.engine.modelSha256 !== measured) {
         throw new ModelError("digest-mismatch", "the model file changed while the server was starting");
@@ -304,7 +347,8 @@ export async function startVeriteeServer(options: ServeOptions): Promise<Running
         ? { onProgress: (p) => options.onProgress?.(`measuring ${p.what}`)(p.done, p.total) }
         : {}),
     });
-    await closeEngineFiles(engineFiles);
+    // Engine files stay pinned until a sealed model's engine has loaded and its mappings are checked.
+    if (!sealedModel) await closeEngineFiles(engineFiles);
     const measurements: LaunchMeasurements = { ...measured, models: modelMeasurements };
     const launch = await runMeasuredLaunch({ tpm, measurements, appPcr: APPLICATION_PCR });
     cleanups.push(async () => launch.keys.dropKeys());
@@ -328,6 +372,22 @@ export async function startVeriteeServer(options: ServeOptions): Promise<Running
     });
     cleanups.push(() => attester.close());
     const bootValues = (await tpm.pcrRead({ sha256: BOOT_PCRS })).get("sha256")!;
+
+    // 4b. A sealed model: the key, released to this attested launch; the plaintext, in RAM only; then the engine.
+    let custody: RunningVeriteeServer["custody"];
+    if (sealedModel && options.engine.kind === "embedded" && config.engine.kind === "embedded") {
+      const loaded = await loadSealedModel(sealedModel, options.engine, config.engine, {
+        attester,
+        keys: launch.keys,
+        engineFiles,
+        cleanups,
+        logger: options.logger,
+        onProgress: options.onProgress,
+      });
+      engine = loaded.engine;
+      custody = loaded.custody;
+    }
+    if (!engine) throw new LaunchError("bad-config", "no engine was started");
 
     const http = createHttpHandler({
       engine,
@@ -389,6 +449,7 @@ export async function startVeriteeServer(options: ServeOptions): Promise<Running
       attester,
       referenceValues,
       platformSources: platform.sources,
+      custody,
       close: () => {
         closing ??= cleanup();
         return closing;
@@ -408,6 +469,32 @@ async function openEngine(options: ServeOptions, cleanups: (() => Promise<void>)
     tpm: options.tpm,
     access: { requireSealed: options.requireSealed ?? false, requireApiKey: (options.apiKeys?.length ?? 0) > 0 },
   };
+  if (options.engine.kind === "embedded" && options.engine.sealed) {
+    const e = options.engine;
+    const sealed = e.sealed!;
+    const progress = options.onProgress;
+    const sealedModel = await openSealedModel(
+      e.model,
+      progress ? (p) => progress("measuring the sealed model")(p.done, p.total) : undefined,
+    );
+    cleanups.push(() => sealedModel.pinned.close());
+    const engineFiles = await pinEngineFiles(path.join(options.codeRoot, "node_modules"));
+    cleanups.push(() => closeEngineFiles(engineFiles));
+    const h = sealedModel.header;
+    const config = serverConfig({
+      ...common,
+      engine: sealedEngineConfig({
+        sealedPath: e.model,
+        header: h,
+        sealedSha256: sealedModel.sealedSha256,
+        deployment: sealed.deployment,
+        custodians: sealed.custodians,
+        contextSize: e.contextSize,
+        threads: e.threads,
+      }),
+    });
+    return { engine: undefined, config, models: [], engineFiles, sealedModel };
+  }
   if (options.engine.kind === "embedded") {
     const e = options.engine;
     const model = await resolveModel(e.model, {
@@ -441,7 +528,13 @@ async function openEngine(options: ServeOptions, cleanups: (() => Promise<void>)
         gpu: "none",
       },
     });
-    return { engine: engine as Engine, config, models: [{ id: s.modelId, path: model.path, pinned }], engineFiles };
+    return {
+      engine: engine as Engine,
+      config,
+      models: [{ id: s.modelId, path: model.path, pinned }],
+      engineFiles,
+      sealedModel: undefined,
+    };
   }
   const u = options.engine;
   const engine = await createUpstreamEngine({
@@ -460,7 +553,7 @@ async function openEngine(options: ServeOptions, cleanups: (() => Promise<void>)
       ...(u.apiKey ? { apiKey: u.apiKey } : {}),
     },
   });
-  return { engine: engine as Engine, config, models: [], engineFiles: [] };
+  return { engine: engine as Engine, config, models: [], engineFiles: [], sealedModel: undefined };
 }
 
 /** Simple token bucket: credential activation costs a TPM operation per call. */

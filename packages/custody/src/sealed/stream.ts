@@ -212,7 +212,8 @@ async function readHeaderBytes(file: FileHandle): Promise<{ header: SealedHeader
 
 /** Options of {@link unsealModel}. */
 export interface UnsealOptions {
-  readonly input: string;
+  /** The sealed file, by path or as an open handle (kept open: the caller pinned and measured it). */
+  readonly input: string | FileHandle;
   readonly key: Uint8Array;
   /** Receives each verified plaintext chunk, in order; awaited before the next is read. */
   readonly write: (chunk: Uint8Array) => void | Promise<void>;
@@ -230,7 +231,7 @@ export interface UnsealOptions {
  *   `digest-mismatch`, and the header's codes.
  */
 export async function unsealModel(options: UnsealOptions): Promise<SealedHeader> {
-  const file = await open(options.input, "r");
+  const file = typeof options.input === "string" ? await open(options.input, "r") : options.input;
   try {
     // Hash the header bytes as they are in the file, not a re-encoding.
     const { header, bytes: headerBytes } = await readHeaderBytes(file);
@@ -273,6 +274,6 @@ export async function unsealModel(options: UnsealOptions): Promise<SealedHeader>
     }
     return header;
   } finally {
-    await file.close();
+    if (typeof options.input === "string") await file.close();
   }
 }

@@ -24,6 +24,24 @@ export interface EmbeddedEngineConfig {
   readonly threads: number;
   /** "none" for CPU only; "auto" where a GPU is present. */
   readonly gpu: "none" | "auto";
+  /**
+   * A sealed model (docs/CUSTODY.md): `modelPath` names the sealed file and
+   * `modelSha256` is the plaintext's SHA-256 from its header (verified when
+   * it is unsealed). Absent for a plaintext model.
+   */
+  readonly sealed?: SealedModelConfig;
+}
+
+/** Which sealed file, from which deployment and custodians: published, so clients see which model they talk to. */
+export interface SealedModelConfig {
+  /** SHA-256 of the whole sealed file, lower-case hex. */
+  readonly sha256: string;
+  /** The custodians' deployment the key is released for. */
+  readonly deployment: string;
+  /** The custodians asked for the key (base URLs, in the order given). */
+  readonly custodians: readonly string[];
+  /** Shares needed: 1 for one custodian's whole key. */
+  readonly threshold: number;
 }
 
 /** An upstream OpenAI-compatible engine (vLLM, llama.cpp server, Ollama) inside the same trust boundary. */

@@ -3,6 +3,7 @@ export {
   type EmbeddedEngineConfig,
   measuredConfiguration,
   SECRET_CONFIG_FIELDS,
+  type SealedModelConfig,
   type ServerAccess,
   type ServerConfig,
   type ServerLimits,
