@@ -16,6 +16,7 @@ import path from "node:path";
 import { DEVELOPMENT_POLICY_WARNING, type DigestSpec, policyFromReferenceValues } from "@veritee/policy";
 import {
   defaultThreads,
+  type EmbeddedEngineConfig,
   type EngineBinaryMeasurement,
   embeddedContextSize,
   engineBinaryInputs,
@@ -27,7 +28,9 @@ import {
   measureEngineBinaries,
   measureModel,
   measureRuntime,
+  openSealedModel,
   type ServerConfig,
+  sealedEngineConfig,
   serverConfig,
   type TpmChoice,
 } from "@veritee/server";
@@ -36,8 +39,9 @@ import type { Command } from "commander";
 import { CliError } from "../cli-error.js";
 import { out, parsePort, positive, readInputFile, sha256Option } from "../io.js";
 import { CODE_ROOT, DEFAULT_MODEL } from "./serve.js";
+import { type SealedFlags, sealedChoice, sealedOptions } from "./serve-sealed.js";
 
-interface Options {
+interface Options extends SealedFlags {
   codeRoot?: string;
   config?: string;
   dev?: boolean;
@@ -80,6 +84,8 @@ const CONFIG_FLAGS: readonly (keyof Options)[] = [
   "threads",
   "requireSealed",
   "apiKeys",
+  "custodian",
+  "deployment",
 ];
 
 function collect(value: string, previous: string[]): string[] {
@@ -88,7 +94,7 @@ function collect(value: string, previous: string[]): string[] {
 
 /** `veritee measure`: reference values without a TPM. */
 export function registerMeasure(program: Command): void {
-  program
+  const measureCommand = program
     .command("measure")
     .description(
       "recompute a server's launch reference values (code bundle, configuration, runtime, engine, model) from a release bundle, a configuration and a model file, without a TPM; optionally write the policy that accepts them",
@@ -149,20 +155,20 @@ export function registerMeasure(program: Command): void {
       [],
     )
     .option("--any-boot-pcrs", 'with --write-policy: boot PCRs "any" (skip the boot check)')
-    .option("--max-age <seconds>", "with --write-policy: freshness limit (default: 300)")
-    .action(async (opts: Options) => {
-      try {
-        await measure(opts);
-      } catch (error) {
-        // Measurement problems are the user's input (a missing file, a bad configuration), not internal errors.
-        if (error instanceof LaunchError) {
-          throw new CliError(error.code === "bad-config" ? "bad-argument" : "file-unreadable", error.message, {
-            cause: error,
-          });
-        }
-        throw error;
+    .option("--max-age <seconds>", "with --write-policy: freshness limit (default: 300)");
+  sealedOptions(measureCommand, false).action(async (opts: Options) => {
+    try {
+      await measure(opts);
+    } catch (error) {
+      // Measurement problems are the user's input (a missing file, a bad configuration), not internal errors.
+      if (error instanceof LaunchError) {
+        throw new CliError(error.code === "bad-config" ? "bad-argument" : "file-unreadable", error.message, {
+          cause: error,
+        });
       }
-    });
+      throw error;
+    }
+  });
 }
 
 async function measure(opts: Options): Promise<void> {
@@ -183,7 +189,9 @@ async function measure(opts: Options): Promise<void> {
     engineBinaries = await measureEngineBinaries(await nativeEngineFiles(codeRoot, opts.anyEngineBinaries === true));
     const model = modelMeasured
       ? { ...modelMeasured, id: config.engine.modelId }
-      : await measureModel({ id: config.engine.modelId, path: modelPath! });
+      : config.engine.sealed
+        ? await sealedModelMeasurement(opts, config.engine)
+        : await measureModel({ id: config.engine.modelId, path: modelPath! });
     if (model.digest !== config.engine.modelSha256) {
       throw new CliError(
         "bad-argument",
@@ -380,6 +388,27 @@ async function configFromFlags(opts: Options): Promise<ConfigSource> {
     tpm,
     access: { requireSealed: opts.requireSealed === true, requireApiKey: opts.apiKeys === true },
   };
+  const sealed = sealedChoice(opts, {
+    "--model": opts.model,
+    "--model-sha256": opts.modelSha256,
+    "--engine upstream": opts.engine === "upstream" ? true : undefined,
+  });
+  if (sealed) {
+    const opened = await openSealedModel(sealed.path);
+    await opened.pinned.close();
+    const engine = sealedEngineConfig({
+      sealedPath: sealed.path,
+      header: opened.header,
+      sealedSha256: opened.sealedSha256,
+      deployment: sealed.deployment,
+      custodians: sealed.custodians,
+      contextSize: positive(opts.contextSize, "--context-size"),
+      threads: positive(opts.threads, "--threads"),
+    });
+    const h = opened.header;
+    const modelMeasured = { id: h.modelId, digest: h.plaintextSha256, size: h.plaintextLength };
+    return { config: serverConfig({ ...common, engine }), modelPath: undefined, modelMeasured };
+  }
   const kind = opts.engine ?? "embedded";
   if (kind === "embedded") {
     if (opts.upstreamUrl || opts.upstreamModel) {
@@ -434,6 +463,27 @@ async function configFromFlags(opts: Options): Promise<ConfigSource> {
 }
 
 /** The context size the server would pick for the model (its GGUF header's training context, capped). */
+/**
+ * A sealed configuration's model measurement (`--config` with `engine.sealed`):
+ * the header's plaintext digest of the `--sealed-model` file, which must be
+ * the sealed file the configuration names.
+ */
+async function sealedModelMeasurement(opts: Options, engine: EmbeddedEngineConfig): Promise<ModelMeasurement> {
+  if (opts.sealedModel === undefined) {
+    throw new CliError("bad-argument", "the configuration serves a sealed model: pass its file with --sealed-model");
+  }
+  const opened = await openSealedModel(opts.sealedModel);
+  await opened.pinned.close();
+  if (opened.sealedSha256 !== engine.sealed?.sha256) {
+    throw new CliError(
+      "bad-argument",
+      `--sealed-model's SHA-256 is ${opened.sealedSha256}, but the configuration names ${engine.sealed?.sha256}`,
+    );
+  }
+  const h = opened.header;
+  return { id: engine.modelId, digest: h.plaintextSha256, size: h.plaintextLength };
+}
+
 async function contextSizeOf(modelPath: string): Promise<number> {
   try {
     return await embeddedContextSize(modelPath);

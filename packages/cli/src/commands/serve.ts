@@ -18,6 +18,7 @@ import type { Command } from "commander";
 import { CliError } from "../cli-error.js";
 import { out, parsePort, positive, readInputFile, sha256Option } from "../io.js";
 import { type AccessFlags, accessServeOptions, collectApiKey } from "./serve-access.js";
+import { type SealedFlags, sealedChoice, sealedOptions } from "./serve-sealed.js";
 
 /** The repository (release) root: packages/cli/dist/src/commands → five levels up. */
 export const CODE_ROOT = path.resolve(fileURLToPath(new URL("../../../../../", import.meta.url)));
@@ -25,7 +26,7 @@ export const CODE_ROOT = path.resolve(fileURLToPath(new URL("../../../../../", i
 /** The embedded default model, when the shared test material is beside the repository. */
 export const DEFAULT_MODEL = path.resolve(CODE_ROOT, "..", "shared", "models", "stories260K.gguf");
 
-interface Options extends AccessFlags {
+interface Options extends AccessFlags, SealedFlags {
   dev?: boolean;
   host: string;
   port: number;
@@ -55,7 +56,7 @@ const collect = (value: string, previous: string[]): string[] => [...previous, v
 
 /** `veritee serve`: the attested OpenAI-compatible inference server. */
 export function registerServe(program: Command): void {
-  program
+  const serve = program
     .command("serve")
     .description(
       "start the attested OpenAI-compatible inference server: measure the code, configuration, engine and model into the TPM, generate in-memory keys, serve /v1/* and /v1/attestation",
@@ -83,7 +84,7 @@ export function registerServe(program: Command): void {
     .option("--parallel <n>", "embedded engine: requests generated at the same time (default: 4)")
     .option(
       "--context-size <n>",
-      "context window per sequence in tokens (default: embedded, the model's training context, at most 2048; upstream, what the upstream reports, else unknown and left to the upstream)",
+      "context window per sequence in tokens (default: embedded, the model's training context, at most 2048, and 2048 for a sealed model; upstream, what the upstream reports, else unknown and left to the upstream)",
     )
     .option(
       "--write-policy <file>",
@@ -139,61 +140,60 @@ export function registerServe(program: Command): void {
       collectApiKey,
     )
     .option("--api-key-file <file>", "read API keys from FILE, one a line ('#' comments and blank lines ignored)")
-    .option("--require-sealed", "refuse plaintext requests to /v1/* but attestation: serve sealed requests only")
-    .action(async (opts: Options) => {
-      if (!opts.allowLoaderEnv) {
-        // Before anything is loaded: the flags and variables act on the process from its first instruction.
-        try {
-          assertNoLoaderEnvironment(currentLaunchEnvironment());
-        } catch (error) {
-          if (error instanceof LaunchError) throw new CliError("loader-environment", error.message, { cause: error });
-          throw error;
-        }
+    .option("--require-sealed", "refuse plaintext requests to /v1/* but attestation: serve sealed requests only");
+  sealedOptions(serve, true).action(async (opts: Options) => {
+    if (!opts.allowLoaderEnv) {
+      // Before anything is loaded: the flags and variables act on the process from its first instruction.
+      try {
+        assertNoLoaderEnvironment(currentLaunchEnvironment());
+      } catch (error) {
+        if (error instanceof LaunchError) throw new CliError("loader-environment", error.message, { cause: error });
+        throw error;
       }
-      // Every option is checked, and every input file read, before anything is loaded or bound.
-      const serveOptions = await buildServeOptions(opts);
-      process.stderr.write(`starting${opts.dev ? " (development TPM — INSECURE)" : ""}…\n`);
-      const server = await startVeriteeServer(serveOptions);
-      const rv = server.referenceValues;
-      out(`veritee server listening on ${server.url}`);
-      if (server.tlsUrl) out(`attested TLS listening on ${server.tlsUrl} (clients pin the attested key)`);
-      if (server.metricsUrl) out(`metrics listening on ${server.metricsUrl}/metrics (admin)`);
-      out(
-        `  engine          ${server.engine.kind}, models ${server.engine
-          .models()
-          .map((m) => m.id)
-          .join(", ")}`,
-      );
-      out(`  attestation     GET ${server.url}/v1/attestation?nonce=HEX`);
-      const sources = server.platformSources;
-      out(
-        `  platform        ${sources.tsm ? "TPM + confidential-VM report (configfs-tsm)" : sources.azureVtpm ? "Azure vTPM + HCL report (SEV-SNP)" : "TPM only (not a confidential VM, or --platform-evidence none)"}${sources.gpus ? " + GPU reports" : ""}`,
-      );
-      out("expected measurements (reference values for a client policy):");
-      out(`  application PCR ${rv.appPcr} = ${rv.appPcrValue} (unique to this launch: it includes the key set)`);
-      out(`  code bundle     ${rv.launch.codeBundle}`);
-      out(`  configuration   ${rv.launch.configuration}`);
-      out(`  runtime         ${rv.launch.runtime}`);
-      for (const [name, digest] of Object.entries(rv.launch.engineBinaries))
-        out(`  engine binary   ${digest}  ${name}`);
-      for (const [id, digest] of Object.entries(rv.launch.models)) out(`  model           ${digest}  ${id}`);
-      out(
-        `  boot PCRs 0-7   ${Object.values(rv.bootPcrs).every((v) => /^0+$/.test(v)) ? "all zero (no measured boot)" : "see policy"}`,
-      );
-      if (opts.writePolicy) {
-        try {
-          await writeFile(opts.writePolicy, `${JSON.stringify(policyFromReferenceValues(rv), null, 2)}\n`);
-        } catch (error) {
-          // Fail closed: a server whose policy could not be written does not keep serving.
-          await server.close();
-          throw error;
-        }
-        out(`policy written to ${opts.writePolicy}${rv.development ? " (a DEVELOPMENT policy)" : ""}`);
+    }
+    // Every option is checked, and every input file read, before anything is loaded or bound.
+    const serveOptions = await buildServeOptions(opts);
+    process.stderr.write(`starting${opts.dev ? " (development TPM — INSECURE)" : ""}…\n`);
+    const server = await startVeriteeServer(serveOptions);
+    const rv = server.referenceValues;
+    out(`veritee server listening on ${server.url}`);
+    if (server.tlsUrl) out(`attested TLS listening on ${server.tlsUrl} (clients pin the attested key)`);
+    if (server.metricsUrl) out(`metrics listening on ${server.metricsUrl}/metrics (admin)`);
+    out(
+      `  engine          ${server.engine.kind}, models ${server.engine
+        .models()
+        .map((m) => m.id)
+        .join(", ")}`,
+    );
+    out(`  attestation     GET ${server.url}/v1/attestation?nonce=HEX`);
+    const sources = server.platformSources;
+    out(
+      `  platform        ${sources.tsm ? "TPM + confidential-VM report (configfs-tsm)" : sources.azureVtpm ? "Azure vTPM + HCL report (SEV-SNP)" : "TPM only (not a confidential VM, or --platform-evidence none)"}${sources.gpus ? " + GPU reports" : ""}`,
+    );
+    out("expected measurements (reference values for a client policy):");
+    out(`  application PCR ${rv.appPcr} = ${rv.appPcrValue} (unique to this launch: it includes the key set)`);
+    out(`  code bundle     ${rv.launch.codeBundle}`);
+    out(`  configuration   ${rv.launch.configuration}`);
+    out(`  runtime         ${rv.launch.runtime}`);
+    for (const [name, digest] of Object.entries(rv.launch.engineBinaries)) out(`  engine binary   ${digest}  ${name}`);
+    for (const [id, digest] of Object.entries(rv.launch.models)) out(`  model           ${digest}  ${id}`);
+    out(
+      `  boot PCRs 0-7   ${Object.values(rv.bootPcrs).every((v) => /^0+$/.test(v)) ? "all zero (no measured boot)" : "see policy"}`,
+    );
+    if (opts.writePolicy) {
+      try {
+        await writeFile(opts.writePolicy, `${JSON.stringify(policyFromReferenceValues(rv), null, 2)}\n`);
+      } catch (error) {
+        // Fail closed: a server whose policy could not be written does not keep serving.
+        await server.close();
+        throw error;
       }
-      await waitForSignal();
-      process.stderr.write("shutting down…\n");
-      await server.close();
-    });
+      out(`policy written to ${opts.writePolicy}${rv.development ? " (a DEVELOPMENT policy)" : ""}`);
+    }
+    await waitForSignal();
+    process.stderr.write("shutting down…\n");
+    await server.close();
+  });
 }
 
 async function buildServeOptions(opts: Options): Promise<ServeOptions> {
@@ -235,7 +235,26 @@ async function buildServeOptions(opts: Options): Promise<ServeOptions> {
   }
   let engine: ServeOptions["engine"];
   const contextSize = positive(opts.contextSize, "--context-size");
-  if (opts.engine === "embedded") {
+  const sealed = sealedChoice(opts, {
+    "--model": opts.model,
+    "--model-sha256": opts.modelSha256,
+    "--allow-unpinned-model": opts.allowUnpinnedModel,
+    "--engine upstream": opts.engine === "upstream" ? true : undefined,
+  });
+  if (sealed) {
+    const parallel = positive(opts.parallel, "--parallel");
+    engine = {
+      kind: "embedded",
+      model: sealed.path,
+      sealed: {
+        custodians: sealed.custodians,
+        deployment: sealed.deployment,
+        ...(sealed.memoryDir ? { memoryDir: sealed.memoryDir } : {}),
+      },
+      ...(parallel ? { parallelSequences: parallel } : {}),
+      ...(contextSize ? { contextSize } : {}),
+    };
+  } else if (opts.engine === "embedded") {
     if (opts.upstreamUrl) throw new CliError("bad-argument", "--upstream-url goes with --engine upstream");
     const model = opts.model ?? (existsSync(DEFAULT_MODEL) ? DEFAULT_MODEL : undefined);
     if (model === undefined)
