@@ -6,6 +6,7 @@
 
 import { benchChannel } from "./channel.js";
 import { benchClient } from "./client.js";
+import { benchCustody } from "./custody.js";
 import { benchEventlogReplay } from "./eventlog-replay.js";
 import { benchHttpOverhead } from "./http-overhead.js";
 import { benchNvidia } from "./nvidia.js";
@@ -24,6 +25,7 @@ const suites: Record<string, () => Promise<void>> = {
   snp: benchSnp,
   tdx: benchTdx,
   nvidia: benchNvidia,
+  custody: benchCustody,
 };
 
 const wanted = process.argv.slice(2);

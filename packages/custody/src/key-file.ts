@@ -37,8 +37,6 @@ export interface ModelKeyFile {
   readonly secret: Uint8Array;
   /** Lower-case hex SHA-256 of the plaintext model. */
   readonly plaintextSha256: string;
-  /** Lower-case hex SHA-256 of the whole sealed file. */
-  readonly sealedSha256: string;
   /** How many shares open the model: 1 for a whole key. */
   readonly threshold: number;
   /** Which share this is (1-based, the owner's position in the sealed header), for threshold ≥ 2. */
@@ -48,7 +46,6 @@ export interface ModelKeyFile {
 function check(file: ModelKeyFile): void {
   if (!MODEL_ID.test(file.modelId)) throw new SealedModelError("bad-key", "the key file's modelId is not a model id");
   expectHexDigest(file.plaintextSha256, "plaintextSha256", 32);
-  expectHexDigest(file.sealedSha256, "sealedSha256", 32);
   expectInteger(file.threshold, "threshold", 1, 16);
   const whole = file.threshold === 1;
   if (file.secret.length !== (whole ? MODEL_KEY_BYTES : SHARE_BYTES)) {
@@ -68,7 +65,6 @@ export function encodeKeyFile(file: ModelKeyFile): string {
     modelId: file.modelId,
     secret: base64Encode(file.secret),
     plaintextSha256: file.plaintextSha256,
-    sealedSha256: file.sealedSha256,
     threshold: file.threshold,
   };
   if (file.shareIndex !== undefined) json.shareIndex = file.shareIndex;
@@ -84,14 +80,13 @@ export function decodeKeyFile(bytes: Uint8Array): ModelKeyFile {
   try {
     const value = parseJsonBytes(bytes, "key file", { maxBytes: MAX_KEY_FILE_BYTES, canonical: false });
     const share = Object.hasOwn(expectObject(value, "key file"), "shareIndex");
-    const names = ["format", "modelId", "secret", "plaintextSha256", "sealedSha256", "threshold"];
+    const names = ["format", "modelId", "secret", "plaintextSha256", "threshold"];
     const obj = expectMembers(value, "key file", share ? [...names, "shareIndex"] : names);
     if (obj.format !== KEY_FILE_FORMAT) throw new SealedModelError("bad-key", `not a ${KEY_FILE_FORMAT} key file`);
     const file: ModelKeyFile = {
       modelId: expectText(obj.modelId, "modelId", 128),
       secret: base64Decode(obj.secret, "secret", SHARE_BYTES),
       plaintextSha256: expectHexDigest(obj.plaintextSha256, "plaintextSha256", 32),
-      sealedSha256: expectHexDigest(obj.sealedSha256, "sealedSha256", 32),
       threshold: expectInteger(obj.threshold, "threshold", 1, 16),
       ...(share ? { shareIndex: expectInteger(obj.shareIndex, "shareIndex", 1, 16) } : {}),
     };

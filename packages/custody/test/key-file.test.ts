@@ -22,7 +22,6 @@ const whole: ModelKeyFile = {
   modelId: "stories-260k",
   secret: new Uint8Array(randomBytes(32)),
   plaintextSha256: digest,
-  sealedSha256: "cd".repeat(32),
   threshold: 1,
 };
 const badKey = (error: unknown) => error instanceof SealedModelError && error.code === "bad-key";

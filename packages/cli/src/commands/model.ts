@@ -141,7 +141,7 @@ async function prepareRegistration(
 
 /** The key, or one share per owner, with what each custodian or key file records. */
 async function secretsFor(plan: SealPlan, sealed: SealResult): Promise<ModelKeyFile[]> {
-  const base = { modelId: plan.modelId, plaintextSha256: sealed.plaintextSha256, sealedSha256: sealed.sealedSha256 };
+  const base = { modelId: plan.modelId, plaintextSha256: sealed.plaintextSha256 };
   if (plan.owners.length <= 1) return [{ ...base, secret: sealed.key, threshold: 1 }];
   const shares = await splitModelKey(sealed.key, plan.owners.length, plan.threshold);
   return shares.map((secret, i) => ({ ...base, secret, threshold: plan.threshold, shareIndex: i + 1 }));
@@ -182,7 +182,7 @@ async function seal(opts: SealOptions): Promise<void> {
     for (const s of secrets) s.secret.fill(0);
   }
   out(`sealed ${opts.in} → ${opts.out}`);
-  printHeader(sealed.header, sealed.sealedSha256);
+  printHeader(sealed.header, undefined);
   for (const file of plan.keyFiles) out(`key file: ${file} (mode 0600; keep it off the borrower's machine)`);
   if (registration) for (const url of plan.owners) out(`registered with ${url}`);
   else if (plan.owners.length > 0) out("each owner adds their key file: veritee custodian model add --key-file FILE");

@@ -92,8 +92,6 @@ export interface SealOptions {
 export interface SealResult {
   readonly header: SealedHeader;
   readonly key: Uint8Array;
-  /** SHA-256 of the whole sealed file, hex. */
-  readonly sealedSha256: string;
   readonly plaintextSha256: string;
 }
 
@@ -142,10 +140,8 @@ export async function sealModel(options: SealOptions): Promise<SealResult> {
     }
     const temp = path.join(path.dirname(options.output), `.${path.basename(options.output)}.${process.pid}.partial`);
     const out = await open(temp, "wx", 0o644);
-    const sealedHash = createHash("sha256");
     try {
       await out.write(headerBytes);
-      sealedHash.update(headerBytes);
       const total = chunkCount(header);
       for (let i = 0, at = 0; i < total; i++) {
         const n = await readAt(input, buffer, Math.min(chunkSize, size - at), at);
@@ -154,7 +150,6 @@ export async function sealModel(options: SealOptions): Promise<SealResult> {
         cipher.setAAD(aadFor(headerHash, i, i === total - 1));
         const sealed = Buffer.concat([cipher.update(plain), cipher.final(), cipher.getAuthTag()]);
         await out.write(sealed);
-        sealedHash.update(sealed);
         at += n;
         options.onProgress?.(at, size);
       }
@@ -181,7 +176,7 @@ export async function sealModel(options: SealOptions): Promise<SealResult> {
       await rm(temp, { force: true });
       throw error;
     }
-    return { header, key, sealedSha256: sealedHash.digest("hex"), plaintextSha256 };
+    return { header, key, plaintextSha256 };
   } finally {
     await input.close();
   }
