@@ -166,6 +166,9 @@ export function registerServe(program: Command): void {
         .join(", ")}`,
     );
     out(`  attestation     GET ${server.url}/v1/attestation?nonce=HEX`);
+    if (server.custody) {
+      out(`  sealed model    released for deployment ${server.custody.deployment}; the plaintext lives in RAM only`);
+    }
     const sources = server.platformSources;
     out(
       `  platform        ${sources.tsm ? "TPM + confidential-VM report (configfs-tsm)" : sources.azureVtpm ? "Azure vTPM + HCL report (SEV-SNP)" : "TPM only (not a confidential VM, or --platform-evidence none)"}${sources.gpus ? " + GPU reports" : ""}`,
