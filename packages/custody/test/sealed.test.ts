@@ -248,3 +248,24 @@ describe("header codec properties", () => {
     );
   });
 });
+
+describe("models large enough to hash on a second thread (≥ 8 MiB)", () => {
+  test("round trip, the standard SHA-256 in the header, and the digest bound by the final chunk", async () => {
+    const plain = randomBytes(9 * 1024 * 1024 + 123);
+    const input = path.join(dir, "large.bin");
+    const output = path.join(dir, "large.vtm");
+    await writeFile(input, plain);
+    const sealed = await sealModel({ input, output, modelId: "large", chunkSize: 1024 * 1024 });
+    const { createHash } = await import("node:crypto");
+    assert.equal(sealed.plaintextSha256, createHash("sha256").update(plain).digest("hex"));
+    assert.equal(decodeHeader(await readFile(output)).header.plaintextSha256, sealed.plaintextSha256);
+    assert.ok((await unsealFile(output, sealed.key)).equals(plain));
+
+    const bytes = await readFile(output);
+    const digestAt = 8 + 2 + 2 + 4 + 8;
+    bytes[digestAt + 5]! ^= 0x10;
+    await assert.rejects(unsealBytes(bytes, sealed.key), sealedError("chunk-auth-failed"));
+    const truncated = (await readFile(output)).subarray(0, bytes.length - 1000);
+    await assert.rejects(unsealBytes(truncated, sealed.key), sealedError("truncated"));
+  });
+});

@@ -22,6 +22,8 @@ export const DEFAULT_CHUNK_SIZE = 1024 * 1024;
 export const MAX_OWNERS = 16;
 export const MAX_OWNER_URL_BYTES = 2048;
 /** Model ids: 1–128 characters, letters, digits, `.`, `_`, `-` (they appear in URLs and file names). */
+/** Where the plaintext SHA-256 sits in the header: after magic, version, AEAD, chunk size and length. */
+export const PLAINTEXT_DIGEST_OFFSET = 8 + 2 + 2 + 4 + 8;
 export const MODEL_ID = /^[A-Za-z0-9._-]{1,128}$/;
 /** The largest plaintext a file may hold: 2^53 − 1 bytes, the largest exact JS integer. */
 const MAX_PLAINTEXT = Number.MAX_SAFE_INTEGER;

@@ -5,11 +5,18 @@
  *
  * Per chunk i of n: key = HKDF-SHA256(model key, salt = fileId, info =
  * "veritee-sealed-model-v1 chunk key"), nonce = 4 zero bytes ‖ u64 i, AAD =
- * SHA-256(header) ‖ u64 i ‖ u8 final. The index in nonce and AAD detects
- * reordering; the final flag detects truncation at a chunk boundary; bytes
- * after the final chunk are extension; the header hash and the per-file salt
- * make a chunk from any other file (or under a changed header) fail its tag.
- * A fresh random key per file means a nonce never repeats under one key.
+ * SHA-256(header with its plaintext digest zeroed) ‖ u64 i ‖ u8 final, and on
+ * the final chunk also ‖ the plaintext digest. The index in nonce and AAD
+ * detects reordering; the final flag detects truncation at a chunk boundary;
+ * bytes after the final chunk are extension; the header hash and the
+ * per-file salt make a chunk from any other file (or under a changed header)
+ * fail its tag; the final chunk binds the digest. A fresh random key per file
+ * means a nonce never repeats under one key.
+ *
+ * Binding the digest in the final chunk rather than in every chunk's header
+ * hash is what lets sealing run in one pass: the digest is known only once
+ * the last byte is read, and it is written into the header at the end. The
+ * SHA-256 runs on a second thread while this one encrypts (parallel-hash.ts).
  */
 import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from "node:crypto";
 import { access, type FileHandle, link, open, rename, rm } from "node:fs/promises";
@@ -23,9 +30,11 @@ import {
   decodeHeader,
   encodeHeader,
   MAX_HEADER_BYTES,
+  PLAINTEXT_DIGEST_OFFSET,
   SEALED_VERSION,
   type SealedHeader,
 } from "./header.js";
+import { chunkHasher } from "./parallel-hash.js";
 
 export const MODEL_KEY_BYTES = 32;
 const TAG_BYTES = 16;
@@ -45,12 +54,21 @@ function nonceFor(index: number): Buffer {
   return nonce;
 }
 
-function aadFor(headerHash: Buffer, index: number, final: boolean): Buffer {
-  const aad = Buffer.alloc(32 + 8 + 1);
+/** A chunk's associated data; `digest` (the plaintext's SHA-256) on the final chunk only. */
+function aadFor(headerHash: Buffer, index: number, digest: Uint8Array | undefined): Buffer {
+  const aad = Buffer.alloc(32 + 8 + 1 + (digest ? 32 : 0));
   headerHash.copy(aad, 0);
   aad.writeBigUInt64BE(BigInt(index), 32);
-  aad[40] = final ? 1 : 0;
+  aad[40] = digest ? 1 : 0;
+  if (digest) aad.set(digest, 41);
   return aad;
+}
+
+/** SHA-256 of the header bytes with the plaintext digest zeroed: what every chunk's AAD binds. */
+function headerHashOf(headerBytes: Uint8Array): Buffer {
+  const copy = Buffer.from(headerBytes);
+  copy.fill(0, PLAINTEXT_DIGEST_OFFSET, PLAINTEXT_DIGEST_OFFSET + 32);
+  return createHash("sha256").update(copy).digest();
 }
 
 async function exists(file: string): Promise<boolean> {
@@ -110,28 +128,20 @@ export async function sealModel(options: SealOptions): Promise<SealResult> {
   try {
     const before = await input.stat();
     const size = before.size;
-    const buffer = Buffer.alloc(chunkSize);
-    const hash = createHash("sha256");
-    for (let at = 0; at < size; ) {
-      const n = await readAt(input, buffer, Math.min(chunkSize, size - at), at);
-      if (n === 0) throw new SealedModelError("truncated", "the model file shrank while it was read");
-      hash.update(buffer.subarray(0, n));
-      at += n;
-    }
-    const plaintextSha256 = hash.digest("hex");
     const header: SealedHeader = {
       version: SEALED_VERSION,
       aeadId: AEAD_AES_256_GCM,
       chunkSize,
       plaintextLength: size,
-      plaintextSha256,
+      // Written when the last chunk has been read (the module comment).
+      plaintextSha256: "00".repeat(32),
       fileId: toHex(randomBytes(16)),
       threshold: options.threshold ?? 1,
       owners: options.owners ?? [],
       modelId: options.modelId,
     };
     const headerBytes = encodeHeader(header);
-    const headerHash = createHash("sha256").update(headerBytes).digest();
+    const headerHash = headerHashOf(headerBytes);
     const ck = chunkKey(key, header);
 
     // Fail before a long seal when the output exists; the link below makes the final check atomic.
@@ -140,21 +150,35 @@ export async function sealModel(options: SealOptions): Promise<SealResult> {
     }
     const temp = path.join(path.dirname(options.output), `.${path.basename(options.output)}.${process.pid}.partial`);
     const out = await open(temp, "wx", 0o644);
+    const hasher = chunkHasher(size, chunkSize);
+    let plaintextSha256: string;
     try {
-      await out.write(headerBytes);
+      await out.write(headerBytes, 0, headerBytes.length, 0);
+      const buffer = Buffer.alloc(chunkSize);
       const total = chunkCount(header);
+      let position = headerBytes.length;
       for (let i = 0, at = 0; i < total; i++) {
-        const n = await readAt(input, buffer, Math.min(chunkSize, size - at), at);
+        const want = Math.min(chunkSize, size - at);
+        const n = await readAt(input, buffer, want, at);
+        if (n !== want) throw new SealedModelError("truncated", "the model file shrank while it was sealed");
         const plain = buffer.subarray(0, n);
+        await hasher.update(plain);
+        const final = i === total - 1;
+        const digest = final ? fromHex(await hasher.digest()) : undefined;
         const cipher = createCipheriv("aes-256-gcm", ck, nonceFor(i));
-        cipher.setAAD(aadFor(headerHash, i, i === total - 1));
-        const sealed = Buffer.concat([cipher.update(plain), cipher.final(), cipher.getAuthTag()]);
-        await out.write(sealed);
+        cipher.setAAD(aadFor(headerHash, i, digest));
+        const body = cipher.update(plain);
+        cipher.final();
+        const written = await writeAll(out, [body, cipher.getAuthTag()], position);
+        position += written;
         at += n;
         options.onProgress?.(at, size);
+        if (digest) {
+          plaintextSha256 = toHex(digest);
+          await out.write(digest, 0, 32, PLAINTEXT_DIGEST_OFFSET);
+        }
       }
-      // The file must not change between the two passes, or the header's digest would lie. Unsealing checks the
-      // digest anyway; a size and mtime check here saves a third hash pass.
+      // One pass: the size and modification time must hold to the end, or the digest would mix two versions.
       const now = await input.stat();
       if (now.size !== before.size || now.mtimeMs !== before.mtimeMs) {
         throw new SealedModelError("digest-mismatch", "the model file changed while it was sealed");
@@ -172,14 +196,39 @@ export async function sealModel(options: SealOptions): Promise<SealResult> {
         await rm(temp, { force: true });
       }
     } catch (error) {
+      await hasher.abort();
       await out.close().catch(() => {});
       await rm(temp, { force: true });
       throw error;
     }
-    return { header, key, plaintextSha256 };
+    return { header: { ...header, plaintextSha256: plaintextSha256! }, key, plaintextSha256: plaintextSha256! };
   } finally {
     await input.close();
   }
+}
+
+/** Write `parts` at `position` (gathered, in order); the bytes written. */
+async function writeAll(file: FileHandle, parts: readonly Uint8Array[], position: number): Promise<number> {
+  let total = 0;
+  for (const part of parts) total += part.length;
+  const { bytesWritten } = await file.writev(parts as Uint8Array[], position);
+  if (bytesWritten === total) return total;
+  // A short gathered write (rare): finish part by part.
+  let at = position + bytesWritten;
+  let skip = bytesWritten;
+  for (const part of parts) {
+    if (skip >= part.length) {
+      skip -= part.length;
+      continue;
+    }
+    for (let off = skip; off < part.length; ) {
+      const { bytesWritten: n } = await file.write(part, off, part.length - off, at);
+      off += n;
+      at += n;
+    }
+    skip = 0;
+  }
+  return total;
 }
 
 /**
@@ -231,40 +280,48 @@ export async function unsealModel(options: UnsealOptions): Promise<SealedHeader>
     // Hash the header bytes as they are in the file, not a re-encoding.
     const { header, bytes: headerBytes } = await readHeaderBytes(file);
     const length = headerBytes.length;
-    const headerHash = createHash("sha256").update(headerBytes).digest();
+    const headerHash = headerHashOf(headerBytes);
+    const digest = fromHex(header.plaintextSha256);
     const ck = chunkKey(options.key, header);
     const size = (await file.stat()).size;
     const total = chunkCount(header);
     const buffer = Buffer.alloc(header.chunkSize + TAG_BYTES);
-    const hash = createHash("sha256");
+    const hasher = chunkHasher(header.plaintextLength, header.chunkSize);
     let position = length;
     let done = 0;
-    for (let i = 0; i < total; i++) {
-      const plainLength = Math.min(header.chunkSize, header.plaintextLength - done);
-      const n = await readAt(file, buffer, plainLength + TAG_BYTES, position);
-      if (n < plainLength + TAG_BYTES)
-        throw new SealedModelError("truncated", `the file ends in chunk ${i} of ${total}`);
-      const decipher = createDecipheriv("aes-256-gcm", ck, nonceFor(i));
-      decipher.setAAD(aadFor(headerHash, i, i === total - 1));
-      decipher.setAuthTag(buffer.subarray(plainLength, plainLength + TAG_BYTES));
-      let plain: Buffer;
-      try {
-        plain = Buffer.concat([decipher.update(buffer.subarray(0, plainLength)), decipher.final()]);
-      } catch (cause) {
-        if (i === 0)
-          throw new SealedModelError("wrong-key", "chunk 0 does not authenticate: a wrong key or a changed file", {
-            cause,
-          });
-        throw new SealedModelError("chunk-auth-failed", `chunk ${i} of ${total} does not authenticate`, { cause });
+    try {
+      for (let i = 0; i < total; i++) {
+        const plainLength = Math.min(header.chunkSize, header.plaintextLength - done);
+        const n = await readAt(file, buffer, plainLength + TAG_BYTES, position);
+        if (n < plainLength + TAG_BYTES)
+          throw new SealedModelError("truncated", `the file ends in chunk ${i} of ${total}`);
+        const decipher = createDecipheriv("aes-256-gcm", ck, nonceFor(i));
+        decipher.setAAD(aadFor(headerHash, i, i === total - 1 ? digest : undefined));
+        decipher.setAuthTag(buffer.subarray(plainLength, plainLength + TAG_BYTES));
+        let plain: Buffer;
+        try {
+          plain = decipher.update(buffer.subarray(0, plainLength));
+          // GCM's final() yields no bytes; it checks the tag.
+          decipher.final();
+        } catch (cause) {
+          if (i === 0)
+            throw new SealedModelError("wrong-key", "chunk 0 does not authenticate: a wrong key or a changed file", {
+              cause,
+            });
+          throw new SealedModelError("chunk-auth-failed", `chunk ${i} of ${total} does not authenticate`, { cause });
+        }
+        await hasher.update(plain);
+        await options.write(new Uint8Array(plain.buffer, plain.byteOffset, plain.length));
+        position += n;
+        done += plainLength;
+        options.onProgress?.(done, header.plaintextLength);
       }
-      hash.update(plain);
-      await options.write(new Uint8Array(plain.buffer, plain.byteOffset, plain.length));
-      position += n;
-      done += plainLength;
-      options.onProgress?.(done, header.plaintextLength);
+      if (size > position) throw new SealedModelError("extended", `${size - position} bytes follow the final chunk`);
+    } catch (error) {
+      await hasher.abort();
+      throw error;
     }
-    if (size > position) throw new SealedModelError("extended", `${size - position} bytes follow the final chunk`);
-    if (hash.digest("hex") !== header.plaintextSha256) {
+    if ((await hasher.digest()) !== header.plaintextSha256) {
       throw new SealedModelError("digest-mismatch", "the plaintext's SHA-256 differs from the header's");
     }
     return header;
