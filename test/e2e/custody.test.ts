@@ -14,7 +14,7 @@
  *   server retries and gets the key, the audit trail holds one release.
  */
 import assert from "node:assert/strict";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer, request, type Server } from "node:http";
 import os from "node:os";
 import path from "node:path";
@@ -131,6 +131,8 @@ describe("one custodian", () => {
   const sealed = () => path.join(tmp, "one.sealed");
   const keyFile = () => path.join(tmp, "one.key");
   let key: { secret: string };
+  /** The port lab-1's policy was measured for. */
+  let labPort = 0;
 
   before(async () => {
     custodian = await startCustodian("one");
@@ -142,6 +144,7 @@ describe("one custodian", () => {
 
   test("the right policy releases the key: the model answers, its plaintext is on no disk, the key in no output", async () => {
     const port = await freePort();
+    labPort = port;
     const policy = await policyFor(path.join(tmp, "one.policy.json"), sealed(), custodian.url, "lab-1", port);
     const wrong = await policyFor(path.join(tmp, "one-wrong.policy.json"), sealed(), custodian.url, "lab-1", port + 1);
     await admin(
@@ -199,8 +202,17 @@ describe("one custodian", () => {
     const table = await admin("audit", "--custodian", custodian.url);
     assert.match(table, /lab-2/);
 
+    // A tampered sealed file is another sealed file: its digest is measured, so the policy refuses it before any key.
+    const tampered = path.join(tmp, "one-tampered.sealed");
+    const bytes = readFileSync(sealed());
+    bytes[bytes.length - 100]! ^= 0x01;
+    writeFileSync(tampered, bytes);
+    const tamperedRun = await serveRefused(serveArgs(tampered, custodian.url, "lab-1", labPort));
+    assert.equal(tamperedRun.code, 19, tamperedRun.stderr);
+    assert.match(tamperedRun.stderr, /launch\.configuration/);
+
     await admin("revoke", "--custodian", custodian.url, "--deployment", "lab-1");
-    const revoked = await serveRefused(serveArgs(sealed(), custodian.url, "lab-1", port));
+    const revoked = await serveRefused(serveArgs(sealed(), custodian.url, "lab-1", labPort));
     assert.equal(revoked.code, 19, revoked.stderr);
     assert.match(revoked.stderr, /revoked/);
   });
