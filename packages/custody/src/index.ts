@@ -4,6 +4,8 @@
  * releases a key only to a server whose attestation passes the owner's
  * policy, and the release client that server runs. Node-only.
  */
+
+export { ADMIN_TOKEN_ENV, type AddModel, AdminClient, readAdminToken } from "./admin-client.js";
 export { type CustodyCode, CustodyError, type SealedModelCode, SealedModelError } from "./errors.js";
 export {
   decodeKeyFile,
@@ -13,6 +15,7 @@ export {
   readKeyFile,
   writeKeyFile,
 } from "./key-file.js";
+export * from "./protocol/index.js";
 export * from "./release/index.js";
 export * from "./sealed/index.js";
 export { combineModelKey, SHARE_BYTES, splitModelKey } from "./shares.js";

@@ -4,4 +4,13 @@
  * server, which imports `@veritee/custody` for sealed files and the release
  * client, never loads the database drivers.
  */
-export {};
+export { MIGRATIONS, type Migration, SCHEMA_VERSION } from "./migrations.js";
+export { ReleaseService } from "./release.js";
+export {
+  type CustodianLog,
+  type CustodianServiceOptions,
+  type RunningCustodian,
+  startCustodianService,
+} from "./service.js";
+export { openSqliteStore, SQLITE_FILE } from "./sqlite.js";
+export type { AddOutcome, CustodianStore, NewAuditEvent, NewDeployment, NewModel } from "./store.js";

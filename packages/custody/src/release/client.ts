@@ -19,24 +19,18 @@
  *
  * No key, share or document byte is ever in an error message or log.
  */
-import {
-  base64Decode,
-  base64Encode,
-  canonicalJsonBytes,
-  expectInteger,
-  expectMembers,
-  expectObject,
-  expectText,
-  fromHex,
-  type JsonObject,
-  MalformedError,
-} from "@veritee/core";
+import { base64Encode, expectObject, fromHex, type JsonObject, MalformedError } from "@veritee/core";
 import { CustodyError } from "../errors.js";
+import {
+  decodeAttestResponse,
+  decodeChallengeResponse,
+  decodeErrorBody,
+  decodeReleaseResponse,
+  MODEL_KEY_INFO,
+  releaseAad,
+} from "../protocol/index.js";
 import { MODEL_KEY_BYTES } from "../sealed/stream.js";
 import { combineModelKey, SHARE_BYTES } from "../shares.js";
-
-/** HPKE `info` of a released model key (docs/CUSTODY.md). */
-export const MODEL_KEY_INFO = "veritee-model-key-v1";
 
 /** What the attested server lends the release client: its attestation, its TPM, its HPKE key. */
 export interface ReleaseAttester {
@@ -121,11 +115,10 @@ async function failure(response: Response, what: string): Promise<Error> {
   let message = `HTTP ${response.status}`;
   let claim: string | undefined;
   try {
-    const body = await readJson(response, what);
-    const error = expectObject(body.error, "error");
-    code = typeof error.code === "string" ? error.code : "";
-    if (typeof error.message === "string") message = error.message.slice(0, 500);
-    if (typeof error.claim === "string") claim = error.claim.slice(0, 200);
+    const error = decodeErrorBody(await readJson(response, what));
+    code = error.code;
+    message = error.message.slice(0, 500);
+    claim = error.claim;
   } catch {
     // An error without the documented body: the status says enough.
   }
@@ -175,14 +168,8 @@ async function releaseOnce(options: ObtainModelKeyOptions, base: string, index: 
   const who = `custodian ${index + 1} (${describe(base)})`;
   const c = await post(options, base, "v1/release/challenge", { deployment: options.deployment }, `${who} challenge`);
   const { challengeId, nonce } = decodeOrBadResponse(`${who} challenge`, () => {
-    const obj = expectMembers(c, "challenge", ["challengeId", "nonce", "expiresIn"]);
-    const id = expectText(obj.challengeId, "challengeId", 128);
-    if (!/^[0-9a-f]{16,128}$/.test(id)) throw new MalformedError("bad-value", "challengeId", "expected hex");
-    const nonceHex = expectText(obj.nonce, "nonce", 128);
-    if (!/^(?:[0-9a-f]{2}){16,64}$/.test(nonceHex))
-      throw new MalformedError("bad-value", "nonce", "expected 16–64 hex bytes");
-    expectInteger(obj.expiresIn, "expiresIn", 1, 3600);
-    return { challengeId: id, nonce: fromHex(nonceHex, "nonce") };
+    const answer = decodeChallengeResponse(c);
+    return { challengeId: answer.challengeId, nonce: fromHex(answer.nonce, "nonce") };
   });
 
   const document = await options.attester.attest(nonce);
@@ -193,7 +180,7 @@ async function releaseOnce(options: ObtainModelKeyOptions, base: string, index: 
     { challengeId, document: base64Encode(document) },
     `${who} attest`,
   );
-  const activation = decodeOrBadResponse(`${who} attest`, () => expectMembers(a, "attest", ["activation"]).activation);
+  const { activation } = decodeOrBadResponse(`${who} attest`, () => decodeAttestResponse(a));
   const proof = await options.attester.activate(activation);
 
   const r = await post(
@@ -203,20 +190,13 @@ async function releaseOnce(options: ObtainModelKeyOptions, base: string, index: 
     { challengeId, proof: proof as JsonObject },
     `${who} activate`,
   );
-  const released = decodeOrBadResponse(`${who} activate`, () => {
-    const share = Object.hasOwn(r, "shareIndex");
-    const names = ["deployment", "modelId", "threshold", "sealedKey", ...(share ? ["shareIndex"] : [])];
-    const obj = expectMembers(r, "activate", names);
-    const sealedKey = expectMembers(obj.sealedKey, "sealedKey", ["enc", "ciphertext"]);
-    return {
-      deployment: expectText(obj.deployment, "deployment", 128),
-      modelId: expectText(obj.modelId, "modelId", 128),
-      threshold: expectInteger(obj.threshold, "threshold", 1, 16),
-      shareIndex: share ? expectInteger(obj.shareIndex, "shareIndex", 1, 16) : undefined,
-      enc: base64Decode(sealedKey.enc, "sealedKey.enc", 256),
-      ciphertext: base64Decode(sealedKey.ciphertext, "sealedKey.ciphertext", 1024),
-    };
-  });
+  const answer = decodeOrBadResponse(`${who} activate`, () => decodeReleaseResponse(r));
+  const released = {
+    ...answer,
+    shareIndex: answer.shareIndex,
+    enc: answer.sealedKey.enc,
+    ciphertext: answer.sealedKey.ciphertext,
+  };
   if (released.deployment !== options.deployment) {
     throw new CustodyError("bad-response", `${who} released for another deployment`);
   }
@@ -233,7 +213,7 @@ async function releaseOnce(options: ObtainModelKeyOptions, base: string, index: 
     throw new CustodyError("bad-response", `${who} released a share for a whole key, or a whole key for a share`);
   }
   // The context the custodian bound the key to: a key sealed for another challenge or deployment does not open.
-  const aad = canonicalJsonBytes({ challengeId, deployment: options.deployment, modelId: options.modelId });
+  const aad = releaseAad(challengeId, options.deployment, options.modelId);
   let secret: Uint8Array;
   try {
     secret = await options.attester.open(

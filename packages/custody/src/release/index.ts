@@ -1,5 +1,4 @@
 export {
-  MODEL_KEY_INFO,
   type ObtainModelKeyOptions,
   obtainModelKey,
   type ReleaseAttester,

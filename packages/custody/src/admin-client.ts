@@ -1,0 +1,169 @@
+/**
+ * A typed client of the custodian's admin API (docs/CUSTODY.md "Custodian
+ * API"), used by `veritee custodian …` and `veritee model seal --custodian`,
+ * and the admin token's reading: from `$VERITEE_ADMIN_TOKEN` or an
+ * owner-only file, never from the command line (where `ps` shows it).
+ * Answers are decoded strictly with the protocol's decoders.
+ */
+import { readFile, stat } from "node:fs/promises";
+import { base64Encode, expectArray, expectObject, MalformedError } from "@veritee/core";
+import { type CustodyCode, CustodyError } from "./errors.js";
+import { type AuditEvent, decodeAuditEvent, decodeErrorBody } from "./protocol/index.js";
+
+/** The environment variable holding the admin token. */
+export const ADMIN_TOKEN_ENV = "VERITEE_ADMIN_TOKEN";
+
+/**
+ * The admin token: from `file` (refused when the group or others may read
+ * it), else from `env.VERITEE_ADMIN_TOKEN`.
+ *
+ * @throws CustodyError `unauthorized` (no token, a token shorter than 16 characters), `invalid-request` (an open file).
+ */
+export async function readAdminToken(source: { file?: string | undefined; env: NodeJS.ProcessEnv }): Promise<string> {
+  let token: string | undefined;
+  if (source.file !== undefined) {
+    const s = await stat(source.file).catch(() => undefined);
+    if (!s?.isFile()) throw new CustodyError("invalid-request", `no admin token file ${source.file}`);
+    if ((s.mode & 0o077) !== 0) {
+      throw new CustodyError("invalid-request", `${source.file} is readable by others; chmod 600 it`);
+    }
+    token = (await readFile(source.file, "utf8")).trim();
+  } else {
+    token = source.env[ADMIN_TOKEN_ENV]?.trim();
+  }
+  if (!token)
+    throw new CustodyError("unauthorized", `no admin token: set ${ADMIN_TOKEN_ENV} or pass --admin-token-file`);
+  if (token.length < 16 || /\s/.test(token)) {
+    throw new CustodyError("unauthorized", "the admin token must be at least 16 characters, without spaces");
+  }
+  return token;
+}
+
+/** A registration's body (the secret is encoded here and zeroed by the caller). */
+export interface AddModel {
+  readonly id: string;
+  readonly plaintextSha256: string;
+  readonly sealedSha256?: string;
+  readonly secret: Uint8Array;
+  readonly threshold: number;
+  readonly shareIndex?: number;
+}
+
+const KNOWN: ReadonlySet<string> = new Set<CustodyCode>([
+  "refused",
+  "revoked",
+  "not-found",
+  "conflict",
+  "invalid-request",
+  "unauthorized",
+  "storage",
+]);
+
+/** The admin API of one custodian. */
+export class AdminClient {
+  readonly #base: string;
+  readonly #token: string;
+  readonly #fetch: typeof fetch;
+
+  constructor(url: string, token: string, options: { fetch?: typeof fetch } = {}) {
+    this.#base = url.endsWith("/") ? url : `${url}/`;
+    this.#token = token;
+    this.#fetch = options.fetch ?? fetch;
+  }
+
+  async #call(method: "GET" | "POST", route: string, body?: unknown): Promise<Readonly<Record<string, unknown>>> {
+    let response: Response;
+    const where = new URL(route, this.#base);
+    try {
+      response = await this.#fetch(where, {
+        method,
+        headers: {
+          authorization: `Bearer ${this.#token}`,
+          ...(body === undefined ? {} : { "content-type": "application/json" }),
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        redirect: "error",
+        signal: AbortSignal.timeout(30_000),
+      });
+    } catch (cause) {
+      throw new CustodyError("unreachable", `the custodian at ${where.host} cannot be reached`, { cause });
+    }
+    let json: unknown;
+    try {
+      json = await response.json();
+    } catch (cause) {
+      throw new CustodyError("bad-response", `the custodian answered HTTP ${response.status} without JSON`, { cause });
+    }
+    if (!response.ok) {
+      let code: CustodyCode = response.status >= 500 ? "storage" : "invalid-request";
+      let message = `HTTP ${response.status}`;
+      try {
+        const e = decodeErrorBody(json);
+        if (KNOWN.has(e.code)) code = e.code as CustodyCode;
+        message = e.message;
+      } catch {
+        // The status says enough.
+      }
+      throw new CustodyError(code, `the custodian refused: ${message}`);
+    }
+    try {
+      return expectObject(json, "answer");
+    } catch (cause) {
+      throw new CustodyError("bad-response", "the custodian's answer is not a JSON object", { cause });
+    }
+  }
+
+  /** Register a key or share; true when created, false when it was there already (same contents). */
+  async addModel(model: AddModel): Promise<boolean> {
+    const body: Record<string, unknown> = {
+      id: model.id,
+      plaintextSha256: model.plaintextSha256,
+      secret: base64Encode(model.secret),
+      threshold: model.threshold,
+      ...(model.sealedSha256 !== undefined ? { sealedSha256: model.sealedSha256 } : {}),
+      ...(model.shareIndex !== undefined ? { shareIndex: model.shareIndex } : {}),
+    };
+    return (await this.#call("POST", "v1/admin/models", body)).created === true;
+  }
+
+  async listModels(): Promise<readonly unknown[]> {
+    return this.#list(await this.#call("GET", "v1/admin/models"), "models");
+  }
+
+  /** Register a deployment with its policies (parsed JSON documents); true when created. */
+  async addDeployment(id: string, modelId: string, policies: readonly unknown[]): Promise<boolean> {
+    return (await this.#call("POST", "v1/admin/deployments", { id, modelId, policies })).created === true;
+  }
+
+  async listDeployments(): Promise<readonly unknown[]> {
+    return this.#list(await this.#call("GET", "v1/admin/deployments"), "deployments");
+  }
+
+  async revoke(deployment: string): Promise<void> {
+    await this.#call("POST", `v1/admin/deployments/${encodeURIComponent(deployment)}/revoke`, {});
+  }
+
+  /** Audit events after `after`, oldest first, all of them (paged). */
+  async audit(after = 0): Promise<AuditEvent[]> {
+    const events: AuditEvent[] = [];
+    for (let from = after; ; ) {
+      const page = this.#list(await this.#call("GET", `v1/admin/audit?after=${from}&limit=1000`), "events");
+      try {
+        for (const e of page) events.push(decodeAuditEvent(e));
+      } catch (cause) {
+        const detail = cause instanceof MalformedError ? cause.message : "malformed";
+        throw new CustodyError("bad-response", `an audit event does not decode: ${detail}`, { cause });
+      }
+      if (page.length < 1000) return events;
+      from = events[events.length - 1]!.seq;
+    }
+  }
+
+  #list(answer: Readonly<Record<string, unknown>>, name: string): readonly unknown[] {
+    try {
+      return expectArray(answer[name], name, 1_000_000);
+    } catch (cause) {
+      throw new CustodyError("bad-response", `the custodian's answer has no ${name} list`, { cause });
+    }
+  }
+}

@@ -1,0 +1,105 @@
+/**
+ * The custodian's schema, as numbered migrations applied in order and
+ * recorded in `schema_migrations`, for both engines. A database newer than
+ * this build (a version it does not know) is refused rather than used.
+ * Issue 12 (leases, metering, quotas) adds its tables as migration 2.
+ *
+ * The audit table is append-only in the database itself: triggers refuse
+ * UPDATE and DELETE, so neither a bug here nor an operator's SQL prompt can
+ * rewrite the trail without dropping the triggers first (which a schema
+ * check at start reports).
+ */
+
+/** One schema step, written once for each engine. */
+export interface Migration {
+  readonly version: number;
+  readonly description: string;
+  readonly sqlite: string;
+  readonly postgres: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = Object.freeze([
+  {
+    version: 1,
+    description: "models, deployments, releases, append-only audit",
+    sqlite: `
+      CREATE TABLE models (
+        id TEXT PRIMARY KEY,
+        plaintext_sha256 TEXT NOT NULL,
+        sealed_sha256 TEXT,
+        threshold INTEGER NOT NULL,
+        share_index INTEGER,
+        secret BLOB NOT NULL,
+        created_at TEXT NOT NULL
+      );
+      CREATE TABLE deployments (
+        id TEXT PRIMARY KEY,
+        model_id TEXT NOT NULL REFERENCES models(id),
+        policies TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        revoked_at TEXT
+      );
+      CREATE TABLE releases (
+        challenge_id TEXT PRIMARY KEY,
+        deployment_id TEXT NOT NULL REFERENCES deployments(id),
+        at TEXT NOT NULL
+      );
+      CREATE TABLE audit (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        type TEXT NOT NULL,
+        deployment TEXT,
+        model TEXT,
+        claim TEXT,
+        reason TEXT,
+        peer TEXT
+      );
+      CREATE TRIGGER audit_append_only_update BEFORE UPDATE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+      CREATE TRIGGER audit_append_only_delete BEFORE DELETE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END;
+    `,
+    postgres: `
+      CREATE TABLE models (
+        id TEXT PRIMARY KEY,
+        plaintext_sha256 TEXT NOT NULL,
+        sealed_sha256 TEXT,
+        threshold INTEGER NOT NULL,
+        share_index INTEGER,
+        secret BYTEA NOT NULL,
+        created_at TEXT NOT NULL
+      );
+      CREATE TABLE deployments (
+        id TEXT PRIMARY KEY,
+        model_id TEXT NOT NULL REFERENCES models(id),
+        policies TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        revoked_at TEXT
+      );
+      CREATE TABLE releases (
+        challenge_id TEXT PRIMARY KEY,
+        deployment_id TEXT NOT NULL REFERENCES deployments(id),
+        at TEXT NOT NULL
+      );
+      CREATE TABLE audit (
+        seq BIGSERIAL PRIMARY KEY,
+        at TEXT NOT NULL,
+        type TEXT NOT NULL,
+        deployment TEXT,
+        model TEXT,
+        claim TEXT,
+        reason TEXT,
+        peer TEXT
+      );
+      CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION 'the audit trail is append-only'; END $$;
+      CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON audit
+        FOR EACH ROW EXECUTE FUNCTION audit_append_only();
+      CREATE TRIGGER audit_append_only_truncate BEFORE TRUNCATE ON audit
+        FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();
+    `,
+  },
+]);
+
+/** The schema version this build writes and reads. */
+export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -1,0 +1,334 @@
+/**
+ * The custodian's HTTP JSON API (docs/CUSTODY.md "Custodian API"):
+ *
+ * - admin, behind `Authorization: Bearer TOKEN` (SHA-256 of the given and the
+ *   expected token compared with `timingSafeEqual`, so neither the token nor
+ *   its length leaks through timing): `POST/GET /v1/admin/models`,
+ *   `POST/GET /v1/admin/deployments`, `POST /v1/admin/deployments/{id}/revoke`,
+ *   `GET /v1/admin/audit?after=SEQ&limit=N`;
+ * - release, where the attestation is the credential: `POST
+ *   /v1/release/challenge`, `/attest`, `/activate` (release.ts);
+ * - `GET /v1/health`.
+ *
+ * Bodies are JSON of at most 1 MiB (the attestation document is the large
+ * one), decoded strictly (unknown members are 400). Errors are
+ * `{"error":{"code","message","claim"?}}`. A log line per request carries the
+ * route, the status and the error code, never a body: secrets and documents
+ * stay out of logs.
+ */
+import { createHash, timingSafeEqual } from "node:crypto";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { MalformedError, parseJsonBytes } from "@veritee/core";
+import { PolicyError, parsePolicy } from "@veritee/policy";
+import { type CustodyCode, CustodyError } from "../errors.js";
+import {
+  decodeActivateRequest,
+  decodeAttestRequest,
+  decodeChallengeRequest,
+  decodeDeploymentAddRequest,
+  decodeModelAddRequest,
+  MAX_AUDIT_PAGE,
+  releaseResponseToJson,
+} from "../protocol/index.js";
+import { ReleaseService } from "./release.js";
+import type { CustodianStore } from "./store.js";
+
+/** Largest request body. */
+const MAX_BODY_BYTES = 1 << 20;
+
+/** Where the service's request log goes (fixed fields: no bodies). */
+export type CustodianLog = (event: { method: string; route: string; status: number; code?: string }) => void;
+
+/** Options of {@link startCustodianService}. */
+export interface CustodianServiceOptions {
+  readonly store: CustodianStore;
+  /** The admin bearer token (at least 16 characters). */
+  readonly adminToken: string;
+  readonly host?: string;
+  /** 0 picks a free port. */
+  readonly port?: number;
+  readonly log?: CustodianLog;
+  /** Test hook: the clock of challenges and verification. */
+  readonly now?: () => number;
+}
+
+/** A running custodian. */
+export interface RunningCustodian {
+  readonly url: string;
+  readonly server: Server;
+  close(): Promise<void>;
+}
+
+const STATUS: Record<CustodyCode, number> = {
+  refused: 403,
+  revoked: 403,
+  unreachable: 503,
+  "not-enough-shares": 403,
+  "bad-response": 502,
+  unauthorized: 401,
+  "not-found": 404,
+  conflict: 409,
+  "invalid-request": 400,
+  storage: 500,
+};
+
+class HttpFailure extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly claim?: string,
+  ) {
+    super(message);
+  }
+}
+
+function digestOf(text: string): Buffer {
+  return createHash("sha256").update(text, "utf8").digest();
+}
+
+async function readBody(req: IncomingMessage): Promise<Uint8Array> {
+  const declared = Number(req.headers["content-length"] ?? "0");
+  if (declared > MAX_BODY_BYTES) throw new HttpFailure(413, "invalid-request", "the body is larger than 1 MiB");
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) throw new HttpFailure(413, "invalid-request", "the body is larger than 1 MiB");
+    chunks.push(chunk as Buffer);
+  }
+  return new Uint8Array(Buffer.concat(chunks));
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const type = (req.headers["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
+  if (type !== "application/json") throw new HttpFailure(415, "invalid-request", "send application/json");
+  const bytes = await readBody(req);
+  try {
+    return parseJsonBytes(bytes, "request body", { maxBytes: MAX_BODY_BYTES, canonical: false });
+  } catch (error) {
+    throw new HttpFailure(400, "invalid-request", error instanceof MalformedError ? error.message : "not JSON");
+  }
+}
+
+function decode<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (error) {
+    if (error instanceof MalformedError) throw new HttpFailure(400, "invalid-request", error.message);
+    throw error;
+  }
+}
+
+function send(res: ServerResponse, status: number, value: unknown): void {
+  const body = JSON.stringify(value);
+  res.writeHead(status, {
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(body),
+    "cache-control": "no-store",
+    "x-content-type-options": "nosniff",
+  });
+  res.end(body);
+}
+
+function peerOf(req: IncomingMessage): string | undefined {
+  const a = req.socket.remoteAddress;
+  return a ? `${a}:${req.socket.remotePort}` : undefined;
+}
+
+/** The admin and release routes; the answer is written, the route's name returned for the log. */
+async function dispatch(
+  req: IncomingMessage,
+  res: ServerResponse,
+  store: CustodianStore,
+  release: ReleaseService,
+  checkAdmin: (req: IncomingMessage) => void,
+): Promise<string> {
+  const method = req.method ?? "GET";
+  const url = new URL(req.url ?? "/", "http://custodian");
+  const p = url.pathname;
+  const peer = peerOf(req);
+  const only = (want: string) => {
+    if (method !== want) throw new HttpFailure(405, "invalid-request", `${p} takes ${want}`);
+  };
+
+  if (p === "/v1/health") {
+    only("GET");
+    send(res, 200, { status: "ok", engine: store.engine, schema: await store.schemaVersion() });
+    return "health";
+  }
+
+  if (p.startsWith("/v1/release/")) {
+    only("POST");
+    const body = await readJson(req);
+    if (p === "/v1/release/challenge") {
+      const { deployment } = decode(() => decodeChallengeRequest(body));
+      send(res, 200, await release.challenge(deployment, peer));
+      return "release.challenge";
+    }
+    if (p === "/v1/release/attest") {
+      const request = decode(() => decodeAttestRequest(body));
+      send(res, 200, await release.attest(request, peer));
+      return "release.attest";
+    }
+    if (p === "/v1/release/activate") {
+      const request = decode(() => decodeActivateRequest(body));
+      send(res, 200, releaseResponseToJson(await release.activate(request, peer)));
+      return "release.activate";
+    }
+    throw new HttpFailure(404, "not-found", `no route ${p}`);
+  }
+
+  if (!p.startsWith("/v1/admin/")) throw new HttpFailure(404, "not-found", `no route ${p}`);
+  checkAdmin(req);
+
+  if (p === "/v1/admin/models") {
+    if (method === "GET") {
+      send(res, 200, { models: await store.listModels() });
+      return "admin.models.list";
+    }
+    only("POST");
+    const body = await readJson(req);
+    const m = decode(() => decodeModelAddRequest(body));
+    try {
+      const outcome = await store.addModel(
+        {
+          id: m.id,
+          plaintextSha256: m.plaintextSha256,
+          sealedSha256: m.sealedSha256 ?? null,
+          threshold: m.threshold,
+          shareIndex: m.shareIndex ?? null,
+          secret: m.secret,
+        },
+        peer,
+      );
+      send(res, outcome === "created" ? 201 : 200, { id: m.id, created: outcome === "created" });
+    } finally {
+      m.secret.fill(0);
+    }
+    return "admin.models.add";
+  }
+
+  if (p === "/v1/admin/deployments") {
+    if (method === "GET") {
+      send(res, 200, { deployments: await store.listDeployments() });
+      return "admin.deployments.list";
+    }
+    only("POST");
+    const body = await readJson(req);
+    const d = decode(() => decodeDeploymentAddRequest(body));
+    d.policies.forEach((policy, i) => {
+      try {
+        parsePolicy(policy);
+      } catch (error) {
+        const where = error instanceof PolicyError && error.path ? ` at ${error.path}` : "";
+        throw new HttpFailure(400, "invalid-request", `policies[${i}] is not a valid policy${where}`);
+      }
+    });
+    const outcome = await store.addDeployment({ id: d.id, modelId: d.modelId, policies: d.policies }, peer);
+    send(res, outcome === "created" ? 201 : 200, { id: d.id, created: outcome === "created" });
+    return "admin.deployments.add";
+  }
+
+  const revoke = /^\/v1\/admin\/deployments\/([A-Za-z0-9._-]{1,128})\/revoke$/.exec(p);
+  if (revoke) {
+    only("POST");
+    const id = revoke[1]!;
+    if (!(await store.revokeDeployment(id, peer))) throw new HttpFailure(404, "not-found", `no deployment ${id}`);
+    send(res, 200, { id, revoked: true });
+    return "admin.deployments.revoke";
+  }
+
+  if (p === "/v1/admin/audit") {
+    only("GET");
+    const number = (name: string, fallback: number, max: number) => {
+      const text = url.searchParams.get(name);
+      if (text === null) return fallback;
+      if (!/^\d{1,15}$/.test(text) || Number(text) > max) {
+        throw new HttpFailure(400, "invalid-request", `${name} must be an integer 0..${max}`);
+      }
+      return Number(text);
+    };
+    const after = number("after", 0, Number.MAX_SAFE_INTEGER);
+    const limit = Math.max(1, number("limit", 100, MAX_AUDIT_PAGE));
+    send(res, 200, { events: await store.listAudit(after, limit) });
+    return "admin.audit";
+  }
+
+  throw new HttpFailure(404, "not-found", `no route ${p}`);
+}
+
+/**
+ * Start the custodian's HTTP API on `host` (default 127.0.0.1) and `port`.
+ *
+ * @throws CustodyError `invalid-request` for a token shorter than 16 characters.
+ */
+export async function startCustodianService(options: CustodianServiceOptions): Promise<RunningCustodian> {
+  if (options.adminToken.length < 16) {
+    throw new CustodyError("invalid-request", "the admin token must be at least 16 characters");
+  }
+  const expected = digestOf(options.adminToken);
+  const store = options.store;
+  const release = new ReleaseService(store, options.now ? { now: options.now } : {});
+  const log = options.log ?? (() => undefined);
+  const checkAdmin = (req: IncomingMessage) => {
+    const match = /^Bearer (\S+)$/.exec(req.headers.authorization ?? "");
+    // Both sides hashed: equal lengths for timingSafeEqual, and nothing about the token's length leaks.
+    if (!match || !timingSafeEqual(digestOf(match[1]!), expected)) {
+      throw new HttpFailure(401, "unauthorized", "a valid admin bearer token is required");
+    }
+  };
+
+  const server = createServer((req, res) => {
+    const method = req.method ?? "GET";
+    dispatch(req, res, store, release, checkAdmin).then(
+      (route) => log({ method, route, status: res.statusCode }),
+      (error: unknown) => {
+        let failure: HttpFailure;
+        if (error instanceof HttpFailure) failure = error;
+        else if (error instanceof CustodyError) {
+          failure = new HttpFailure(STATUS[error.code], error.code, error.message, error.claim);
+        } else {
+          // Unexpected: the message may hold anything, so only a fixed text goes out.
+          failure = new HttpFailure(500, "storage", "internal error");
+        }
+        log({
+          method,
+          route: new URL(req.url ?? "/", "http://c").pathname,
+          status: failure.status,
+          code: failure.code,
+        });
+        if (res.headersSent) {
+          res.destroy();
+          return;
+        }
+        // Drain what is left of the request so the client sees the answer, not a reset.
+        req.resume();
+        send(res, failure.status, {
+          error: { code: failure.code, message: failure.message, ...(failure.claim ? { claim: failure.claim } : {}) },
+        });
+      },
+    );
+  });
+  server.requestTimeout = 60_000;
+  server.headersTimeout = 10_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  let closed: Promise<void> | undefined;
+  return {
+    url: `http://${host}:${address.port}`,
+    server,
+    close: () => {
+      closed ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }).then(() => store.close());
+      return closed;
+    },
+  };
+}

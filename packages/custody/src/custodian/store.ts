@@ -1,0 +1,106 @@
+/**
+ * The custodian's state behind one interface, with two engines: SQLite
+ * (`sqlite.ts`, the default: a file in the data directory) and PostgreSQL
+ * (`postgres.ts`, when `DATABASE_URL` is set). The HTTP layer sees only this
+ * interface, so both engines run the same tests.
+ *
+ * Invariants every engine keeps:
+ * - a model's secret is stored as bytes and leaves the store only through
+ *   {@link CustodianStore.modelSecret}, which the release path alone calls;
+ * - the audit trail is append-only, enforced by the database itself (a
+ *   trigger refuses UPDATE and DELETE), not only by this code;
+ * - an operation and its audit event commit in one transaction, so a crash
+ *   never leaves a release, revocation or registration without its event, or
+ *   an event without it;
+ * - the schema moves forward only by numbered migrations (`migrations.ts`),
+ *   so later features (leases, metering, quotas: issue 12) add tables by
+ *   adding migrations.
+ */
+import type { AuditEvent, AuditType, DeploymentInfo, ModelInfo } from "../protocol/index.js";
+
+/** A model to register. */
+export interface NewModel {
+  readonly id: string;
+  readonly plaintextSha256: string;
+  readonly sealedSha256: string | null;
+  readonly threshold: number;
+  readonly shareIndex: number | null;
+  readonly secret: Uint8Array;
+}
+
+/** A deployment to register; `policies` are validated policy documents. */
+export interface NewDeployment {
+  readonly id: string;
+  readonly modelId: string;
+  readonly policies: readonly unknown[];
+}
+
+/** An audit event to append: the store assigns `seq` and `at`. */
+export interface NewAuditEvent {
+  readonly type: AuditType;
+  readonly deployment?: string | undefined;
+  readonly model?: string | undefined;
+  readonly claim?: string | undefined;
+  readonly reason?: string | undefined;
+  readonly peer?: string | undefined;
+}
+
+/** What a registration did. */
+export type AddOutcome = "created" | "exists";
+
+/** The custodian's persistent state. Every method is atomic. */
+export interface CustodianStore {
+  /** `"sqlite"` or `"postgres"`. */
+  readonly engine: string;
+  /** The applied schema version. */
+  schemaVersion(): Promise<number>;
+  /**
+   * Register a model and audit `model-added`, in one transaction. The same
+   * id with the same secret and digests is `"exists"` (idempotent, not
+   * audited again).
+   *
+   * @throws CustodyError `conflict` for an existing id with other contents.
+   */
+  addModel(model: NewModel, peer?: string): Promise<AddOutcome>;
+  /** Every model, by id; never a secret. */
+  listModels(): Promise<ModelInfo[]>;
+  /** One model's record and secret, for a release only. */
+  modelSecret(id: string): Promise<{ readonly model: ModelInfo; readonly secret: Uint8Array } | undefined>;
+  /**
+   * Register a deployment and audit `deployment-added`, in one transaction.
+   *
+   * @throws CustodyError `not-found` for an unknown model, `conflict` for an existing id with other contents.
+   */
+  addDeployment(deployment: NewDeployment, peer?: string): Promise<AddOutcome>;
+  /** One deployment, or undefined. */
+  getDeployment(id: string): Promise<DeploymentInfo | undefined>;
+  /** Every deployment, by id. */
+  listDeployments(): Promise<DeploymentInfo[]>;
+  /**
+   * Mark a deployment revoked and audit `revocation`, in one transaction.
+   * Revoking a revoked deployment changes nothing and is not audited again.
+   *
+   * @returns false for an unknown deployment.
+   */
+  revokeDeployment(id: string, peer?: string): Promise<boolean>;
+  /** Append one audit event (refusals). */
+  appendAudit(event: NewAuditEvent): Promise<AuditEvent>;
+  /** Audit events with `seq > after`, oldest first, at most `limit`. */
+  listAudit(after: number, limit: number): Promise<AuditEvent[]>;
+  /**
+   * Record a release: the challenge is marked used and a `release` event
+   * appended, in one transaction; the deployment must still be unrevoked
+   * inside it.
+   *
+   * @throws CustodyError `conflict` when the challenge was already used,
+   *   `revoked` when the deployment was revoked meanwhile.
+   */
+  recordRelease(challengeId: string, event: NewAuditEvent & { deployment: string; model: string }): Promise<void>;
+  /** Close the connection(s). */
+  close(): Promise<void>;
+}
+
+/** Both engines compare policies as their stored JSON text. */
+export function policiesText(policies: readonly unknown[]): string {
+  return JSON.stringify(policies);
+}
