@@ -1,6 +1,7 @@
 import { Command, CommanderError } from "commander";
 import { registerChat } from "./commands/chat.js";
 import { registerComplete } from "./commands/complete.js";
+import { registerCustodian } from "./commands/custodian.js";
 import { registerEventlog } from "./commands/eventlog.js";
 import { registerEvidence } from "./commands/evidence.js";
 import { registerMeasure } from "./commands/measure.js";
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
   registerMeasure(program);
   registerVerify(program);
   registerModel(program);
+  registerCustodian(program);
   registerChat(program);
   registerComplete(program);
 

@@ -25,6 +25,7 @@ import { progressBar } from "@veritee/server/progress";
 import type { Command } from "commander";
 import { CliError } from "../cli-error.js";
 import { out, positive } from "../io.js";
+import { registerWithCustodians } from "./model-register.js";
 
 interface SealOptions {
   in: string;
@@ -131,14 +132,6 @@ async function planSeal(opts: SealOptions): Promise<SealPlan> {
   return { modelId, owners, threshold, chunkSize, keyFiles };
 }
 
-/** PENDING (custodian merge): registration with custodians. */
-async function prepareRegistration(
-  _owners: readonly string[],
-  _tokenFile: string | undefined,
-): Promise<{ register(secrets: readonly ModelKeyFile[]): Promise<void> }> {
-  throw new CliError("bad-argument", "registering with a custodian is not built yet: use --key-out");
-}
-
 /** The key, or one share per owner, with what each custodian or key file records. */
 async function secretsFor(plan: SealPlan, sealed: SealResult): Promise<ModelKeyFile[]> {
   const base = { modelId: plan.modelId, plaintextSha256: sealed.plaintextSha256 };
@@ -152,7 +145,7 @@ async function seal(opts: SealOptions): Promise<void> {
   // With --key-out each owner adds their own key file later (`veritee custodian model add`, with their own token).
   const registration =
     plan.owners.length > 0 && plan.keyFiles.length === 0
-      ? await prepareRegistration(plan.owners, opts.adminTokenFile)
+      ? await registerWithCustodians.prepare(plan.owners, opts.adminTokenFile)
       : undefined;
   const sealed = await sealModel({
     input: opts.in,

@@ -5,6 +5,7 @@
  * client, never loads the database drivers.
  */
 export { MIGRATIONS, type Migration, SCHEMA_VERSION } from "./migrations.js";
+export { openPostgresStore } from "./postgres.js";
 export { ReleaseService } from "./release.js";
 export {
   type CustodianLog,

@@ -1,0 +1,205 @@
+/**
+ * `veritee custodian …` (docs/CUSTODY.md "The custodian"): the model owner's
+ * custodian service and its admin commands. The admin token comes from
+ * `$VERITEE_ADMIN_TOKEN` or `--admin-token-file` (an owner-only file),
+ * never from the command line, where `ps` would show it.
+ */
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { AdminClient, type AuditEvent, readAdminToken, readKeyFile } from "@veritee/custody";
+import { type CustodianStore, openSqliteStore, startCustodianService } from "@veritee/custody/custodian";
+import { parsePolicyJson } from "@veritee/policy";
+import type { Command } from "commander";
+import { CliError } from "../cli-error.js";
+import { out, parsePort } from "../io.js";
+
+interface AdminFlags {
+  custodian: string;
+  adminTokenFile?: string;
+}
+
+function custodianUrl(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new CliError("bad-argument", "--custodian must be an http(s) URL");
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new CliError("bad-argument", "--custodian must be an http(s) URL");
+  }
+  return value;
+}
+
+async function client(flags: AdminFlags): Promise<AdminClient> {
+  const token = await readAdminToken({ file: flags.adminTokenFile, env: process.env });
+  return new AdminClient(custodianUrl(flags.custodian), token);
+}
+
+function adminOptions(command: Command): Command {
+  return command
+    .requiredOption("--custodian <url>", "the custodian's URL (admin token: $VERITEE_ADMIN_TOKEN)")
+    .option("--admin-token-file <file>", "read the admin token from FILE (owner-only) instead of $VERITEE_ADMIN_TOKEN");
+}
+
+/** The store for `--data DIR`: PostgreSQL when $DATABASE_URL is set, else SQLite in DIR. */
+async function openStore(dir: string): Promise<CustodianStore> {
+  const url = process.env.DATABASE_URL;
+  if (url) {
+    const { openPostgresStore } = await import("@veritee/custody/custodian");
+    return openPostgresStore(url);
+  }
+  return openSqliteStore(path.resolve(dir));
+}
+
+async function serve(opts: { data: string; port: number; host: string; adminTokenFile?: string }): Promise<void> {
+  const adminToken = await readAdminToken({ file: opts.adminTokenFile, env: process.env });
+  const store = await openStore(opts.data);
+  const running = await startCustodianService({
+    store,
+    adminToken,
+    host: opts.host,
+    port: opts.port,
+    // One line per request: route, status, error code. Never a body.
+    log: (e) => process.stderr.write(`${JSON.stringify({ at: new Date().toISOString(), ...e })}\n`),
+  });
+  out(`veritee custodian listening on ${running.url} (${store.engine} store)`);
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      process.off("SIGINT", stop);
+      process.off("SIGTERM", stop);
+      void running.close().then(resolve);
+    };
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
+  });
+}
+
+function printAudit(events: readonly AuditEvent[]): void {
+  out("seq  time                      event             deployment        model             detail");
+  for (const e of events) {
+    const detail = [e.claim ? `claim ${e.claim}` : "", e.reason ?? "", e.peer ? `from ${e.peer}` : ""]
+      .filter((x) => x !== "")
+      .join("; ");
+    out(
+      `${String(e.seq).padEnd(4)} ${e.at.padEnd(25)} ${e.type.padEnd(17)} ${(e.deployment ?? "-").padEnd(17)} ${(e.model ?? "-").padEnd(17)} ${detail}`,
+    );
+  }
+}
+
+/** `veritee custodian …` */
+export function registerCustodian(program: Command): void {
+  const custodian = program
+    .command("custodian")
+    .description("the model owner's custodian: sealed-model keys, deployments and their policies, the audit trail");
+
+  custodian
+    .command("serve")
+    .description(
+      "run the custodian's HTTP API: admin routes behind the bearer token, key release to attested servers; state in SQLite in DIR, or PostgreSQL when $DATABASE_URL is set",
+    )
+    .requiredOption("--data <dir>", "the data directory (custodian.db, created 0700)")
+    .option("--port <n>", "port (0: any free port)", parsePort, 7300)
+    .option("--host <host>", "interface to bind (the admin API may sit behind your own TLS proxy)", "127.0.0.1")
+    .option("--admin-token-file <file>", "read the admin token from FILE (owner-only) instead of $VERITEE_ADMIN_TOKEN")
+    .action(serve);
+
+  const model = custodian.command("model").description("model keys held by a custodian");
+  adminOptions(
+    model
+      .command("add")
+      .description(
+        "register a model's key (or this owner's share) from a key file written by veritee model seal --key-out",
+      )
+      .requiredOption("--key-file <file>", "the key file (mode 0600)"),
+  ).action(async (opts: AdminFlags & { keyFile: string }) => {
+    const key = await readKeyFile(opts.keyFile);
+    try {
+      const created = await (await client(opts)).addModel({
+        id: key.modelId,
+        plaintextSha256: key.plaintextSha256,
+        secret: key.secret,
+        threshold: key.threshold,
+        ...(key.shareIndex !== undefined ? { shareIndex: key.shareIndex } : {}),
+      });
+      out(
+        `${created ? "registered" : "already registered"}: model ${key.modelId}${key.shareIndex ? ` (share ${key.shareIndex} of a ${key.threshold}-of-n key)` : ""}`,
+      );
+    } finally {
+      key.secret.fill(0);
+    }
+  });
+  adminOptions(
+    model.command("list").description("list the registered models (never their keys)").option("--json", "print JSON"),
+  ).action(async (opts: AdminFlags & { json?: boolean }) => {
+    const models = await (await client(opts)).listModels();
+    out(opts.json ? JSON.stringify({ models }, null, 2) : models.map((m) => JSON.stringify(m)).join("\n"));
+  });
+
+  const deployment = custodian.command("deployment").description("deployments: which model, under which policies");
+  adminOptions(
+    deployment
+      .command("add")
+      .description(
+        "register a deployment of a model with the policies its servers must satisfy (one per replica configuration, e.g. from veritee measure --sealed-model … --write-policy)",
+      )
+      .requiredOption("--id <id>", "the deployment id servers name with --deployment")
+      .requiredOption("--model-id <id>", "the registered model it serves")
+      .requiredOption("--policy <file>", "a policy file (repeatable)", (v: string, p: string[] = []) => [...p, v]),
+  ).action(async (opts: AdminFlags & { id: string; modelId: string; policy: string[] }) => {
+    const policies: unknown[] = [];
+    for (const file of opts.policy) {
+      let text: Uint8Array;
+      try {
+        text = new Uint8Array(await readFile(file));
+      } catch {
+        throw new CliError("file-not-found", `--policy: cannot read ${file}`);
+      }
+      // Validated here for a clear error; the custodian validates again.
+      parsePolicyJson(text);
+      policies.push(JSON.parse(new TextDecoder().decode(text)));
+    }
+    const created = await (await client(opts)).addDeployment(opts.id, opts.modelId, policies);
+    out(
+      `${created ? "registered" : "already registered"}: deployment ${opts.id} of model ${opts.modelId} (${policies.length} ${policies.length === 1 ? "policy" : "policies"})`,
+    );
+  });
+  adminOptions(deployment.command("list").description("list the deployments").option("--json", "print JSON")).action(
+    async (opts: AdminFlags & { json?: boolean }) => {
+      const list = (await (await client(opts)).listDeployments()) as {
+        id: string;
+        modelId: string;
+        revoked: boolean;
+      }[];
+      if (opts.json) out(JSON.stringify({ deployments: list }, null, 2));
+      else for (const d of list) out(`${d.id}  model ${d.modelId}${d.revoked ? "  REVOKED" : ""}`);
+    },
+  );
+
+  adminOptions(
+    custodian
+      .command("revoke")
+      .description("revoke a deployment: a server that asks for its key again gets nothing")
+      .requiredOption("--deployment <id>", "the deployment"),
+  ).action(async (opts: AdminFlags & { deployment: string }) => {
+    await (await client(opts)).revoke(opts.deployment);
+    out(`revoked: deployment ${opts.deployment}`);
+  });
+
+  adminOptions(
+    custodian
+      .command("audit")
+      .description(
+        "print the audit trail: registrations, releases, refusals (with the deployment and the failed claim), revocations",
+      )
+      .option("--json", 'print {"events": […]}')
+      .option("--after <seq>", "only events after this sequence number (default: 0)"),
+  ).action(async (opts: AdminFlags & { json?: boolean; after?: string }) => {
+    const after = opts.after === undefined ? 0 : Number(opts.after);
+    if (!Number.isSafeInteger(after) || after < 0)
+      throw new CliError("bad-argument", "--after must be a sequence number");
+    const events = await (await client(opts)).audit(after);
+    if (opts.json) out(JSON.stringify({ events }, null, 2));
+    else printAudit(events);
+  });
+}
