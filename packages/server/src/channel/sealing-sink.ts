@@ -20,7 +20,7 @@
  * route's status is sealed, and {@link SealingSink.status} reports it to the
  * handler's log line and metrics.
  */
-import type { OutgoingHttpHeader, OutgoingHttpHeaders, ServerResponse } from "node:http";
+import type { OutgoingHttpHeader, OutgoingHttpHeaders } from "node:http";
 import {
   ChannelError,
   type Responder,
@@ -66,9 +66,28 @@ function declaredLength(value: string | undefined): number | undefined {
   return Number(value);
 }
 
-/** Seals one response into the outer `ServerResponse` `res`, with the opened request's `responder`. */
+/**
+ * What the sink uses of the outer response: the members of `node:http`'s
+ * `ServerResponse` it calls (a test can stand in for it without a socket).
+ */
+export interface OuterResponse {
+  getHeaders(): OutgoingHttpHeaders;
+  getHeaderNames(): string[];
+  removeHeader(name: string): void;
+  writeHead(status: number, fields: OutgoingHttpHeaders): unknown;
+  write(chunk: Uint8Array, written?: () => void): boolean;
+  end(chunk: Uint8Array, sent?: () => void): unknown;
+  once(event: "drain" | "close", listener: () => void): unknown;
+  on(event: "close", listener: () => void): unknown;
+  destroy(): unknown;
+  readonly destroyed: boolean;
+  readonly writableEnded: boolean;
+  readonly writableFinished: boolean;
+}
+
+/** Seals one response into the outer response `res` (a `ServerResponse`), with the opened request's `responder`. */
 export class SealingSink implements ResponseSink {
-  readonly #res: ServerResponse;
+  readonly #res: OuterResponse;
   readonly #responder: Responder;
   readonly #logger: Logger;
   #status = 200;
@@ -88,7 +107,7 @@ export class SealingSink implements ResponseSink {
   #waiters: (() => void)[] = [];
   #watchingClose = false;
 
-  constructor(res: ServerResponse, responder: Responder, logger: Logger) {
+  constructor(res: OuterResponse, responder: Responder, logger: Logger) {
     this.#res = res;
     this.#responder = responder;
     this.#logger = logger;
