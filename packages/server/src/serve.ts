@@ -18,7 +18,6 @@
  * Any failure on the way stops the server: it never serves unmeasured.
  */
 import { mkdtemp, readFile, rm } from "node:fs/promises";
-import type { IncomingMessage, ServerResponse } from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { createAttestedCertificate } from "@veritee/channel/node";
@@ -38,6 +37,7 @@ import type { Engine } from "./engine/types.js";
 import { createUpstreamEngine } from "./engine/upstream.js";
 import { withCors } from "./http/cors.js";
 import { HttpError } from "./http/errors.js";
+import type { ResponseSink } from "./http/exchange.js";
 import { createHttpHandler, type HttpLimits, metricsListener } from "./http/handler.js";
 import type { Logger } from "./http/logger.js";
 import type { Route } from "./http/router.js";
@@ -570,9 +570,9 @@ function rateLimiter(perSecond: number, burst: number): () => boolean {
   };
 }
 
-function sendRaw(res: ServerResponse, r: { status: number; headers: Readonly<Record<string, string>>; body: string }) {
-  res.writeHead(r.status, { ...r.headers, "content-length": Buffer.byteLength(r.body) });
-  res.end(r.body);
+function sendRaw(sink: ResponseSink, r: { status: number; headers: Readonly<Record<string, string>>; body: string }) {
+  sink.head(r.status, { ...r.headers, "content-length": Buffer.byteLength(r.body) });
+  sink.end(r.body);
 }
 
 /** GET /v1/attestation?nonce=HEX and POST /v1/attestation/activate (docs/ATTESTATION.md). */
@@ -584,7 +584,7 @@ function attestationRoutes(attester: Attester): Route[] {
       path: "/v1/attestation",
       limited: true,
       public: true,
-      handler: async (_req: IncomingMessage, res, ctx) => {
+      handler: async (_req, res, ctx) => {
         sendRaw(res, await handleAttestationRequest(attester, new URLSearchParams(ctx.query)));
       },
     },
@@ -593,7 +593,7 @@ function attestationRoutes(attester: Attester): Route[] {
       path: "/v1/attestation/activate",
       limited: true,
       public: true,
-      handler: async (_req: IncomingMessage, res, ctx) => {
+      handler: async (_req, res, ctx) => {
         if (!activationAllowed())
           throw new HttpError("too-many-requests", "too many credential activations", { retryAfterSeconds: 1 });
         sendRaw(res, await handleActivateRequest(attester, await ctx.readJson()));

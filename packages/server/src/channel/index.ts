@@ -5,6 +5,8 @@ export {
   type RequestListener,
   SEALED_RESPONSE_FIELDS,
   type SealedChannelOptions,
+  SealedRequest,
   wasSealed,
   withSealedChannel,
 } from "./sealed-http.js";
+export { type OuterResponse, SealingSink } from "./sealing-sink.js";

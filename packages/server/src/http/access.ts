@@ -13,8 +13,8 @@
  * inside the sealed request (docs/CHANNEL.md): a relay never sees it.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
-import type { IncomingMessage } from "node:http";
 import { HttpError } from "./errors.js";
+import type { HttpRequest } from "./exchange.js";
 import type { Route } from "./router.js";
 
 /** Options of {@link createAccessCheck}. */
@@ -23,12 +23,15 @@ export interface AccessOptions {
   readonly apiKeys?: readonly string[];
   /** Refuse requests to non-public routes that did not come through the sealed channel. */
   readonly requireSealed?: boolean;
-  /** Whether a request came sealed (the sealed layer's `wasSealed`); required with `requireSealed`. */
-  readonly isSealed?: (req: IncomingMessage) => boolean;
+  /**
+   * Whether a request came sealed (the sealed layer's `wasSealed`, which reads
+   * `HttpRequest.sealed`); required with `requireSealed`.
+   */
+  readonly isSealed?: (req: HttpRequest) => boolean;
 }
 
 /** Checks a request against a route; the refusal, or undefined to go on. */
-export type AccessCheck = (req: IncomingMessage, route: Route) => HttpError | undefined;
+export type AccessCheck = (req: HttpRequest, route: Route) => HttpError | undefined;
 
 /** The shortest API key accepted: a guessable key is no protection. */
 export const MIN_API_KEY_LENGTH = 16;

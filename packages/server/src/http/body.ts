@@ -4,8 +4,8 @@
  * error message — `JSON.parse`'s own messages quote the input, so they are
  * replaced by a fixed sentence.
  */
-import type { IncomingMessage } from "node:http";
 import { HttpError } from "./errors.js";
+import type { HttpRequest } from "./exchange.js";
 
 /** 1 MiB: far more than any chat request to a local model needs. */
 export const DEFAULT_MAX_BODY_BYTES = 1 << 20;
@@ -35,15 +35,27 @@ export interface BodyReadHolder {
  * Buffer the request body and parse it as a JSON object (see
  * `parseJsonObject`), failing with 413 as soon as it exceeds `maxBytes` (up
  * front when Content-Length already says so). Parsing happens in the "end"
- * callback itself, sparing a promise hop per request.
+ * callback itself, sparing a promise hop per request. A body already in
+ * memory (an opened sealed request) is parsed at once, under the same limit.
  */
 export function readJsonBody(
-  req: IncomingMessage,
+  request: HttpRequest,
   maxBytes: number,
   holder: BodyReadHolder,
 ): Promise<Record<string, unknown>> {
-  const declared = req.headers["content-length"];
+  const declared = request.headers["content-length"];
   if (declared !== undefined && Number(declared) > maxBytes) return Promise.reject(tooLarge());
+  const bytes = request.bytes;
+  if (bytes !== undefined) {
+    if (bytes.length > maxBytes) return Promise.reject(tooLarge());
+    try {
+      return Promise.resolve(parseJsonObject(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+  const req = request.stream;
+  if (req === undefined) return Promise.reject(new Error("a request has either bytes or a stream"));
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;

@@ -5,8 +5,9 @@
  * with one `data: {"error": …}` event, which the `openai` package raises as an
  * `APIError`, and without `[DONE]`.
  */
-import type { ServerResponse } from "node:http";
+import type { OutgoingHttpHeaders } from "node:http";
 import type { HttpError } from "./errors.js";
+import type { ResponseSink } from "./exchange.js";
 
 const SSE_HEADERS = {
   "content-type": "text/event-stream; charset=utf-8",
@@ -18,18 +19,21 @@ const SSE_HEADERS = {
 
 /** One response's event stream. */
 export class EventStream {
-  readonly #res: ServerResponse;
+  readonly #sink: ResponseSink;
   #ended = false;
 
-  /** Sends the 200 status and the event-stream headers (the body is chunked). */
-  constructor(res: ServerResponse) {
-    this.#res = res;
-    res.writeHead(200, SSE_HEADERS);
+  /**
+   * Sends the 200 status and the event-stream headers (no `content-length`:
+   * the body is a stream), with `extra` fields (e.g. `connection: close`).
+   */
+  constructor(sink: ResponseSink, extra?: OutgoingHttpHeaders) {
+    this.#sink = sink;
+    sink.head(200, extra === undefined ? SSE_HEADERS : { ...SSE_HEADERS, ...extra });
   }
 
   /** True once the stream was ended by us or closed by the client. */
   get ended(): boolean {
-    return this.#ended || this.#res.destroyed;
+    return this.#ended || this.#sink.destroyed;
   }
 
   /**
@@ -39,29 +43,21 @@ export class EventStream {
    */
   send(json: string): Promise<void> | undefined {
     if (this.ended) return undefined;
-    if (this.#res.write(`data: ${json}\n\n`)) return undefined;
-    return new Promise((resolve) => {
-      const done = () => {
-        this.#res.off("drain", done);
-        this.#res.off("close", done);
-        resolve();
-      };
-      this.#res.on("drain", done);
-      this.#res.on("close", done);
-    });
+    if (this.#sink.write(`data: ${json}\n\n`)) return undefined;
+    return this.#sink.drained();
   }
 
   /** End successfully with `data: [DONE]`. */
   done(): void {
     if (this.ended) return;
     this.#ended = true;
-    this.#res.end("data: [DONE]\n\n");
+    this.#sink.end("data: [DONE]\n\n");
   }
 
   /** End with an OpenAI error event (no `[DONE]`). */
   fail(error: HttpError): void {
     if (this.ended) return;
     this.#ended = true;
-    this.#res.end(`data: ${JSON.stringify(error.toBody())}\n\n`);
+    this.#sink.end(`data: ${JSON.stringify(error.toBody())}\n\n`);
   }
 }

@@ -1,19 +1,30 @@
 /**
- * The OpenAI-compatible request handler over plain `node:http`: routing,
+ * The OpenAI-compatible request handler: routing,
  * limits (body size, time, concurrency), error mapping, client-disconnect and
  * timeout aborts, graceful draining, one log line and the metrics of each
  * request. Per-request work is kept small — a route lookup, no per-request
  * timer (one coarse sweep enforces deadlines), an AbortController only when
  * something reads the signal — so that the handler serves at least 0.8× the
- * requests of a bare `node:http` server (see test/http/perf.test.ts).
+ * requests of a bare `node:http` server (`npm run bench -- http`).
+ *
+ * It serves a transport-neutral exchange (http/exchange.ts): a plain
+ * `node:http` request through {@link NodeExchange}, a sealed one through the
+ * sealed channel's sink, with the same routes, limits, logs and metrics.
  */
-import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
+import type { OutgoingHttpHeaders } from "node:http";
 import { VeriteeError } from "@veritee/core";
 import type { Engine } from "../engine/types.js";
 import { type AccessCheck, type AccessOptions, createAccessCheck } from "./access.js";
 import { type BodyReadHolder, DEFAULT_MAX_BODY_BYTES, isJsonContentType, readJsonBody } from "./body.js";
 import { HttpError, shuttingDown, toHttpError } from "./errors.js";
 import { EventStream } from "./event-stream.js";
+import {
+  type ExchangeHandler,
+  type ExchangeListener,
+  exchangeListener,
+  type HttpRequest,
+  type ResponseSink,
+} from "./exchange.js";
 import { createJsonLogger, type Logger, silentLogger } from "./logger.js";
 import { Metrics } from "./metrics.js";
 import { type RequestFacts, type Route, type RouteContext, Router } from "./router.js";
@@ -62,8 +73,11 @@ export interface CloseOptions {
 
 /** The handler and what goes with it. */
 export interface HttpHandler {
-  /** A `node:http` request listener. */
-  readonly handler: (req: IncomingMessage, res: ServerResponse) => void;
+  /**
+   * A `node:http` request listener; its `serve` takes an exchange directly
+   * (what the sealed channel calls with an opened request and its sealing sink).
+   */
+  readonly handler: ExchangeListener;
   readonly metrics: Metrics;
   /**
    * Drain: new requests get 503; in-flight requests may finish within the
@@ -86,6 +100,7 @@ const ABORT_SETTLE_MS = 2_000;
 const DEFAULT_GRACE_MS = 10_000;
 
 const JSON_TYPE = "application/json";
+const CLOSE: OutgoingHttpHeaders = Object.freeze({ connection: "close" });
 const KNOWN_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
 
 function timeoutError(): HttpError {
@@ -97,7 +112,7 @@ function clientClosed(): HttpError {
 }
 
 /** Write a complete JSON response. */
-function writeJson(res: ServerResponse, status: number, body: unknown, headers?: OutgoingHttpHeaders): void {
+function writeJson(sink: ResponseSink, status: number, body: unknown, headers?: OutgoingHttpHeaders): void {
   const text = JSON.stringify(body);
   const head = {
     "content-type": JSON_TYPE,
@@ -106,16 +121,16 @@ function writeJson(res: ServerResponse, status: number, body: unknown, headers?:
     "cache-control": "no-store",
     "x-content-type-options": "nosniff",
   };
-  res.writeHead(status, headers === undefined ? head : { ...head, ...headers });
-  res.end(text);
+  sink.head(status, headers === undefined ? head : { ...head, ...headers });
+  sink.end(text);
 }
 
-function writeError(res: ServerResponse, error: HttpError, extra?: OutgoingHttpHeaders): void {
+function writeError(sink: ResponseSink, error: HttpError, extra?: OutgoingHttpHeaders): void {
   const headers: OutgoingHttpHeaders = { ...extra };
   if (error.retryAfterSeconds !== undefined) headers["retry-after"] = String(error.retryAfterSeconds);
   // An unread or partly read body cannot be skipped reliably: close the connection after answering.
   if (error.code === "body-too-large") headers.connection = "close";
-  writeJson(res, error.status, error.toBody(), headers);
+  writeJson(sink, error.status, error.toBody(), headers);
 }
 
 /** Class name and closed code of a failure, for the log (never its message). */
@@ -132,7 +147,7 @@ interface HandlerState {
   readonly limits: Required<HttpLimits>;
   readonly metrics: Metrics;
   readonly logger: Logger;
-  readonly active: Set<Exchange>;
+  readonly active: Set<InFlight>;
   limitedActive: number;
   closing: Promise<void> | undefined;
   idleWaiters: (() => void)[];
@@ -141,13 +156,13 @@ interface HandlerState {
 /** Write the request's log line and metrics once its response has closed. */
 function finishRequest(
   state: HandlerState,
-  req: IncomingMessage,
-  res: ServerResponse,
+  req: HttpRequest,
+  sink: ResponseSink,
   route: string,
   started: number,
-  exchange: Exchange | undefined,
+  exchange: InFlight | undefined,
 ): void {
-  const status = res.writableFinished ? res.statusCode : 499;
+  const status = sink.finished ? sink.status : 499;
   const seconds = (performance.now() - started) / 1000;
   state.metrics.requestEnded(route, status, seconds);
   if (state.logger === silentLogger) return;
@@ -212,10 +227,10 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
       });
     });
 
-  const handler = (req: IncomingMessage, res: ServerResponse): void => {
+  const serve: ExchangeHandler = (req, sink) => {
     const started = performance.now();
     metrics.requestStarted();
-    const url = req.url ?? "/";
+    const url = req.target;
     const q = url.indexOf("?");
     const match = router.match(req.method, q < 0 ? url : url.slice(0, q));
 
@@ -243,25 +258,24 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
     }
     if (refusal || match.kind !== "found") {
       const route = match.kind === "none" ? "unmatched" : match.kind === "found" ? match.route.path : match.template;
-      res.on("close", () => finishRequest(state, req, res, route, started, undefined));
-      writeError(res, refusal!, headers);
+      sink.onClose(() => finishRequest(state, req, sink, route, started, undefined));
+      writeError(sink, refusal!, headers);
       return;
     }
 
     const route = match.route;
-    const exchange = new Exchange(state, req, res, match.params, url, q, route, started);
-    // A response closes once; `on` spares the wrapper that `once` allocates.
-    res.on("close", () => {
+    const exchange = new InFlight(state, req, sink, match.params, url, q, route, started);
+    sink.onClose(() => {
       exchange.closed();
-      finishRequest(state, req, res, route.path, started, exchange);
+      finishRequest(state, req, sink, route.path, started, exchange);
     });
     sweeper ??= setInterval(sweep, sweepMs).unref();
 
-    void runRoute(route, req, res, exchange);
+    void runRoute(route, req, sink, exchange);
   };
 
   return {
-    handler,
+    handler: exchangeListener(serve),
     metrics,
     close(closeOptions?: CloseOptions): Promise<void> {
       state.closing ??= (async () => {
@@ -280,19 +294,19 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
  * The admin listener's handler: `GET /metrics` (Prometheus text) and
  * `GET /healthz`, 404 for anything else. Nothing of a request is read.
  */
-export function metricsListener(metrics: Metrics): (req: IncomingMessage, res: ServerResponse) => void {
-  return (req, res) => {
-    const path = (req.url ?? "/").split("?")[0];
-    if (req.method === "GET" && path === "/metrics") return sendMetrics(res, metrics);
-    if (req.method === "GET" && path === "/healthz") return writeJson(res, 200, { status: "ok" });
-    writeError(res, new HttpError("not-found", "Unknown URL."));
-  };
+export function metricsListener(metrics: Metrics): ExchangeListener {
+  return exchangeListener((req, sink) => {
+    const path = req.target.split("?")[0];
+    if (req.method === "GET" && path === "/metrics") return sendMetrics(sink, metrics);
+    if (req.method === "GET" && path === "/healthz") return writeJson(sink, 200, { status: "ok" });
+    writeError(sink, new HttpError("not-found", "Unknown URL."));
+  });
 }
 
 /** Run a route's handler and settle its exchange; never rejects. */
-async function runRoute(route: Route, req: IncomingMessage, res: ServerResponse, exchange: Exchange): Promise<void> {
+async function runRoute(route: Route, req: HttpRequest, sink: ResponseSink, exchange: InFlight): Promise<void> {
   try {
-    await route.handler(req, res, exchange);
+    await route.handler(req, sink, exchange);
   } catch (err) {
     exchange.fail(err);
     exchange.settled(false);
@@ -310,7 +324,7 @@ function definedOnly(limits: HttpLimits | undefined): HttpLimits {
 type MutableFacts = { -readonly [K in keyof RequestFacts]: RequestFacts[K] };
 
 /** One request in flight: the `RouteContext` its handler sees. */
-class Exchange implements RouteContext, BodyReadHolder {
+class InFlight implements RouteContext, BodyReadHolder {
   readonly params: Readonly<Record<string, string>>;
   /** `performance.now()` after which the request times out. */
   readonly deadline: number;
@@ -326,8 +340,8 @@ class Exchange implements RouteContext, BodyReadHolder {
   /** Set while the body is being read. */
   abortBodyRead: ((reason: unknown) => void) | undefined;
   readonly #state: HandlerState;
-  readonly #req: IncomingMessage;
-  readonly #res: ServerResponse;
+  readonly #req: HttpRequest;
+  readonly #res: ResponseSink;
   readonly #url: string;
   readonly #q: number;
   readonly #limited: boolean;
@@ -340,8 +354,8 @@ class Exchange implements RouteContext, BodyReadHolder {
 
   constructor(
     state: HandlerState,
-    req: IncomingMessage,
-    res: ServerResponse,
+    req: HttpRequest,
+    res: ResponseSink,
     params: Readonly<Record<string, string>>,
     url: string,
     q: number,
@@ -393,8 +407,7 @@ class Exchange implements RouteContext, BodyReadHolder {
   startEventStream(): EventStream {
     if (this.#stream) return this.#stream;
     if (this.#answered()) throw this.#controller?.signal.reason ?? new Error("the response was already sent");
-    if (this.#state.closing) this.#res.setHeader("connection", "close");
-    this.#stream = new EventStream(this.#res);
+    this.#stream = new EventStream(this.#res, this.#state.closing ? CLOSE : undefined);
     return this.#stream;
   }
 
@@ -407,7 +420,7 @@ class Exchange implements RouteContext, BodyReadHolder {
   }
 
   #answered(): boolean {
-    return this.#res.headersSent || this.#res.writableEnded || this.#res.destroyed;
+    return this.#res.headSent || this.#res.destroyed;
   }
 
   /**
@@ -441,7 +454,7 @@ class Exchange implements RouteContext, BodyReadHolder {
       this.#res.destroy();
     } else if (this.#stream) {
       this.#stream.fail(error);
-    } else if (this.#res.headersSent) {
+    } else if (this.#res.headSent) {
       // A route wrote its own headers and then failed: the status is gone, cut the response.
       this.#res.destroy();
     } else {
@@ -457,7 +470,7 @@ class Exchange implements RouteContext, BodyReadHolder {
    * handler has settled, so that draining waits for engines to stop.
    */
   settled(resolved: boolean): void {
-    if (resolved && !this.#res.headersSent && !this.#res.destroyed) {
+    if (resolved && !this.#res.headSent && !this.#res.destroyed) {
       this.fail(new Error("route returned without a response"));
     }
     this.#handlerSettled = true;
@@ -466,7 +479,7 @@ class Exchange implements RouteContext, BodyReadHolder {
 
   /** The response closed (sent, or the client went away). */
   closed(): void {
-    if (!this.#res.writableFinished) this.abort(clientClosed());
+    if (!this.#res.finished) this.abort(clientClosed());
     this.#responseClosed = true;
     if (this.#handlerSettled) this.#done();
   }

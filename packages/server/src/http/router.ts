@@ -4,13 +4,14 @@
  * (percent-decoded). The route's template, not the request's path, is what
  * logs and metrics see.
  */
-import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from "node:http";
+import type { OutgoingHttpHeaders } from "node:http";
 import type { EventStream } from "./event-stream.js";
+import type { HttpRequest, ResponseSink } from "./exchange.js";
 
 /** Methods a route can answer. */
 export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 
-/** What a route handler gets besides the raw request and response. */
+/** What a route handler gets besides the request and the response sink. */
 export interface RouteContext {
   /** Percent-decoded path parameters, e.g. `{ id }` for "/v1/models/{id}". */
   readonly params: Readonly<Record<string, string>>;
@@ -47,8 +48,13 @@ export interface RequestFacts {
   readonly stream?: boolean;
 }
 
-/** A route handler. Throw `HttpError` for client-visible failures; anything else becomes a generic 500. */
-export type RouteHandler = (req: IncomingMessage, res: ServerResponse, ctx: RouteContext) => void | Promise<void>;
+/**
+ * A route handler. It reads `request` and writes to `sink` (or, usually, uses
+ * `ctx`), never a `node:http` object: the same route then serves plain and
+ * sealed requests (http/exchange.ts). Throw `HttpError` for client-visible
+ * failures; anything else becomes a generic 500.
+ */
+export type RouteHandler = (request: HttpRequest, sink: ResponseSink, ctx: RouteContext) => void | Promise<void>;
 
 /**
  * A route.

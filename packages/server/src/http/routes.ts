@@ -2,7 +2,6 @@
  * The built-in routes: the OpenAI endpoints (models, chat completions, legacy
  * completions, embeddings) and the operational ones (`/healthz`, `/metrics`).
  */
-import type { IncomingMessage, ServerResponse } from "node:http";
 import type {
   ChatMessage,
   ChatRequest,
@@ -13,6 +12,7 @@ import type {
 } from "../engine/types.js";
 import { EngineError } from "../engine/types.js";
 import { fromEngineError, HttpError, modelNotFound } from "./errors.js";
+import type { HttpRequest, ResponseSink } from "./exchange.js";
 import { serveGeneration } from "./generation.js";
 import type { Metrics } from "./metrics.js";
 import { parseChatCompletion, parseCompletion, parseEmbedding } from "./requests.js";
@@ -69,10 +69,10 @@ export function findModel(engine: Engine, id: string): ModelInfo {
 }
 
 /** Write the Prometheus text of `metrics`. */
-export function sendMetrics(res: ServerResponse, metrics: Metrics): void {
+export function sendMetrics(sink: ResponseSink, metrics: Metrics): void {
   const body = metrics.render();
-  res.writeHead(200, { ...METRICS_HEADERS, "content-length": Buffer.byteLength(body) });
-  res.end(body);
+  sink.head(200, { ...METRICS_HEADERS, "content-length": Buffer.byteLength(body) });
+  sink.end(body);
 }
 
 /** The routes every handler serves (`/metrics` unless it is served elsewhere, `withMetrics: false`). */
@@ -90,7 +90,7 @@ export function builtinRoutes(engine: Engine, metrics: Metrics, withMetrics = tr
             method: "GET" as const,
             path: "/metrics",
             public: true,
-            handler: (_req: IncomingMessage, res: ServerResponse) => sendMetrics(res, metrics),
+            handler: (_request: HttpRequest, sink: ResponseSink) => sendMetrics(sink, metrics),
           },
         ]
       : []),

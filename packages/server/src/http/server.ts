@@ -9,7 +9,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { VeriteeError } from "@veritee/core";
-import type { CloseOptions, HttpHandler } from "./handler.js";
+import type { CloseOptions } from "./handler.js";
 
 /** Options of {@link startHttpServer}. */
 export interface ListenOptions {
@@ -39,6 +39,15 @@ export interface RunningHttpServer {
 
 type Listener = (req: IncomingMessage, res: ServerResponse) => void;
 
+/**
+ * What a server listens with: an `HttpHandler` from `createHttpHandler`, or
+ * one whose `handler` was wrapped (sealed channel, CORS), with its drain.
+ */
+export interface ServedHandler {
+  readonly handler: Listener;
+  close(options?: CloseOptions): Promise<void>;
+}
+
 /** Codes of {@link ListenError}: why a port could not be bound. */
 export type ListenErrorCode =
   /** Another process listens on the port (EADDRINUSE). */
@@ -65,7 +74,7 @@ export interface BoundHttpServer {
   /** `http://host:port`, or `https://` for a TLS listener. */
   readonly url: string;
   /** Start serving with `handler` (and, for TLS, the key and certificate). Once. */
-  serve(handler: HttpHandler | Listener, tls?: ListenOptions["tls"]): RunningHttpServer;
+  serve(handler: ServedHandler | Listener, tls?: ListenOptions["tls"]): RunningHttpServer;
   /** Close the socket (before `serve`), or shut down gracefully as {@link RunningHttpServer.close}. Idempotent. */
   close(options?: CloseOptions): Promise<void>;
 }
@@ -152,7 +161,7 @@ export async function bindHttpServer(options: Omit<ListenOptions, "tls"> & { rea
  * ```
  */
 export async function startHttpServer(
-  handler: HttpHandler | Listener,
+  handler: ServedHandler | Listener,
   options: ListenOptions = {},
 ): Promise<RunningHttpServer> {
   const { tls, ...listen } = options;

@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { once } from "node:events";
-import { createServer, type IncomingHttpHeaders, request, type Server, type ServerResponse } from "node:http";
+import { createServer, type IncomingHttpHeaders, request, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { after, before, describe, test } from "node:test";
 import {
@@ -22,6 +22,7 @@ import {
 import { nodeBackend, nodeRecipientKey } from "@veritee/channel/node";
 import { generateX25519 } from "@veritee/core";
 import { withSealedChannel } from "../../src/channel/sealed-http.js";
+import { exchangeListener, type ResponseSink } from "../../src/http/exchange.js";
 import { MemoryLogger } from "../http/support/server.js";
 
 const CANARY = "canary-5d1e-route-answer";
@@ -30,21 +31,22 @@ const TEXT = new TextEncoder();
 /** Write callbacks that ran: a whole answer calls them once it is sent. */
 let writeCallbacks = 0;
 
-/** The routes: each answers in one of the ways a route may write a response. */
-function route(path: string, res: ServerResponse): void {
+/** The routes: each answers in one of the ways a route may write a response (through its sink, http/exchange.ts). */
+function route(path: string, res: ResponseSink): void {
   const json = JSON.stringify({ answer: CANARY });
   switch (path) {
     case "/json":
-      res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(json) });
+      res.head(200, { "content-type": "application/json", "content-length": Buffer.byteLength(json) });
       res.end(json);
       return;
-    case "/implicit":
-      res.statusCode = 201;
-      res.setHeader("content-type", "text/plain");
-      res.end(`created ${CANARY}`);
+    case "/implicit": {
+      const text = `created ${CANARY}`;
+      res.head(201, { "content-type": "text/plain", "content-length": Buffer.byteLength(text) });
+      res.end(text);
       return;
+    }
     case "/parts": {
-      res.writeHead(202, { "content-length": "10", "retry-after": "3" });
+      res.head(202, { "content-length": "10", "retry-after": "3" });
       res.write("hello");
       res.write(TEXT.encode("world"), () => {
         writeCallbacks++;
@@ -54,12 +56,12 @@ function route(path: string, res: ServerResponse): void {
     }
     case "/big": {
       const big = Buffer.alloc(200_000, 0x61);
-      res.writeHead(200, { "content-type": "application/octet-stream", "content-length": big.length });
+      res.head(200, { "content-type": "application/octet-stream", "content-length": big.length });
       res.end(big);
       return;
     }
     case "/events": {
-      res.writeHead(200, { "content-type": "text/event-stream" });
+      res.head(200, { "content-type": "text/event-stream" });
       let n = 0;
       const timer = setInterval(() => {
         if (n < 3) res.write(`data: ${CANARY} ${n++}\n\n`);
@@ -71,16 +73,16 @@ function route(path: string, res: ServerResponse): void {
       return;
     }
     case "/longer":
-      res.writeHead(200, { "content-type": "text/plain", "content-length": "3" });
+      res.head(200, { "content-type": "text/plain", "content-length": "3" });
       res.end(`too long ${CANARY}`);
       return;
     case "/shorter":
-      res.writeHead(200, { "content-type": "text/plain", "content-length": "100" });
+      res.head(200, { "content-type": "text/plain", "content-length": "100" });
       res.write(`short ${CANARY}`);
       res.end();
       return;
     default:
-      res.writeHead(404, { "content-length": "0" });
+      res.head(404, { "content-length": "0" });
       res.end();
   }
 }
@@ -107,7 +109,10 @@ describe("the sealed layer's response shapes", () => {
     const recipient = nodeRecipientKey({ keyConfig, keySetDigest, privateKey });
     server = createServer(
       { noDelay: true },
-      withSealedChannel((req, res) => route(req.url ?? "/", res), { recipient, logger }),
+      withSealedChannel(
+        exchangeListener((req, sink) => route(req.target, sink)),
+        { recipient, logger },
+      ),
     );
     server.listen(0, "127.0.0.1");
     await once(server, "listening");
@@ -168,7 +173,7 @@ describe("the sealed layer's response shapes", () => {
     assert.deepEqual(JSON.parse(Buffer.from(opened.body).toString()), { answer: CANARY });
   });
 
-  test("end(body) without writeHead, writes in parts, and bodies of several frames are sealed whole too", async () => {
+  test("another status, writes in parts, and bodies of several frames are sealed whole too", async () => {
     const implicit = await exchange("/implicit");
     assert.equal(implicit.headers!["content-length"], String(implicit.body.length));
     let opened = await openResponse(implicit.context, implicit.body);
