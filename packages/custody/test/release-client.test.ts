@@ -232,7 +232,7 @@ test("k of n: two of three shares open the model when one owner refuses; two ref
     ),
     (e: unknown) => {
       assert.ok(e instanceof CustodyError && e.code === "not-enough-shares");
-      assert.equal(e.message.match(/claim launch\.configuration/g)?.length, 2);
+      assert.equal(e.message.match(/failed claim launch\.configuration/g)?.length, 2);
       return true;
     },
   );

@@ -124,7 +124,9 @@ async function failure(response: Response, what: string): Promise<Error> {
   }
   const known = new Set(["refused", "revoked", "not-found", "conflict", "invalid-request", "unauthorized"]);
   const typed = known.has(code) ? (code as "refused") : "refused";
-  return new CustodyError(typed, `${what}: ${message}`, claim === undefined ? {} : { claim });
+  // The claim goes into the message too: it is what an operator reads to fix the deployment.
+  const named = claim === undefined ? message : `${message} (failed claim ${claim})`;
+  return new CustodyError(typed, `${what}: ${named}`, claim === undefined ? {} : { claim });
 }
 
 async function post(
@@ -318,8 +320,7 @@ export async function obtainModelKey(options: ObtainModelKeyOptions): Promise<Ui
         },
         (error: unknown) => {
           if (stop.signal.aborted) return;
-          const claim = error instanceof CustodyError && error.claim ? ` (claim ${error.claim})` : "";
-          failures.push(error instanceof Error ? `${error.message}${claim}` : `custodian ${i + 1}: failed`);
+          failures.push(error instanceof Error ? error.message : `custodian ${i + 1}: failed`);
           done();
         },
       );
