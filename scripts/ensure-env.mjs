@@ -1,17 +1,23 @@
 // Installs what the project needs when it is missing: npm packages (npm ci),
 // the Debian packages of the development TPM, and Chromium for the browser
-// build's test (test/e2e/browser.test.ts). Used by `npm test` and
+// build's test (test/e2e/browser.test.ts) and PostgreSQL for the custodian's
+// second database engine. Used by `npm test` and
 // `npm run quickstart` so that both work on a fresh clone.
 import { spawnSync } from "node:child_process";
-import { existsSync, statSync } from "node:fs";
+import { existsSync, readdirSync, statSync } from "node:fs";
 
 const DEBIAN_PACKAGES = ["swtpm", "swtpm-tools", "tpm2-tools"];
 const REQUIRED_COMMANDS = ["swtpm", "swtpm_setup", "tpm2_checkquote"];
 // Installed where we can (root, i.e. CI and containers); elsewhere the tests
 // that need them skip with a message: the browser test (Chromium; under CI it
-// fails without it) and the launch-integrity test (strace lists every file the
-// attested process opens).
-const TEST_PACKAGES = { chromium: "chromium", strace: "strace" };
+// fails without it), the launch-integrity test (strace lists every file the
+// attested process opens) and the custodian's PostgreSQL suite (Debian keeps
+// `initdb` under /usr/lib/postgresql/N/bin, off PATH).
+const TEST_PACKAGES = {
+  chromium: () => has("chromium"),
+  strace: () => has("strace"),
+  postgresql: () => hasPostgres(),
+};
 
 function run(cmd, args, opts = {}) {
   const r = spawnSync(cmd, args, { stdio: "inherit", ...opts });
@@ -25,14 +31,20 @@ function has(command) {
   return spawnSync("sh", ["-c", `command -v ${command}`], { stdio: "ignore" }).status === 0;
 }
 
+function hasPostgres() {
+  const root = "/usr/lib/postgresql";
+  if (existsSync(root) && readdirSync(root).some((v) => existsSync(`${root}/${v}/bin/initdb`))) return true;
+  return has("initdb") && has("pg_ctl");
+}
+
 export function ensureDebianPackages() {
   const missing = REQUIRED_COMMANDS.filter((c) => !has(c));
   const forTests =
     process.getuid?.() !== 0
       ? []
       : Object.entries(TEST_PACKAGES)
-          .filter(([command]) => !has(command))
-          .map(([, pkg]) => pkg);
+          .filter(([, present]) => !present())
+          .map(([pkg]) => pkg);
   if (missing.length === 0 && forTests.length === 0) return;
   if (process.getuid?.() !== 0) {
     console.error(`Missing ${missing.join(", ")}. Install the development TPM first:\n`);
