@@ -11,7 +11,8 @@
  * - a revoked deployment: refused;
  * - three owners, k = 2: one refusing custodian still lets the model load, two block it;
  * - a custodian SIGKILLed while a release is in flight and restarted: the
- *   server retries and gets the key, the audit trail holds one release.
+ *   server retries and gets the key, the audit trail holds one release —
+ *   on SQLite and on PostgreSQL (`DATABASE_URL`, a throwaway cluster).
  */
 import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -20,12 +21,18 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { sharedPath } from "@veritee/testkit";
+import { type PostgresCluster, postgresUnavailable, startPostgres } from "@veritee/testkit/postgres";
 import { freePort, runVeritee, startVeritee, type VeriteeProcess } from "./support/process.js";
 
 const MODEL = sharedPath("models", "stories260K.gguf");
 const MODEL_ID = "stories260K";
 const TOKEN = `admin-token-${Math.random().toString(36).slice(2)}-0123456789`;
 const ADMIN = { VERITEE_ADMIN_TOKEN: TOKEN };
+
+/** PostgreSQL runs under CI (root, where `npm test` installs it); elsewhere it may be missing. */
+const pgSkip = process.getuid?.() === 0 ? undefined : postgresUnavailable();
+let cluster: Promise<PostgresCluster> | undefined;
+const postgres = () => (cluster ??= startPostgres());
 
 let tmp: string;
 let simPort: number;
@@ -45,12 +52,16 @@ async function rebootTpm(): Promise<void> {
 
 const tpmFlag = () => ["--tpm", `swtpm:host=127.0.0.1,port=${simPort}`];
 
-async function startCustodian(name: string, port = 0): Promise<VeriteeProcess & { url: string }> {
+async function startCustodian(
+  name: string,
+  port = 0,
+  env: Record<string, string> = {},
+): Promise<VeriteeProcess & { url: string }> {
   const data = path.join(tmp, `custodian-${name}`);
   mkdirSync(data, { recursive: true });
   const proc = await startVeritee(["custodian", "serve", "--data", data, "--port", String(port)], {
     ready: /(http:\/\/127\.0\.0\.1:\d+)/,
-    env: ADMIN,
+    env: { ...ADMIN, ...env },
   });
   processes.push(proc);
   return Object.assign(proc, { url: proc.ready[1]! });
@@ -123,6 +134,7 @@ after(async () => {
   await Promise.all(processes.map((p) => p.stop("SIGKILL")));
   await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
   await runVeritee(["tpm", "sim", "stop", ...simArgs()]);
+  if (cluster) await (await cluster).stop();
   rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -272,63 +284,77 @@ describe("three owners, k = 2", () => {
   });
 });
 
-describe("a custodian killed during a release", () => {
-  test("restarted on its database, it releases to the retrying server; the audit has one release and no half-written one", async () => {
-    const custodianPort = await freePort();
-    let custodian = await startCustodian("killed", custodianPort);
-    const sealed = path.join(tmp, "killed.sealed");
-    const keyFile = path.join(tmp, "killed.key");
-    const r = await runVeritee(["model", "seal", "--in", MODEL, "--out", sealed, "--key-out", keyFile]);
-    assert.equal(r.code, 0, r.stderr);
-    await admin("model", "add", "--custodian", custodian.url, "--key-file", keyFile);
+// The same crash on both database engines: SQLite in the data directory, PostgreSQL through DATABASE_URL.
+for (const engine of ["sqlite", "postgres"] as const) {
+  describe(`a custodian killed during a release (${engine})`, {
+    skip: engine === "postgres" ? pgSkip : undefined,
+  }, () => {
+    test("restarted on its database, it releases to the retrying server; the audit has one release and no half-written one", async () => {
+      const env: Record<string, string> =
+        engine === "postgres" ? { DATABASE_URL: await (await postgres()).createDatabase() } : {};
+      const deployment = `crash-${engine}`;
+      const custodianPort = await freePort();
+      let custodian = await startCustodian(`killed-${engine}`, custodianPort, env);
+      const sealed = path.join(tmp, `killed-${engine}.sealed`);
+      const keyFile = path.join(tmp, `killed-${engine}.key`);
+      const r = await runVeritee(["model", "seal", "--in", MODEL, "--out", sealed, "--key-out", keyFile]);
+      assert.equal(r.code, 0, r.stderr);
+      await admin("model", "add", "--custodian", custodian.url, "--key-file", keyFile);
 
-    // The server reaches the custodian through this relay, which SIGKILLs the custodian when the first
-    // activation arrives (the challenge is outstanding, the release half done) and restarts it.
-    let killed = false;
-    const relay = createServer((req, res) => {
-      const forward = () => {
-        const upstream = request(
-          { host: "127.0.0.1", port: custodianPort, path: req.url, method: req.method, headers: req.headers },
-          (answer) => {
-            res.writeHead(answer.statusCode ?? 502, answer.headers);
-            answer.pipe(res);
-          },
-        );
-        upstream.on("error", () => res.destroy());
-        req.pipe(upstream);
+      // The server reaches the custodian through this relay, which SIGKILLs the custodian when the first
+      // activation arrives (the challenge is outstanding, the release half done) and restarts it.
+      let killed = false;
+      const relay = createServer((req, res) => {
+        const forward = () => {
+          const upstream = request(
+            { host: "127.0.0.1", port: custodianPort, path: req.url, method: req.method, headers: req.headers },
+            (answer) => {
+              res.writeHead(answer.statusCode ?? 502, answer.headers);
+              answer.pipe(res);
+            },
+          );
+          upstream.on("error", () => res.destroy());
+          req.pipe(upstream);
+        };
+        if (!killed && req.url === "/v1/release/activate") {
+          killed = true;
+          void custodian.stop("SIGKILL").then(async () => {
+            res.destroy();
+            custodian = await startCustodian(`killed-${engine}`, custodianPort, env);
+          });
+          return;
+        }
+        forward();
+      });
+      servers.push(relay);
+      await new Promise<void>((resolve) => relay.listen(0, "127.0.0.1", resolve));
+      const relayUrl = `http://127.0.0.1:${(relay.address() as { port: number }).port}`;
+
+      const port = await freePort();
+      const policy = await policyFor(
+        path.join(tmp, `killed-${engine}.policy.json`),
+        sealed,
+        relayUrl,
+        deployment,
+        port,
+      );
+      await admin(
+        ...["deployment", "add", "--custodian", custodian.url, "--id", deployment, "--model-id", MODEL_ID],
+        ...["--policy", policy],
+      );
+      const server = await serveAccepted(serveArgs(sealed, relayUrl, deployment, port));
+      assert.ok(killed, "the custodian was killed during the release");
+      const audit = JSON.parse(await admin("audit", "--custodian", custodian.url, "--json")) as {
+        events: { seq: number; type: string; deployment?: string }[];
       };
-      if (!killed && req.url === "/v1/release/activate") {
-        killed = true;
-        void custodian.stop("SIGKILL").then(async () => {
-          res.destroy();
-          custodian = await startCustodian("killed", custodianPort);
-        });
-        return;
-      }
-      forward();
+      assert.equal(audit.events.filter((e) => e.type === "release" && e.deployment === deployment).length, 1);
+      const seqs = audit.events.map((e) => e.seq);
+      assert.deepEqual(
+        seqs,
+        [...seqs].sort((x, y) => x - y),
+        "the audit trail is in order",
+      );
+      await server.stop();
     });
-    servers.push(relay);
-    await new Promise<void>((resolve) => relay.listen(0, "127.0.0.1", resolve));
-    const relayUrl = `http://127.0.0.1:${(relay.address() as { port: number }).port}`;
-
-    const port = await freePort();
-    const policy = await policyFor(path.join(tmp, "killed.policy.json"), sealed, relayUrl, "crash-1", port);
-    await admin(
-      ...["deployment", "add", "--custodian", custodian.url, "--id", "crash-1", "--model-id", MODEL_ID],
-      ...["--policy", policy],
-    );
-    const server = await serveAccepted(serveArgs(sealed, relayUrl, "crash-1", port));
-    assert.ok(killed, "the custodian was killed during the release");
-    const audit = JSON.parse(await admin("audit", "--custodian", custodian.url, "--json")) as {
-      events: { seq: number; type: string; deployment?: string }[];
-    };
-    assert.equal(audit.events.filter((e) => e.type === "release" && e.deployment === "crash-1").length, 1);
-    const seqs = audit.events.map((e) => e.seq);
-    assert.deepEqual(
-      seqs,
-      [...seqs].sort((x, y) => x - y),
-      "the audit trail is in order",
-    );
-    await server.stop();
   });
-});
+}
