@@ -7,6 +7,7 @@
 import { benchChannel } from "./channel.js";
 import { benchClient } from "./client.js";
 import { benchCustody } from "./custody.js";
+import { benchCustodyStartup } from "./custody-startup.js";
 import { benchEventlogReplay } from "./eventlog-replay.js";
 import { benchHttpOverhead } from "./http-overhead.js";
 import { benchNvidia } from "./nvidia.js";
@@ -25,7 +26,10 @@ const suites: Record<string, () => Promise<void>> = {
   snp: benchSnp,
   tdx: benchTdx,
   nvidia: benchNvidia,
-  custody: benchCustody,
+  custody: async () => {
+    await benchCustody();
+    await benchCustodyStartup();
+  },
 };
 
 const wanted = process.argv.slice(2);
