@@ -50,8 +50,8 @@ const SKIPPED: readonly { readonly line: string; readonly reason: string }[] = [
   { line: "vllm serve", reason: "vLLM on a GPU" },
 ];
 
-/** The ports examples use, mapped to free ones; and `tpm sim start`'s implicit default. */
-const PORTS = [8080, 8443, 8000];
+/** The ports examples use, mapped to free ones (2321, the development TPM's, to a free pair: its control port is N+1). */
+const PORTS = [8080, 8443, 8000, 2321];
 
 interface Block {
   readonly file: string;
@@ -91,15 +91,31 @@ function runnable(block: Block, used: Set<string>): { script: string; skipped: s
   return { script: kept.join("\n"), skipped };
 }
 
-function freePort(): Promise<number> {
+function listenOnce(port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
+    server.listen(port, "127.0.0.1", () => {
+      const { port: bound } = server.address() as { port: number };
+      server.close(() => resolve(bound));
     });
   });
+}
+
+/** A free port, or with `pair` one whose successor is free too. */
+async function freePort(pair = false): Promise<number> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const port = await listenOnce(0);
+    if (
+      !pair ||
+      (await listenOnce(port + 1).then(
+        () => true,
+        () => false,
+      ))
+    )
+      return port;
+  }
+  throw new Error("no free port pair");
 }
 
 const root = mkdtempSync(path.join(os.tmpdir(), "veritee-docs-"));
@@ -168,7 +184,9 @@ for (const [index, block] of blocks.entries()) {
     for (const s of skipped) t.diagnostic(`skipped: ${s}`);
     let mapped = script;
     for (const port of PORTS) {
-      if (mapped.includes(String(port))) mapped = mapped.replaceAll(String(port), String(await freePort()));
+      // Whole numbers only: a digest or a longer number that contains the digits stays as written.
+      const pattern = new RegExp(`(?<![0-9A-Za-z])${port}(?![0-9A-Za-z])`, "g");
+      if (pattern.test(mapped)) mapped = mapped.replace(pattern, String(await freePort(port === 2321)));
     }
     // `tpm sim start` listens on 2321 by default: run it on free ports, which the other tpm commands read from its state.
     mapped = mapped.replace(/tpm sim start(?! --port)/g, "tpm sim start --port 0");
