@@ -10,6 +10,7 @@ export * from "./hex.js";
 export * from "./hpke.js";
 export * from "./json.js";
 export * from "./json-parse.js";
+export * from "./listen-error.js";
 export * from "./pem.js";
 export {
   decodeSpki,

@@ -19,7 +19,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { MalformedError, parseJsonBytes } from "@veritee/core";
+import { listenError, MalformedError, parseJsonBytes } from "@veritee/core";
 import { PolicyError, parsePolicy } from "@veritee/policy";
 import { type CustodyCode, CustodyError } from "../errors.js";
 import {
@@ -314,7 +314,7 @@ export async function startCustodianService(options: CustodianServiceOptions): P
   server.requestTimeout = 60_000;
   server.headersTimeout = 10_000;
   await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
+    server.once("error", (error) => reject(listenError(error, options.host ?? "127.0.0.1", options.port ?? 0)));
     server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => resolve());
   });
   const address = server.address() as AddressInfo;

@@ -8,7 +8,10 @@ import type { KeyObject } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
-import { VeriteeError } from "@veritee/core";
+import { ListenError, type ListenErrorCode, listenError } from "@veritee/core";
+
+export { ListenError, type ListenErrorCode };
+
 import type { CloseOptions } from "./handler.js";
 
 /** Options of {@link startHttpServer}. */
@@ -46,20 +49,6 @@ type Listener = (req: IncomingMessage, res: ServerResponse) => void;
 export interface ServedHandler {
   readonly handler: Listener;
   close(options?: CloseOptions): Promise<void>;
-}
-
-/** Codes of {@link ListenError}: why a port could not be bound. */
-export type ListenErrorCode =
-  /** Another process listens on the port (EADDRINUSE). */
-  | "port-in-use"
-  /** The port needs privileges this process lacks (EACCES, e.g. a port below 1024). */
-  | "permission-denied"
-  /** The host is not an address of this machine (EADDRNOTAVAIL), or does not resolve. */
-  | "address-unavailable";
-
-/** A port that cannot be bound: the local environment, not a bug (CLI exit code 15). */
-export class ListenError extends VeriteeError<ListenErrorCode> {
-  readonly kind = "environment" as const;
 }
 
 /**
@@ -178,15 +167,4 @@ function setCertificate(server: HttpsServer, tls: NonNullable<ListenOptions["tls
   } finally {
     pem.fill(0);
   }
-}
-
-function listenError(error: Error, host: string, port: number): Error {
-  const code = (error as NodeJS.ErrnoException).code;
-  const where = `${host}:${port}`;
-  if (code === "EADDRINUSE") return new ListenError("port-in-use", `${where} is already in use`, { cause: error });
-  if (code === "EACCES") return new ListenError("permission-denied", `${where} needs privileges`, { cause: error });
-  if (code === "EADDRNOTAVAIL" || code === "ENOTFOUND" || code === "EAI_AGAIN") {
-    return new ListenError("address-unavailable", `${host} is not an address of this machine`, { cause: error });
-  }
-  return error;
 }

@@ -1,0 +1,128 @@
+/**
+ * `veritee custodian …` as an owner runs it, and every wrong input it must
+ * refuse with the documented exit code: a short or missing token, a port in
+ * use, a wrong token, an open key file, an invalid policy file, an unknown
+ * model, a custodian that is not there. The key is in no output.
+ */
+import assert from "node:assert/strict";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { after, before, test } from "node:test";
+import { freePort, runVeritee, startVeritee, type VeriteeProcess } from "@veritee/e2e/support/process";
+import { policyFromReferenceValues } from "@veritee/policy";
+import { sharedPath } from "@veritee/testkit";
+import { EXIT } from "../src/exit-codes.js";
+
+const TOKEN = `custodian-cli-${process.pid}-0123456789`;
+const ADMIN = { VERITEE_ADMIN_TOKEN: TOKEN };
+const tmp = mkdtempSync(path.join(os.tmpdir(), "veritee-custodian-cli-"));
+let custodian: VeriteeProcess;
+let url: string;
+
+before(async () => {
+  custodian = await startVeritee(["custodian", "serve", "--data", path.join(tmp, "data"), "--port", "0"], {
+    ready: /listening on (http:\/\/127\.0\.0\.1:\d+) \(sqlite store\)/,
+    env: ADMIN,
+  });
+  url = custodian.ready[1]!;
+});
+
+after(async () => {
+  await custodian.stop();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+test("serve refuses a missing or short token (19) and a port in use (15)", async () => {
+  const none = await runVeritee(["custodian", "serve", "--data", path.join(tmp, "d1"), "--port", "0"], {
+    VERITEE_ADMIN_TOKEN: "",
+  });
+  assert.equal(none.code, EXIT.custody, none.stderr);
+  const short = await runVeritee(["custodian", "serve", "--data", path.join(tmp, "d1"), "--port", "0"], {
+    VERITEE_ADMIN_TOKEN: "short",
+  });
+  assert.equal(short.code, EXIT.custody, short.stderr);
+  assert.match(short.stderr, /at least 16 characters/);
+  const port = new URL(url).port;
+  const taken = await runVeritee(["custodian", "serve", "--data", path.join(tmp, "d2"), "--port", port], ADMIN);
+  assert.equal(taken.code, EXIT.environment, taken.stderr);
+  assert.match(taken.stderr, /already in use/);
+  assert.ok(!taken.stderr.includes(TOKEN));
+});
+
+test("the admin commands: a key file in, a deployment, the audit; wrong inputs exit with their codes", async () => {
+  const sealed = path.join(tmp, "m.sealed");
+  const keyFile = path.join(tmp, "m.key");
+  const seal = await runVeritee([
+    ...["model", "seal", "--in", sharedPath("models", "stories260K.gguf"), "--out", sealed],
+    ...["--model-id", "m", "--key-out", keyFile],
+  ]);
+  assert.equal(seal.code, 0, seal.stderr);
+  const secret = (JSON.parse(readFileSync(keyFile, "utf8")) as { secret: string }).secret;
+
+  const wrong = await runVeritee(["custodian", "model", "list", "--custodian", url], {
+    VERITEE_ADMIN_TOKEN: `${TOKEN}-not`,
+  });
+  assert.equal(wrong.code, EXIT.custody);
+  assert.match(wrong.stderr, /unauthorized/);
+
+  const add = await runVeritee(["custodian", "model", "add", "--custodian", url, "--key-file", keyFile], ADMIN);
+  assert.equal(add.code, 0, add.stderr);
+  assert.match(add.stdout, /registered: model m/);
+  const again = await runVeritee(["custodian", "model", "add", "--custodian", url, "--key-file", keyFile], ADMIN);
+  assert.match(again.stdout, /already registered/);
+
+  const open = path.join(tmp, "open.key");
+  writeFileSync(open, readFileSync(keyFile));
+  chmodSync(open, 0o644);
+  const refusedOpen = await runVeritee(["custodian", "model", "add", "--custodian", url, "--key-file", open], ADMIN);
+  assert.notEqual(refusedOpen.code, 0);
+  assert.match(refusedOpen.stderr, /group|others|0644|mode/);
+
+  const badPolicy = path.join(tmp, "bad.policy.json");
+  writeFileSync(badPolicy, '{"version": 1}');
+  const bad = await runVeritee(
+    ["custodian", "deployment", "add", "--custodian", url, "--id", "d", "--model-id", "m", "--policy", badPolicy],
+    ADMIN,
+  );
+  assert.equal(bad.code, EXIT.usage, bad.stderr);
+
+  // A valid policy: a real development server's reference values (packages/policy/test/fixtures).
+  const fixture = JSON.parse(readFileSync("packages/policy/test/fixtures/dev-attestation.json", "utf8"));
+  const policy = path.join(tmp, "policy.json");
+  writeFileSync(
+    policy,
+    JSON.stringify(policyFromReferenceValues({ ...fixture.referenceValues, ekRootsPem: fixture.ekRootsPem })),
+  );
+  const unknownModel = await runVeritee(
+    ["custodian", "deployment", "add", "--custodian", url, "--id", "d", "--model-id", "absent", "--policy", policy],
+    ADMIN,
+  );
+  assert.equal(unknownModel.code, EXIT.custody);
+  assert.match(unknownModel.stderr, /not-found|no model/);
+  const dep = await runVeritee(
+    ["custodian", "deployment", "add", "--custodian", url, "--id", "d", "--model-id", "m", "--policy", policy],
+    ADMIN,
+  );
+  assert.equal(dep.code, 0, dep.stderr);
+  const list = await runVeritee(["custodian", "deployment", "list", "--custodian", url, "--json"], ADMIN);
+  assert.equal((JSON.parse(list.stdout) as { deployments: { id: string }[] }).deployments[0]?.id, "d");
+  const revoke = await runVeritee(["custodian", "revoke", "--custodian", url, "--deployment", "d"], ADMIN);
+  assert.equal(revoke.code, 0, revoke.stderr);
+  const unknown = await runVeritee(["custodian", "revoke", "--custodian", url, "--deployment", "nope"], ADMIN);
+  assert.equal(unknown.code, EXIT.custody);
+
+  const audit = await runVeritee(["custodian", "audit", "--custodian", url, "--json"], ADMIN);
+  const types = (JSON.parse(audit.stdout) as { events: { type: string }[] }).events.map((e) => e.type);
+  assert.deepEqual(types, ["model-added", "deployment-added", "revocation"]);
+  const badAfter = await runVeritee(["custodian", "audit", "--custodian", url, "--after", "-3"], ADMIN);
+  assert.equal(badAfter.code, EXIT.usage);
+
+  const gone = await runVeritee(["custodian", "audit", "--custodian", `http://127.0.0.1:${await freePort()}`], ADMIN);
+  assert.equal(gone.code, EXIT.custody, gone.stderr);
+
+  for (const r of [seal, add, again, refusedOpen, dep, list, revoke, audit, wrong]) {
+    assert.ok(!r.stdout.includes(secret) && !r.stderr.includes(secret), "the key is in an output");
+  }
+  assert.ok(!custodian.stderr().includes(secret) && !custodian.stdout().includes(secret));
+});
