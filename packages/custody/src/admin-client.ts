@@ -59,13 +59,38 @@ const KNOWN: ReadonlySet<string> = new Set<CustodyCode>([
   "storage",
 ]);
 
+/**
+ * Why the admin API must not be reached at `url`, or undefined when it may:
+ * the bearer token and, on registration, the model key travel in every
+ * request, so plain `http:` is allowed to loopback addresses only; anything
+ * else goes through TLS (`https:`, e.g. the owner's proxy in front of the
+ * custodian). The release routes need no such rule: their secret is
+ * HPKE-sealed to the attested key set.
+ */
+export function adminTransportProblem(url: string): string | undefined {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return "not a URL";
+  }
+  if (parsed.protocol === "https:") return undefined;
+  if (parsed.protocol !== "http:") return `${parsed.protocol} is not http(s)`;
+  const host = parsed.hostname.replace(/^\[|\]$/g, "");
+  if (host === "localhost" || host === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host)) return undefined;
+  return `plain http to ${host} would send the admin token and model keys in clear: use https:// (a TLS proxy in front of the custodian) or a loopback address (an SSH tunnel)`;
+}
+
 /** The admin API of one custodian. */
 export class AdminClient {
   readonly #base: string;
   readonly #token: string;
   readonly #fetch: typeof fetch;
 
+  /** @throws CustodyError `invalid-request` for a URL the token must not travel to ({@link adminTransportProblem}). */
   constructor(url: string, token: string, options: { fetch?: typeof fetch } = {}) {
+    const problem = adminTransportProblem(url);
+    if (problem !== undefined) throw new CustodyError("invalid-request", `custodian ${url.slice(0, 200)}: ${problem}`);
     this.#base = url.endsWith("/") ? url : `${url}/`;
     this.#token = token;
     this.#fetch = options.fetch ?? fetch;

@@ -5,7 +5,7 @@
  * policy, and the release client that server runs. Node-only.
  */
 
-export { ADMIN_TOKEN_ENV, type AddModel, AdminClient, readAdminToken } from "./admin-client.js";
+export { ADMIN_TOKEN_ENV, type AddModel, AdminClient, adminTransportProblem, readAdminToken } from "./admin-client.js";
 export { type CustodyCode, CustodyError, type SealedModelCode, SealedModelError } from "./errors.js";
 export {
   decodeKeyFile,

@@ -6,7 +6,7 @@
  */
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { AdminClient, type AuditEvent, readAdminToken, readKeyFile } from "@veritee/custody";
+import { AdminClient, type AuditEvent, adminTransportProblem, readAdminToken, readKeyFile } from "@veritee/custody";
 import { type CustodianStore, openSqliteStore, startCustodianService } from "@veritee/custody/custodian";
 import { parsePolicyJson } from "@veritee/policy";
 import type { Command } from "commander";
@@ -28,6 +28,8 @@ function custodianUrl(value: string): string {
   if (url.protocol !== "http:" && url.protocol !== "https:") {
     throw new CliError("bad-argument", "--custodian must be an http(s) URL");
   }
+  const problem = adminTransportProblem(value);
+  if (problem !== undefined) throw new CliError("bad-argument", `--custodian: ${problem}`);
   return value;
 }
 

@@ -10,6 +10,7 @@ import { createHash } from "node:crypto";
 import { open, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import {
+  adminTransportProblem,
   DEFAULT_CHUNK_SIZE,
   MODEL_ID,
   type ModelKeyFile,
@@ -123,6 +124,12 @@ async function planSeal(opts: SealOptions): Promise<SealPlan> {
   if (opts.keyOut !== undefined && owners.length > 1) {
     const dir = await stat(opts.keyOut).catch(() => undefined);
     if (!dir?.isDirectory()) throw new CliError("bad-argument", "--key-out must be a directory for k-of-n shares");
+  }
+  if (opts.keyOut === undefined) {
+    for (const url of owners) {
+      const problem = adminTransportProblem(url);
+      if (problem !== undefined) throw new CliError("bad-argument", `${url}: ${problem}`);
+    }
   }
   for (const file of keyFiles) {
     if (await stat(file).catch(() => undefined)) {
