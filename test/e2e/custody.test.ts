@@ -274,6 +274,17 @@ describe("three owners, k = 2", () => {
     ]);
     assert.equal(done.code, 0, done.stderr);
     await server.stop();
+    // No share, in any encoding, in what the server or the custodians printed.
+    const outputs = [server, ...custodians].flatMap((p) => [p.stdout(), p.stderr()]).join("\n");
+    for (let i = 1; i <= 3; i++) {
+      const share = (
+        JSON.parse(readFileSync(path.join(tmp, "shares", `${MODEL_ID}.share-${i}.key`), "utf8")) as { secret: string }
+      ).secret;
+      assert.ok(
+        !outputs.includes(share) && !outputs.includes(Buffer.from(share, "base64").toString("hex")),
+        `share ${i} in an output`,
+      );
+    }
 
     await add(a, "k-two-bad", await bad("k-two-bad"));
     await add(b, "k-two-bad", await good("k-two-bad"));

@@ -2,16 +2,19 @@
  * `veritee custodian …` as an owner runs it, and every wrong input it must
  * refuse with the documented exit code: a short or missing token, a port in
  * use, a wrong token, an open key file, an invalid policy file, an unknown
- * model, a custodian that is not there. The key is in no output.
+ * model, a custodian that is not there, TLS files that do not go together.
+ * The key is in no output.
  */
 import assert from "node:assert/strict";
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
+import { encodePem } from "@veritee/core";
 import { freePort, runVeritee, startVeritee, type VeriteeProcess } from "@veritee/e2e/support/process";
 import { policyFromReferenceValues } from "@veritee/policy";
 import { sharedPath } from "@veritee/testkit";
+import { buildCertificate, ecKey, name, seq, tlv } from "@veritee/testkit/x509";
 import { EXIT } from "../src/exit-codes.js";
 
 const TOKEN = `custodian-cli-${process.pid}-0123456789`;
@@ -125,4 +128,63 @@ test("the admin commands: a key file in, a deployment, the audit; wrong inputs e
     assert.ok(!r.stdout.includes(secret) && !r.stderr.includes(secret), "the key is in an output");
   }
   assert.ok(!custodian.stderr().includes(secret) && !custodian.stdout().includes(secret));
+});
+
+test("serve --tls-cert/--tls-key speaks HTTPS; admin commands trust it through NODE_EXTRA_CA_CERTS, and say so when not", async () => {
+  // A self-signed certificate for 127.0.0.1 (subjectAltName iPAddress, RFC 5280 §4.2.1.6).
+  const keys = ecKey();
+  const subject = name("127.0.0.1");
+  const der = buildCertificate({
+    subject,
+    issuer: subject,
+    publicKey: keys.publicKey,
+    signingKey: keys.privateKey,
+    notBefore: new Date(Date.now() - 3600_000),
+    notAfter: new Date(Date.now() + 86_400_000),
+    extensions: [{ oid: "2.5.29.17", value: seq(tlv(0x87, Uint8Array.of(127, 0, 0, 1))) }],
+  });
+  const cert = path.join(tmp, "tls.crt");
+  const key = path.join(tmp, "tls.key");
+  writeFileSync(cert, encodePem("CERTIFICATE", der));
+  writeFileSync(key, keys.privateKey.export({ format: "pem", type: "pkcs8" }), { mode: 0o600 });
+  const both = ["--tls-cert", cert, "--tls-key", key];
+  const half = await runVeritee(
+    ["custodian", "serve", "--data", path.join(tmp, "t0"), "--port", "0", "--tls-cert", cert],
+    ADMIN,
+  );
+  assert.equal(half.code, EXIT.usage);
+  chmodSync(key, 0o640);
+  const open = await runVeritee(["custodian", "serve", "--data", path.join(tmp, "t0"), "--port", "0", ...both], ADMIN);
+  assert.equal(open.code, EXIT.usage);
+  assert.match(open.stderr, /chmod 600/);
+  chmodSync(key, 0o600);
+  const swapped = path.join(tmp, "swapped.key");
+  writeFileSync(swapped, readFileSync(cert), { mode: 0o600 });
+  const wrong = await runVeritee(
+    ["custodian", "serve", "--data", path.join(tmp, "t0"), "--port", "0", "--tls-cert", cert, "--tls-key", swapped],
+    ADMIN,
+  );
+  assert.equal(wrong.code, EXIT.custody);
+  assert.match(wrong.stderr, /do not load/);
+
+  const tls = await startVeritee(["custodian", "serve", "--data", path.join(tmp, "tls"), "--port", "0", ...both], {
+    ready: /listening on (https:\/\/127\.0\.0\.1:\d+)/,
+    env: ADMIN,
+  });
+  try {
+    const at = tls.ready[1]!;
+    const trusted = await runVeritee(["custodian", "audit", "--custodian", at, "--json"], {
+      ...ADMIN,
+      NODE_EXTRA_CA_CERTS: cert,
+    });
+    assert.equal(trusted.code, 0, trusted.stderr);
+    assert.deepEqual(JSON.parse(trusted.stdout), { events: [] });
+    const untrusted = await runVeritee(["custodian", "audit", "--custodian", at], ADMIN);
+    assert.equal(untrusted.code, EXIT.custody);
+    assert.match(untrusted.stderr, /does not trust/);
+    const plain = await runVeritee(["custodian", "audit", "--custodian", at.replace("https:", "http:")], ADMIN);
+    assert.notEqual(plain.code, 0, "plain HTTP to the TLS port gets no answer");
+  } finally {
+    await tls.stop();
+  }
 });

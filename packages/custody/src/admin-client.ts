@@ -111,6 +111,15 @@ export class AdminClient {
         signal: AbortSignal.timeout(30_000),
       });
     } catch (cause) {
+      // fetch hides the socket's error one level down; a certificate problem deserves its own words.
+      const code = String(((cause as { cause?: { code?: unknown } }).cause ?? {}).code ?? "");
+      if (/CERT|SELF_SIGNED|ALTNAME/.test(code)) {
+        throw new CustodyError(
+          "unreachable",
+          `the custodian at ${where.host} presents a TLS certificate this machine does not trust (${code.slice(0, 64)}); for a private CA, set NODE_EXTRA_CA_CERTS to its certificate`,
+          { cause },
+        );
+      }
       throw new CustodyError("unreachable", `the custodian at ${where.host} cannot be reached`, { cause });
     }
     let json: unknown;

@@ -4,7 +4,7 @@
  * `$VERITEE_ADMIN_TOKEN` or `--admin-token-file` (an owner-only file),
  * never from the command line, where `ps` would show it.
  */
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { AdminClient, type AuditEvent, adminTransportProblem, readAdminToken, readKeyFile } from "@veritee/custody";
 import { type CustodianStore, openSqliteStore, startCustodianService } from "@veritee/custody/custodian";
@@ -54,14 +54,42 @@ async function openStore(dir: string): Promise<CustodianStore> {
   return openSqliteStore(path.resolve(dir));
 }
 
-async function serve(opts: { data: string; port: number; host: string; adminTokenFile?: string }): Promise<void> {
+interface ServeFlags {
+  data: string;
+  port: number;
+  host: string;
+  adminTokenFile?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+}
+
+/** `--tls-cert` and `--tls-key` together (the key owner-only), or neither. */
+async function readTls(opts: ServeFlags): Promise<{ cert: Uint8Array; key: Uint8Array } | undefined> {
+  if ((opts.tlsCert === undefined) !== (opts.tlsKey === undefined)) {
+    throw new CliError("bad-argument", "--tls-cert and --tls-key go together");
+  }
+  if (opts.tlsCert === undefined || opts.tlsKey === undefined) return undefined;
+  const read = async (file: string, option: string, secret: boolean) => {
+    const s = await stat(file).catch(() => undefined);
+    if (!s?.isFile()) throw new CliError("file-not-found", `${option}: no such file: ${file}`);
+    if (secret && (s.mode & 0o077) !== 0) {
+      throw new CliError("bad-argument", `${option}: ${file} is readable by others; chmod 600 it`);
+    }
+    return new Uint8Array(await readFile(file));
+  };
+  return { cert: await read(opts.tlsCert, "--tls-cert", false), key: await read(opts.tlsKey, "--tls-key", true) };
+}
+
+async function serve(opts: ServeFlags): Promise<void> {
   const adminToken = await readAdminToken({ file: opts.adminTokenFile, env: process.env });
+  const tls = await readTls(opts);
   const store = await openStore(opts.data);
   const running = await startCustodianService({
     store,
     adminToken,
     host: opts.host,
     port: opts.port,
+    ...(tls ? { tls } : {}),
     // One line per request: route, status, error code. Never a body.
     log: (e) => process.stderr.write(`${JSON.stringify({ at: new Date().toISOString(), ...e })}\n`),
   });
@@ -104,6 +132,8 @@ export function registerCustodian(program: Command): void {
     .option("--port <n>", "port (0: any free port)", parsePort, 7300)
     .option("--host <host>", "interface to bind (the admin API may sit behind your own TLS proxy)", "127.0.0.1")
     .option("--admin-token-file <file>", "read the admin token from FILE (owner-only) instead of $VERITEE_ADMIN_TOKEN")
+    .option("--tls-cert <pem>", "serve HTTPS with this certificate chain (PEM; with --tls-key)")
+    .option("--tls-key <pem>", "the certificate's private key (PEM, owner-only file)")
     .action(serve);
 
   const model = custodian.command("model").description("model keys held by a custodian");

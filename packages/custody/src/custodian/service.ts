@@ -18,6 +18,7 @@
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createTlsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { listenError, MalformedError, parseJsonBytes } from "@veritee/core";
 import { PolicyError, parsePolicy } from "@veritee/policy";
@@ -49,6 +50,11 @@ export interface CustodianServiceOptions {
   /** 0 picks a free port. */
   readonly port?: number;
   readonly log?: CustodianLog;
+  /**
+   * Serve HTTPS with this certificate chain and key (PEM), TLS 1.2 at least.
+   * Without it the custodian speaks plain HTTP (loopback, or behind the owner's proxy).
+   */
+  readonly tls?: { readonly cert: Uint8Array; readonly key: Uint8Array };
   /** Test hook: the clock of challenges and verification. */
   readonly now?: () => number;
 }
@@ -280,7 +286,7 @@ export async function startCustodianService(options: CustodianServiceOptions): P
     }
   };
 
-  const server = createServer((req, res) => {
+  const listener = (req: IncomingMessage, res: ServerResponse) => {
     const method = req.method ?? "GET";
     dispatch(req, res, store, release, checkAdmin).then(
       (route) => log({ method, route, status: res.statusCode }),
@@ -310,7 +316,19 @@ export async function startCustodianService(options: CustodianServiceOptions): P
         });
       },
     );
-  });
+  };
+  let server: Server;
+  try {
+    server = options.tls
+      ? createTlsServer(
+          { cert: Buffer.from(options.tls.cert), key: Buffer.from(options.tls.key), minVersion: "TLSv1.2" },
+          listener,
+        )
+      : createServer(listener);
+  } catch {
+    // OpenSSL's message may quote the key's bytes: only a fixed text goes out.
+    throw new CustodyError("invalid-request", "the TLS certificate and key do not load (PEM, and a key that matches)");
+  }
   server.requestTimeout = 60_000;
   server.headersTimeout = 10_000;
   await new Promise<void>((resolve, reject) => {
@@ -321,7 +339,7 @@ export async function startCustodianService(options: CustodianServiceOptions): P
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
   let closed: Promise<void> | undefined;
   return {
-    url: `http://${host}:${address.port}`,
+    url: `${options.tls ? "https" : "http"}://${host}:${address.port}`,
     server,
     close: () => {
       closed ??= new Promise<void>((resolve) => {
