@@ -110,6 +110,26 @@ test("the admin commands: a key file in, a deployment, the audit; wrong inputs e
   assert.equal(dep.code, 0, dep.stderr);
   const list = await runVeritee(["custodian", "deployment", "list", "--custodian", url, "--json"], ADMIN);
   assert.equal((JSON.parse(list.stdout) as { deployments: { id: string }[] }).deployments[0]?.id, "d");
+  const consumer = await runVeritee(
+    ["custodian", "consumer", "add", "--custodian", url, "--deployment", "d", "--id", "alice"],
+    ADMIN,
+  );
+  assert.equal(consumer.code, 0, consumer.stderr);
+  const apiKey = consumer.stdout.trim().split("\n").at(-1)!;
+  assert.match(apiKey, /^vtk_[A-Za-z0-9_-]{43}$/, "the key is the last line");
+  const consumers = await runVeritee(["custodian", "consumer", "list", "--custodian", url, "--deployment", "d"], ADMIN);
+  assert.match(consumers.stdout, /^alice {2}since /m);
+  assert.ok(!consumers.stdout.includes(apiKey));
+  const consumerGone = await runVeritee(
+    ["custodian", "consumer", "revoke", "--custodian", url, "--deployment", "d", "--id", "alice"],
+    ADMIN,
+  );
+  assert.equal(consumerGone.code, 0, consumerGone.stderr);
+  assert.match(
+    (await runVeritee(["custodian", "consumer", "list", "--custodian", url, "--deployment", "d"], ADMIN)).stdout,
+    /REVOKED/,
+  );
+  assert.ok(!custodian.stderr().includes(apiKey), "the API key is in the custodian's log");
   const revoke = await runVeritee(["custodian", "revoke", "--custodian", url, "--deployment", "d"], ADMIN);
   assert.equal(revoke.code, 0, revoke.stderr);
   const unknown = await runVeritee(["custodian", "revoke", "--custodian", url, "--deployment", "nope"], ADMIN);
@@ -117,7 +137,7 @@ test("the admin commands: a key file in, a deployment, the audit; wrong inputs e
 
   const audit = await runVeritee(["custodian", "audit", "--custodian", url, "--json"], ADMIN);
   const types = (JSON.parse(audit.stdout) as { events: { type: string }[] }).events.map((e) => e.type);
-  assert.deepEqual(types, ["model-added", "deployment-added", "revocation"]);
+  assert.deepEqual(types, ["model-added", "deployment-added", "consumer-added", "consumer-revoked", "revocation"]);
   const badAfter = await runVeritee(["custodian", "audit", "--custodian", url, "--after", "-3"], ADMIN);
   assert.equal(badAfter.code, EXIT.usage);
 

@@ -8,7 +8,15 @@
 import { readFile, stat } from "node:fs/promises";
 import { base64Encode, expectArray, expectObject, MalformedError } from "@veritee/core";
 import { type CustodyCode, CustodyError } from "./errors.js";
-import { type AuditEvent, decodeAuditEvent, decodeErrorBody } from "./protocol/index.js";
+import {
+  type AuditEvent,
+  type ConsumerAddResponse,
+  type ConsumerInfo,
+  decodeAuditEvent,
+  decodeConsumerAddResponse,
+  decodeConsumerInfo,
+  decodeErrorBody,
+} from "./protocol/index.js";
 
 /** The environment variable holding the admin token. */
 export const ADMIN_TOKEN_ENV = "VERITEE_ADMIN_TOKEN";
@@ -112,7 +120,7 @@ export class AdminClient {
       });
     } catch (cause) {
       // fetch hides the socket's error one level down; a certificate problem deserves its own words.
-      const code = String(((cause as { cause?: { code?: unknown } }).cause ?? {}).code ?? "");
+      const code = String((cause as { cause?: { code?: unknown } }).cause?.code ?? "");
       if (/CERT|SELF_SIGNED|ALTNAME/.test(code)) {
         throw new CustodyError(
           "unreachable",
@@ -175,6 +183,37 @@ export class AdminClient {
 
   async revoke(deployment: string): Promise<void> {
     await this.#call("POST", `v1/admin/deployments/${encodeURIComponent(deployment)}/revoke`, {});
+  }
+
+  /** Register a consumer of a deployment; the answer holds its API key, which nobody can see again. */
+  async addConsumer(deployment: string, id: string): Promise<ConsumerAddResponse> {
+    const body = await this.#call("POST", `v1/admin/deployments/${encodeURIComponent(deployment)}/consumers`, { id });
+    return this.#decode(() => decodeConsumerAddResponse(body), "the consumer registration");
+  }
+
+  async listConsumers(deployment: string): Promise<ConsumerInfo[]> {
+    const list = this.#list(
+      await this.#call("GET", `v1/admin/deployments/${encodeURIComponent(deployment)}/consumers`),
+      "consumers",
+    );
+    return this.#decode(() => list.map(decodeConsumerInfo), "a consumer");
+  }
+
+  async revokeConsumer(deployment: string, id: string): Promise<void> {
+    await this.#call(
+      "POST",
+      `v1/admin/deployments/${encodeURIComponent(deployment)}/consumers/${encodeURIComponent(id)}/revoke`,
+      {},
+    );
+  }
+
+  #decode<T>(run: () => T, what: string): T {
+    try {
+      return run();
+    } catch (cause) {
+      const detail = cause instanceof MalformedError ? cause.message : "malformed";
+      throw new CustodyError("bad-response", `${what} does not decode: ${detail}`, { cause });
+    }
   }
 
   /** Audit events after `after`, oldest first, all of them (paged). */

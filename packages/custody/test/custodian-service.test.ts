@@ -19,7 +19,8 @@ import { after, before, describe, test } from "node:test";
 import { base64Encode } from "@veritee/core";
 import { policyFromReferenceValues } from "@veritee/policy";
 import { type CustodianLog, type RunningCustodian, startCustodianService } from "../src/custodian/index.js";
-import { CHALLENGE_TTL_SECONDS } from "../src/protocol/index.js";
+import { consumerKeyDigest } from "../src/custodian/service.js";
+import { CHALLENGE_TTL_SECONDS, CONSUMER_KEY } from "../src/protocol/index.js";
 import { ENGINES } from "./support/engines.js";
 
 const TOKEN = `token-${randomBytes(12).toString("hex")}`;
@@ -47,6 +48,7 @@ function errorOf(answer: Answer): { code: string; message: string; claim?: strin
 for (const engine of ENGINES) {
   describe(`custodian API (${engine.name})`, { skip: engine.skip }, () => {
     let custodian: RunningCustodian;
+    let dump: () => Promise<string>;
     const logged: Parameters<CustodianLog>[0][] = [];
     const responses: string[] = [];
     let clock = Date.parse(FIXTURE.verifiedAt) + 1000;
@@ -80,7 +82,9 @@ for (const engine of ENGINES) {
     }
 
     before(async () => {
-      const { store } = await engine.open();
+      const opened = await engine.open();
+      const { store } = opened;
+      dump = () => opened.dump();
       custodian = await startCustodianService({
         store,
         adminToken: TOKEN,
@@ -195,6 +199,35 @@ for (const engine of ENGINES) {
       });
       assert.equal(conflict.status, 409);
       assert.equal((await call("POST", "/v1/admin/deployments/nope/revoke")).status, 404);
+    });
+
+    test("consumers: the API key is shown once and stored only as its digest", async () => {
+      const added = await call("POST", "/v1/admin/deployments/d/consumers", { id: "alice" });
+      assert.equal(added.status, 201, added.text);
+      const apiKey = added.body.apiKey as string;
+      assert.match(apiKey, CONSUMER_KEY);
+      const again = await call("POST", "/v1/admin/deployments/d/consumers", { id: "alice" });
+      assert.equal(again.status, 409);
+      assert.ok(!again.text.includes(apiKey));
+      assert.equal((await call("POST", "/v1/admin/deployments/nope/consumers", { id: "x" })).status, 404);
+      assert.equal((await call("POST", "/v1/admin/deployments/d/consumers", { id: "x", key: "mine" })).status, 400);
+      const list = await call("GET", "/v1/admin/deployments/d/consumers");
+      assert.deepEqual(
+        (list.body.consumers as { id: string }[]).map((c) => c.id),
+        ["alice"],
+      );
+      assert.equal((await call("GET", "/v1/admin/deployments/nope/consumers")).status, 404);
+      const database = await dump();
+      assert.ok(!database.includes(apiKey), "the API key is in the database");
+      assert.ok(database.includes(consumerKeyDigest(apiKey)), "its digest is");
+      const unauthorized = await call("POST", "/v1/admin/deployments/d/consumers", { id: "eve" }, {});
+      assert.equal(unauthorized.status, 401);
+      const revoked = await call("POST", "/v1/admin/deployments/d/consumers/alice/revoke");
+      assert.deepEqual([revoked.status, revoked.body], [200, { deployment: "d", id: "alice", revoked: true }]);
+      assert.equal((await call("POST", "/v1/admin/deployments/d/consumers/bob/revoke")).status, 404);
+      // Shown once: no later answer or log line holds the key.
+      const later = responses.slice(responses.indexOf(added.text) + 1).join("\n");
+      assert.ok(!later.includes(apiKey) && !JSON.stringify(logged).includes(apiKey));
     });
 
     test("challenges: fresh for a known deployment, unknown ones refused", async () => {

@@ -137,6 +137,42 @@ for (const engine of ENGINES) {
       await store.close();
     });
 
+    test("consumers: need their deployment, one id each, revoked once; found by key digest; never listed with it", async () => {
+      const { store } = await engine.open();
+      await store.addModel(model("m"));
+      await store.addDeployment({ id: "d", modelId: "m", policies: [{}] });
+      const digest = "ee".repeat(32);
+      await assert.rejects(store.addConsumer("absent", "c", digest), code("not-found"));
+      await store.addConsumer("d", "alice", digest, "127.0.0.1");
+      await assert.rejects(store.addConsumer("d", "alice", "ff".repeat(32)), code("conflict"));
+      await assert.rejects(store.addConsumer("d", "bob", digest), code("storage"), "one key, one consumer");
+      await store.addConsumer("d", "bob", "ff".repeat(32));
+      assert.deepEqual((await store.consumerByKey(digest))?.id, "alice");
+      assert.equal(await store.consumerByKey("00".repeat(32)), undefined);
+      assert.equal(await store.revokeConsumer("d", "nobody"), false);
+      assert.equal(await store.revokeConsumer("d", "alice"), true);
+      assert.equal(await store.revokeConsumer("d", "alice"), true);
+      const listed = await store.listConsumers("d");
+      assert.deepEqual(
+        listed.map((c) => [c.id, c.revokedAt !== null]),
+        [
+          ["alice", true],
+          ["bob", false],
+        ],
+      );
+      assert.ok(!JSON.stringify(listed).includes(digest));
+      const events = (await store.listAudit(0, 100)).filter((e) => e.type.startsWith("consumer-"));
+      assert.deepEqual(
+        events.map((e) => [e.type, e.consumer]),
+        [
+          ["consumer-added", "alice"],
+          ["consumer-added", "bob"],
+          ["consumer-revoked", "alice"],
+        ],
+      );
+      await store.close();
+    });
+
     test("the audit trail is append-only, enforced by the database", async () => {
       const { store, raw } = await engine.open();
       await store.appendAudit({ type: "refusal", deployment: "d", claim: "launch.codeBundle", reason: "x" });

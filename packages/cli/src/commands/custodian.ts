@@ -108,7 +108,12 @@ async function serve(opts: ServeFlags): Promise<void> {
 function printAudit(events: readonly AuditEvent[]): void {
   out("seq  time                      event             deployment        model             detail");
   for (const e of events) {
-    const detail = [e.claim ? `claim ${e.claim}` : "", e.reason ?? "", e.peer ? `from ${e.peer}` : ""]
+    const detail = [
+      e.consumer ? `consumer ${e.consumer}` : "",
+      e.claim ? `claim ${e.claim}` : "",
+      e.reason ?? "",
+      e.peer ? `from ${e.peer}` : "",
+    ]
       .filter((x) => x !== "")
       .join("; ");
     out(
@@ -207,6 +212,42 @@ export function registerCustodian(program: Command): void {
       else for (const d of list) out(`${d.id}  model ${d.modelId}${d.revoked ? "  REVOKED" : ""}`);
     },
   );
+
+  const consumer = custodian
+    .command("consumer")
+    .description("a deployment's consumers and their API keys (the custodian keeps only their SHA-256)");
+  adminOptions(
+    consumer
+      .command("add")
+      .description("register a consumer of a deployment; its new API key is the last line of the output (shown once)")
+      .requiredOption("--deployment <id>", "the deployment")
+      .requiredOption("--id <id>", "the consumer's id (1-128 of A-Z a-z 0-9 . _ -)"),
+  ).action(async (opts: AdminFlags & { deployment: string; id: string }) => {
+    const added = await (await client(opts)).addConsumer(opts.deployment, opts.id);
+    out(`registered: consumer ${added.id} of deployment ${added.deployment}; its API key (not shown again):`);
+    out(added.apiKey);
+  });
+  adminOptions(
+    consumer
+      .command("list")
+      .description("list a deployment's consumers (never their keys)")
+      .requiredOption("--deployment <id>", "the deployment")
+      .option("--json", "print JSON"),
+  ).action(async (opts: AdminFlags & { deployment: string; json?: boolean }) => {
+    const list = await (await client(opts)).listConsumers(opts.deployment);
+    if (opts.json) out(JSON.stringify({ consumers: list }, null, 2));
+    else for (const c of list) out(`${c.id}  since ${c.createdAt}${c.revokedAt ? `  REVOKED ${c.revokedAt}` : ""}`);
+  });
+  adminOptions(
+    consumer
+      .command("revoke")
+      .description("revoke a consumer's API key")
+      .requiredOption("--deployment <id>", "the deployment")
+      .requiredOption("--id <id>", "the consumer"),
+  ).action(async (opts: AdminFlags & { deployment: string; id: string }) => {
+    await (await client(opts)).revokeConsumer(opts.deployment, opts.id);
+    out(`revoked: consumer ${opts.id} of deployment ${opts.deployment}`);
+  });
 
   adminOptions(
     custodian

@@ -2,7 +2,8 @@
  * The custodian's schema, as numbered migrations applied in order and
  * recorded in `schema_migrations`, for both engines. A database newer than
  * this build (a version it does not know) is refused rather than used.
- * Issue 12 (leases, metering, quotas) adds its tables as migration 2.
+ * Migration 2 adds the consumers of a deployment (issue 12: their API keys,
+ * stored only as SHA-256 digests); leases, budgets and usage follow the same way.
  *
  * The audit table is append-only in the database itself: triggers refuse
  * UPDATE and DELETE, so neither a bug here nor an operator's SQL prompt can
@@ -97,6 +98,32 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
         FOR EACH ROW EXECUTE FUNCTION audit_append_only();
       CREATE TRIGGER audit_append_only_truncate BEFORE TRUNCATE ON audit
         FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();
+    `,
+  },
+  {
+    version: 2,
+    description: "consumers (API keys as SHA-256 digests), the consumer of an audit event",
+    sqlite: `
+      CREATE TABLE consumers (
+        deployment_id TEXT NOT NULL REFERENCES deployments(id),
+        id TEXT NOT NULL,
+        key_sha256 TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL,
+        revoked_at TEXT,
+        PRIMARY KEY (deployment_id, id)
+      );
+      ALTER TABLE audit ADD COLUMN consumer TEXT;
+    `,
+    postgres: `
+      CREATE TABLE consumers (
+        deployment_id TEXT NOT NULL REFERENCES deployments(id),
+        id TEXT NOT NULL,
+        key_sha256 TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL,
+        revoked_at TEXT,
+        PRIMARY KEY (deployment_id, id)
+      );
+      ALTER TABLE audit ADD COLUMN consumer TEXT;
     `,
   },
 ]);

@@ -8,9 +8,9 @@
  */
 import pg from "pg";
 import { CustodyError } from "../errors.js";
-import type { AuditEvent, DeploymentInfo, ModelInfo } from "../protocol/index.js";
+import type { AuditEvent, ConsumerInfo, DeploymentInfo, ModelInfo } from "../protocol/index.js";
 import { MIGRATIONS, SCHEMA_VERSION } from "./migrations.js";
-import { auditEvent } from "./sqlite.js";
+import { auditEvent, type ConsumerRow, consumerInfo } from "./sqlite.js";
 import {
   type AddOutcome,
   type CustodianStore,
@@ -62,7 +62,25 @@ class PostgresStore implements CustodianStore {
     this.#pool = pool;
   }
 
+  /**
+   * Run `fn` in a SERIALIZABLE transaction, retried when PostgreSQL aborts it
+   * for a serialization failure or a deadlock (SQLSTATE 40001, 40P01): the
+   * answer to concurrent writers under SERIALIZABLE, and what keeps counters
+   * exact across custodian replicas without in-process locks.
+   */
   async #tx<T>(what: string, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#txOnce(what, fn);
+      } catch (error) {
+        const code = (error as { cause?: { code?: unknown } }).cause?.code;
+        if (attempt >= 8 || (code !== "40001" && code !== "40P01")) throw error;
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * 2 ** attempt));
+      }
+    }
+  }
+
+  async #txOnce<T>(what: string, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
     let client: pg.PoolClient;
     try {
       client = await this.#pool.connect();
@@ -85,7 +103,7 @@ class PostgresStore implements CustodianStore {
 
   async #audit(c: pg.PoolClient, event: NewAuditEvent): Promise<AuditEvent> {
     const r = await c.query(
-      "INSERT INTO audit (at, type, deployment, model, claim, reason, peer) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *",
+      "INSERT INTO audit (at, type, deployment, model, claim, reason, peer, consumer) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *",
       [
         now(),
         event.type,
@@ -94,6 +112,7 @@ class PostgresStore implements CustodianStore {
         event.claim ?? null,
         event.reason ?? null,
         event.peer ?? null,
+        event.consumer ?? null,
       ],
     );
     return auditEvent(r.rows[0]);
@@ -208,6 +227,68 @@ class PostgresStore implements CustodianStore {
         ...(peer ? { peer } : {}),
       });
       return true;
+    });
+  }
+
+  async addConsumer(deployment: string, id: string, keySha256: string, peer?: string): Promise<void> {
+    await this.#tx("adding a consumer", async (c) => {
+      const d = await c.query("SELECT model_id FROM deployments WHERE id = $1", [deployment]);
+      if (d.rowCount === 0) throw new CustodyError("not-found", `no deployment ${deployment}`);
+      const existing = await c.query("SELECT 1 FROM consumers WHERE deployment_id = $1 AND id = $2", [deployment, id]);
+      if ((existing.rowCount ?? 0) > 0) {
+        throw new CustodyError("conflict", `consumer ${id} of ${deployment} exists; revoke it and add another id`);
+      }
+      await c.query("INSERT INTO consumers (deployment_id, id, key_sha256, created_at) VALUES ($1, $2, $3, $4)", [
+        deployment,
+        id,
+        keySha256,
+        now(),
+      ]);
+      await this.#audit(c, {
+        type: "consumer-added",
+        deployment,
+        model: d.rows[0].model_id,
+        consumer: id,
+        ...(peer ? { peer } : {}),
+      });
+    });
+  }
+
+  async revokeConsumer(deployment: string, id: string, peer?: string): Promise<boolean> {
+    return this.#tx("revoking a consumer", async (c) => {
+      const r = await c.query("SELECT revoked_at FROM consumers WHERE deployment_id = $1 AND id = $2", [
+        deployment,
+        id,
+      ]);
+      if (r.rowCount === 0) return false;
+      if (r.rows[0].revoked_at !== null) return true;
+      await c.query("UPDATE consumers SET revoked_at = $1 WHERE deployment_id = $2 AND id = $3", [
+        now(),
+        deployment,
+        id,
+      ]);
+      await this.#audit(c, { type: "consumer-revoked", deployment, consumer: id, ...(peer ? { peer } : {}) });
+      return true;
+    });
+  }
+
+  async listConsumers(deployment: string): Promise<ConsumerInfo[]> {
+    return this.#tx("listing consumers", async (c) =>
+      (
+        await c.query(
+          "SELECT deployment_id, id, created_at, revoked_at FROM consumers WHERE deployment_id = $1 ORDER BY id",
+          [deployment],
+        )
+      ).rows.map((row: ConsumerRow) => consumerInfo(row)),
+    );
+  }
+
+  async consumerByKey(keySha256: string): Promise<ConsumerInfo | undefined> {
+    return this.#tx("finding a consumer", async (c) => {
+      const r = await c.query("SELECT deployment_id, id, created_at, revoked_at FROM consumers WHERE key_sha256 = $1", [
+        keySha256,
+      ]);
+      return r.rowCount === 0 ? undefined : consumerInfo(r.rows[0]);
     });
   }
 

@@ -16,7 +16,7 @@
  * route, the status and the error code, never a body: secrets and documents
  * stay out of logs.
  */
-import { createHash, timingSafeEqual } from "node:crypto";
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createTlsServer } from "node:https";
 import type { AddressInfo } from "node:net";
@@ -27,6 +27,7 @@ import {
   decodeActivateRequest,
   decodeAttestRequest,
   decodeChallengeRequest,
+  decodeConsumerAddRequest,
   decodeDeploymentAddRequest,
   decodeModelAddRequest,
   MAX_AUDIT_PAGE,
@@ -34,6 +35,11 @@ import {
 } from "../protocol/index.js";
 import { ReleaseService } from "./release.js";
 import type { CustodianStore } from "./store.js";
+
+/** What the custodian stores of a consumer's API key: its SHA-256, hex (the key itself is 256 random bits). */
+export function consumerKeyDigest(apiKey: string): string {
+  return createHash("sha256").update(apiKey, "utf8").digest("hex");
+}
 
 /** Largest request body. */
 const MAX_BODY_BYTES = 1 << 20;
@@ -235,6 +241,37 @@ async function dispatch(
     const outcome = await store.addDeployment({ id: d.id, modelId: d.modelId, policies: d.policies }, peer);
     send(res, outcome === "created" ? 201 : 200, { id: d.id, created: outcome === "created" });
     return "admin.deployments.add";
+  }
+
+  const consumers = /^\/v1\/admin\/deployments\/([A-Za-z0-9._-]{1,128})\/consumers$/.exec(p);
+  if (consumers) {
+    const deployment = consumers[1]!;
+    if (method === "GET") {
+      if (!(await store.getDeployment(deployment)))
+        throw new HttpFailure(404, "not-found", `no deployment ${deployment}`);
+      send(res, 200, { consumers: await store.listConsumers(deployment) });
+      return "admin.consumers.list";
+    }
+    only("POST");
+    const body = await readJson(req);
+    const { id } = decode(() => decodeConsumerAddRequest(body));
+    // 256 random bits: the key is shown once, here; the custodian keeps only its SHA-256.
+    const apiKey = `vtk_${randomBytes(32).toString("base64url")}`;
+    await store.addConsumer(deployment, id, consumerKeyDigest(apiKey), peer);
+    send(res, 201, { deployment, id, apiKey });
+    return "admin.consumers.add";
+  }
+
+  const consumerRevoke =
+    /^\/v1\/admin\/deployments\/([A-Za-z0-9._-]{1,128})\/consumers\/([A-Za-z0-9._-]{1,128})\/revoke$/.exec(p);
+  if (consumerRevoke) {
+    only("POST");
+    const [, deployment, id] = consumerRevoke as unknown as [string, string, string];
+    if (!(await store.revokeConsumer(deployment, id, peer))) {
+      throw new HttpFailure(404, "not-found", `no consumer ${id} of deployment ${deployment}`);
+    }
+    send(res, 200, { deployment, id, revoked: true });
+    return "admin.consumers.revoke";
   }
 
   const revoke = /^\/v1\/admin\/deployments\/([A-Za-z0-9._-]{1,128})\/revoke$/.exec(p);

@@ -13,7 +13,7 @@ import { closeSync, mkdirSync, openSync, statSync } from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { CustodyError } from "../errors.js";
-import type { AuditEvent, AuditType, DeploymentInfo, ModelInfo } from "../protocol/index.js";
+import type { AuditEvent, AuditType, ConsumerInfo, DeploymentInfo, ModelInfo } from "../protocol/index.js";
 import { MIGRATIONS, SCHEMA_VERSION } from "./migrations.js";
 import {
   type AddOutcome,
@@ -54,6 +54,18 @@ interface AuditRow {
   claim: string | null;
   reason: string | null;
   peer: string | null;
+  consumer?: string | null;
+}
+
+export interface ConsumerRow {
+  deployment_id: string;
+  id: string;
+  created_at: string;
+  revoked_at: string | null;
+}
+
+export function consumerInfo(row: ConsumerRow): ConsumerInfo {
+  return { deployment: row.deployment_id, id: row.id, createdAt: row.created_at, revokedAt: row.revoked_at };
 }
 
 function modelInfo(row: ModelRow): ModelInfo {
@@ -81,8 +93,9 @@ function deploymentInfo(row: DeploymentRow): DeploymentInfo {
 /** An audit row as the API shows it: absent members are absent, not null. */
 export function auditEvent(row: AuditRow): AuditEvent {
   const event: Record<string, unknown> = { seq: Number(row.seq), at: row.at, type: row.type as AuditType };
-  for (const name of ["deployment", "model", "claim", "reason", "peer"] as const) {
-    if (row[name] !== null) event[name] = row[name];
+  for (const name of ["deployment", "model", "claim", "reason", "peer", "consumer"] as const) {
+    const value = row[name];
+    if (value !== null && value !== undefined) event[name] = value;
   }
   return event as unknown as AuditEvent;
 }
@@ -113,7 +126,9 @@ class SqliteStore implements CustodianStore {
   #audit(event: NewAuditEvent): AuditEvent {
     const at = now();
     const info = this.#db
-      .prepare("INSERT INTO audit (at, type, deployment, model, claim, reason, peer) VALUES (?, ?, ?, ?, ?, ?, ?)")
+      .prepare(
+        "INSERT INTO audit (at, type, deployment, model, claim, reason, peer, consumer) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      )
       .run(
         at,
         event.type,
@@ -122,6 +137,7 @@ class SqliteStore implements CustodianStore {
         event.claim ?? null,
         event.reason ?? null,
         event.peer ?? null,
+        event.consumer ?? null,
       );
     const row = this.#db.prepare("SELECT * FROM audit WHERE seq = ?").get(info.lastInsertRowid) as AuditRow;
     return auditEvent(row);
@@ -223,6 +239,58 @@ class SqliteStore implements CustodianStore {
       this.#db.prepare("UPDATE deployments SET revoked_at = ? WHERE id = ?").run(now(), id);
       this.#audit({ type: "revocation", deployment: id, model: row.model_id, ...(peer ? { peer } : {}) });
       return true;
+    });
+  }
+
+  async addConsumer(deployment: string, id: string, keySha256: string, peer?: string): Promise<void> {
+    this.#run("adding a consumer", () => {
+      const d = this.#db.prepare("SELECT model_id FROM deployments WHERE id = ?").get(deployment) as
+        | { model_id: string }
+        | undefined;
+      if (!d) throw new CustodyError("not-found", `no deployment ${deployment}`);
+      if (this.#db.prepare("SELECT 1 FROM consumers WHERE deployment_id = ? AND id = ?").get(deployment, id)) {
+        throw new CustodyError("conflict", `consumer ${id} of ${deployment} exists; revoke it and add another id`);
+      }
+      this.#db
+        .prepare("INSERT INTO consumers (deployment_id, id, key_sha256, created_at) VALUES (?, ?, ?, ?)")
+        .run(deployment, id, keySha256, now());
+      this.#audit({ type: "consumer-added", deployment, model: d.model_id, consumer: id, ...(peer ? { peer } : {}) });
+    });
+  }
+
+  async revokeConsumer(deployment: string, id: string, peer?: string): Promise<boolean> {
+    return this.#run("revoking a consumer", () => {
+      const row = this.#db.prepare("SELECT * FROM consumers WHERE deployment_id = ? AND id = ?").get(deployment, id) as
+        | ConsumerRow
+        | undefined;
+      if (!row) return false;
+      if (row.revoked_at !== null) return true;
+      this.#db
+        .prepare("UPDATE consumers SET revoked_at = ? WHERE deployment_id = ? AND id = ?")
+        .run(now(), deployment, id);
+      this.#audit({ type: "consumer-revoked", deployment, consumer: id, ...(peer ? { peer } : {}) });
+      return true;
+    });
+  }
+
+  async listConsumers(deployment: string): Promise<ConsumerInfo[]> {
+    return this.#run("listing consumers", () =>
+      (
+        this.#db
+          .prepare(
+            "SELECT deployment_id, id, created_at, revoked_at FROM consumers WHERE deployment_id = ? ORDER BY id",
+          )
+          .all(deployment) as ConsumerRow[]
+      ).map(consumerInfo),
+    );
+  }
+
+  async consumerByKey(keySha256: string): Promise<ConsumerInfo | undefined> {
+    return this.#run("finding a consumer", () => {
+      const row = this.#db
+        .prepare("SELECT deployment_id, id, created_at, revoked_at FROM consumers WHERE key_sha256 = ?")
+        .get(keySha256) as ConsumerRow | undefined;
+      return row ? consumerInfo(row) : undefined;
     });
   }
 

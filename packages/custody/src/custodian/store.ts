@@ -16,7 +16,7 @@
  *   so later features (leases, metering, quotas: issue 12) add tables by
  *   adding migrations.
  */
-import type { AuditEvent, AuditType, DeploymentInfo, ModelInfo } from "../protocol/index.js";
+import type { AuditEvent, AuditType, ConsumerInfo, DeploymentInfo, ModelInfo } from "../protocol/index.js";
 
 /** A model to register. */
 export interface NewModel {
@@ -43,6 +43,7 @@ export interface NewAuditEvent {
   readonly claim?: string | undefined;
   readonly reason?: string | undefined;
   readonly peer?: string | undefined;
+  readonly consumer?: string | undefined;
 }
 
 /** What a registration did. */
@@ -96,6 +97,24 @@ export interface CustodianStore {
    *   `revoked` when the deployment was revoked meanwhile.
    */
   recordRelease(challengeId: string, event: NewAuditEvent & { deployment: string; model: string }): Promise<void>;
+  /**
+   * Register consumer `id` of a deployment with the SHA-256 (hex) of its API
+   * key, and audit `consumer-added`, in one transaction.
+   *
+   * @throws CustodyError `not-found` for an unknown deployment, `conflict` for an existing consumer id (its key
+   *   cannot be shown again: revoke it and add another).
+   */
+  addConsumer(deployment: string, id: string, keySha256: string, peer?: string): Promise<void>;
+  /**
+   * Revoke a consumer and audit `consumer-revoked` (once).
+   *
+   * @returns false for an unknown consumer.
+   */
+  revokeConsumer(deployment: string, id: string, peer?: string): Promise<boolean>;
+  /** A deployment's consumers, by id; never a key or its digest. */
+  listConsumers(deployment: string): Promise<ConsumerInfo[]>;
+  /** The consumer whose API key has this SHA-256, or undefined. */
+  consumerByKey(keySha256: string): Promise<ConsumerInfo | undefined>;
   /** Close the connection(s). */
   close(): Promise<void>;
 }

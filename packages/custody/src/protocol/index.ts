@@ -35,7 +35,15 @@ export const MODEL_KEY_INFO = "veritee-model-key-v1";
 export const MAX_AUDIT_PAGE = 1000;
 
 /** The kinds of audit event. */
-export const AUDIT_TYPES = ["release", "refusal", "revocation", "model-added", "deployment-added"] as const;
+export const AUDIT_TYPES = [
+  "release",
+  "refusal",
+  "revocation",
+  "model-added",
+  "deployment-added",
+  "consumer-added",
+  "consumer-revoked",
+] as const;
 /** An audit event's kind. */
 export type AuditType = (typeof AUDIT_TYPES)[number];
 
@@ -187,12 +195,14 @@ export interface AuditEvent {
   readonly reason?: string;
   /** The peer address the request came from. */
   readonly peer?: string;
+  /** The consumer a `consumer-added` or `consumer-revoked` event is about. */
+  readonly consumer?: string;
 }
 
 /** Decode one audit event (the admin client's side). */
 export function decodeAuditEvent(value: unknown): AuditEvent {
   const what = "AuditEvent";
-  const o = members(value, what, ["seq", "at", "type"], ["deployment", "model", "claim", "reason", "peer"]);
+  const o = members(value, what, ["seq", "at", "type"], ["deployment", "model", "claim", "reason", "peer", "consumer"]);
   const type = o.type;
   if (typeof type !== "string" || !(AUDIT_TYPES as readonly string[]).includes(type)) {
     throw new MalformedError("bad-value", `${what}.type`, "not an audit event type");
@@ -208,6 +218,65 @@ export function decodeAuditEvent(value: unknown): AuditEvent {
     ...text("claim", 256),
     ...text("reason", 1024),
     ...text("peer", 256),
+    ...text("consumer", 128),
+  });
+}
+
+/** `POST /v1/admin/deployments/{id}/consumers` body: the new consumer's id. */
+export interface ConsumerAddRequest {
+  readonly id: string;
+}
+
+/** Decode a consumer registration. */
+export function decodeConsumerAddRequest(value: unknown): ConsumerAddRequest {
+  const o = members(value, "ConsumerAddRequest", ["id"]);
+  return Object.freeze({ id: expectObjectId(o.id, "ConsumerAddRequest.id") });
+}
+
+/**
+ * A consumer's API key: `vtk_` and 32 random bytes in base64url (256 bits,
+ * so a key cannot be guessed and its SHA-256 is all the custodian stores).
+ */
+export const CONSUMER_KEY = /^vtk_[A-Za-z0-9_-]{43}$/;
+
+/** The answer to a consumer registration: the API key, shown once. */
+export interface ConsumerAddResponse {
+  readonly deployment: string;
+  readonly id: string;
+  readonly apiKey: string;
+}
+
+/** Decode a consumer registration's answer (the admin client's side). */
+export function decodeConsumerAddResponse(value: unknown): ConsumerAddResponse {
+  const what = "ConsumerAddResponse";
+  const o = members(value, what, ["deployment", "id", "apiKey"]);
+  if (typeof o.apiKey !== "string" || !CONSUMER_KEY.test(o.apiKey)) {
+    throw new MalformedError("bad-value", `${what}.apiKey`, "not a consumer key");
+  }
+  return Object.freeze({
+    deployment: expectObjectId(o.deployment, `${what}.deployment`),
+    id: expectObjectId(o.id, `${what}.id`),
+    apiKey: o.apiKey,
+  });
+}
+
+/** A consumer as the admin API lists it: never its key. */
+export interface ConsumerInfo {
+  readonly deployment: string;
+  readonly id: string;
+  readonly createdAt: string;
+  readonly revokedAt: string | null;
+}
+
+/** Decode one listed consumer. */
+export function decodeConsumerInfo(value: unknown): ConsumerInfo {
+  const what = "ConsumerInfo";
+  const o = members(value, what, ["deployment", "id", "createdAt", "revokedAt"]);
+  return Object.freeze({
+    deployment: expectObjectId(o.deployment, `${what}.deployment`),
+    id: expectObjectId(o.id, `${what}.id`),
+    createdAt: expectText(o.createdAt, `${what}.createdAt`, 64),
+    revokedAt: o.revokedAt === null ? null : expectText(o.revokedAt, `${what}.revokedAt`, 64),
   });
 }
 

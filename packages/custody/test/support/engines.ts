@@ -5,7 +5,7 @@
  * CI when it is not installed; as root (CI, where `npm test` installs it)
  * it must run.
  */
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after } from "node:test";
@@ -21,6 +21,8 @@ export interface OpenedStore {
   raw(sql: string): Promise<void>;
   /** Open another store on the same database (a restart). */
   reopen(): Promise<CustodianStore>;
+  /** Everything the database holds, as text (for canary checks): SQLite's files as bytes, PostgreSQL's tables as JSON. */
+  dump(): Promise<string>;
   /** What `veritee custodian serve` needs for this database: a data directory, or a `DATABASE_URL`. */
   readonly location: { readonly dataDir: string; readonly databaseUrl?: string };
 }
@@ -63,6 +65,12 @@ export const sqliteEngine: Engine = {
         }
       },
       reopen: async () => openSqliteStore(data),
+      async dump() {
+        const files = (await readdir(data)).filter((f) => f.startsWith(SQLITE_FILE));
+        return (await Promise.all(files.map((f) => readFile(join(data, f)))))
+          .map((b) => b.toString("latin1"))
+          .join("\n");
+      },
       location: { dataDir: data },
     };
   },
@@ -89,6 +97,21 @@ export const postgresEngine: Engine = {
         }
       },
       reopen: () => openPostgresStore(url),
+      async dump() {
+        const client = new pg.Client(url);
+        await client.connect();
+        try {
+          const tables = await client.query("SELECT tablename FROM pg_tables WHERE schemaname = 'public'");
+          const parts: string[] = [];
+          for (const { tablename } of tables.rows as { tablename: string }[]) {
+            const rows = await client.query(`SELECT row_to_json(t)::text AS j FROM "${tablename}" t`);
+            parts.push(...(rows.rows as { j: string }[]).map((r) => r.j));
+          }
+          return parts.join("\n");
+        } finally {
+          await client.end();
+        }
+      },
       location: { dataDir: join(await tempDir(), "data"), databaseUrl: url },
     };
   },
