@@ -6,7 +6,7 @@
  * measured in a child process against its own baseline.
  */
 import { spawnSync } from "node:child_process";
-import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { open } from "node:fs/promises";
 import os from "node:os";
@@ -42,7 +42,9 @@ async function rawStreamEncrypt(input: string, output: string, key: Buffer): Pro
   }
 }
 
-async function rawStreamDecrypt(input: string, key: Buffer): Promise<void> {
+/** Streamed decrypt; with `hash`, also SHA-256 of the plaintext inline: the floor of what unsealing must do (it verifies the digest). */
+async function rawStreamDecrypt(input: string, key: Buffer, hash = false): Promise<void> {
+  const sha = hash ? createHash("sha256") : undefined;
   const src = await open(input, "r");
   const buffer = Buffer.alloc(MIB + 16);
   try {
@@ -51,10 +53,12 @@ async function rawStreamDecrypt(input: string, key: Buffer): Promise<void> {
       if (bytesRead === 0) break;
       const d = createDecipheriv("aes-256-gcm", key, nonce(i));
       d.setAuthTag(buffer.subarray(bytesRead - 16, bytesRead));
-      d.update(buffer.subarray(0, bytesRead - 16));
+      const plain = d.update(buffer.subarray(0, bytesRead - 16));
       d.final();
+      sha?.update(plain);
       at += bytesRead;
     }
+    sha?.digest();
   } finally {
     await src.close();
   }
@@ -114,6 +118,10 @@ export async function benchCustody(): Promise<void> {
     await rawStreamEncrypt(plainPath, rawPath, key);
     const unseal = () => unsealModel({ input: sealedPath, key, write: () => {} });
     row("unseal vs streamed AES-GCM decrypt", await compare(unseal, () => rawStreamDecrypt(rawPath, key), opts));
+    row(
+      "unseal vs streamed decrypt + SHA-256 (its whole work)",
+      await compare(unseal, () => rawStreamDecrypt(rawPath, key, true), opts),
+    );
 
     // Peak memory: a child process seals 1 GiB (random data; on tmpfs, so the file's pages count against memory, not the process's RSS).
     const big = path.join(dir, "big.bin");

@@ -285,16 +285,23 @@ export async function unsealModel(options: UnsealOptions): Promise<SealedHeader>
     const ck = chunkKey(options.key, header);
     const size = (await file.stat()).size;
     const total = chunkCount(header);
-    const buffer = Buffer.alloc(header.chunkSize + TAG_BYTES);
+    // Two buffers: chunk i+1 is read (on libuv's thread pool) while chunk i is decrypted here.
+    const buffers = [Buffer.alloc(header.chunkSize + TAG_BYTES), Buffer.alloc(header.chunkSize + TAG_BYTES)] as const;
     const hasher = chunkHasher(header.plaintextLength, header.chunkSize);
+    const plainLengthOf = (i: number) => Math.min(header.chunkSize, header.plaintextLength - i * header.chunkSize);
+    const readChunk = (i: number) =>
+      readAt(file, buffers[i % 2], plainLengthOf(i) + TAG_BYTES, length + i * (header.chunkSize + TAG_BYTES));
     let position = length;
     let done = 0;
+    let next: Promise<number> | undefined = readChunk(0);
     try {
       for (let i = 0; i < total; i++) {
-        const plainLength = Math.min(header.chunkSize, header.plaintextLength - done);
-        const n = await readAt(file, buffer, plainLength + TAG_BYTES, position);
+        const plainLength = plainLengthOf(i);
+        const n = await (next as Promise<number>);
+        next = i + 1 < total ? readChunk(i + 1) : undefined;
         if (n < plainLength + TAG_BYTES)
           throw new SealedModelError("truncated", `the file ends in chunk ${i} of ${total}`);
+        const buffer = buffers[i % 2];
         const decipher = createDecipheriv("aes-256-gcm", ck, nonceFor(i));
         decipher.setAAD(aadFor(headerHash, i, i === total - 1 ? digest : undefined));
         decipher.setAuthTag(buffer.subarray(plainLength, plainLength + TAG_BYTES));
@@ -318,6 +325,8 @@ export async function unsealModel(options: UnsealOptions): Promise<SealedHeader>
       }
       if (size > position) throw new SealedModelError("extended", `${size - position} bytes follow the final chunk`);
     } catch (error) {
+      // A read started for the next chunk must settle before the caller closes the file.
+      await next?.catch(() => undefined);
       await hasher.abort();
       throw error;
     }
