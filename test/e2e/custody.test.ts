@@ -8,6 +8,7 @@
  * - the right policy: the model loads and answers, its plaintext on no disk,
  *   the key in no output or audit record;
  * - a policy for another configuration: refused with the failed claim, audited;
+ * - a production policy (a vendor's EK root): the development TPM gets nothing;
  * - a revoked deployment: refused;
  * - three owners, k = 2: one refusing custodian still lets the model load, two block it;
  * - a custodian SIGKILLed while a release is in flight and restarted: the
@@ -20,6 +21,7 @@ import { createServer, request, type Server } from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
+import { encodePemCertificate } from "@veritee/policy";
 import { sharedPath } from "@veritee/testkit";
 import { type PostgresCluster, postgresUnavailable, startPostgres } from "@veritee/testkit/postgres";
 import { freePort, runVeritee, startVeritee, type VeriteeProcess } from "./support/process.js";
@@ -222,6 +224,42 @@ describe("one custodian", () => {
     const tamperedRun = await serveRefused(serveArgs(tampered, custodian.url, "lab-1", labPort));
     assert.equal(tamperedRun.code, 19, tamperedRun.stderr);
     assert.match(tamperedRun.stderr, /launch\.configuration/);
+
+    // The same measurements under a production policy (a vendor's EK root, measured boot): the development TPM gets nothing.
+    const production = JSON.parse(readFileSync(path.join(tmp, "one.policy.json"), "utf8")) as {
+      development: boolean;
+      description: string;
+      trust: { ekRoots: unknown[]; ekIntermediates: unknown[] };
+      boot: { sha256: Record<string, string> };
+    };
+    production.development = false;
+    production.description = "Production: Google's vTPM EK root, measured boot.";
+    production.trust.ekRoots = [
+      {
+        name: "Google vTPM EK root",
+        pem: encodePemCertificate(
+          new Uint8Array(readFileSync(sharedPath("vectors", "tpm", "gce", "ca", "tpm_ek_root_1.cer"))),
+        ),
+      },
+    ];
+    production.trust.ekIntermediates = [];
+    for (const pcr of Object.keys(production.boot.sha256)) production.boot.sha256[pcr] = "1f".repeat(32);
+    const productionFile = path.join(tmp, "production.policy.json");
+    writeFileSync(productionFile, JSON.stringify(production));
+    await admin(
+      ...["deployment", "add", "--custodian", custodian.url, "--id", "prod-1", "--model-id", MODEL_ID],
+      ...["--policy", productionFile],
+    );
+    const dev = await serveRefused(serveArgs(sealed(), custodian.url, "prod-1", labPort));
+    assert.equal(dev.code, 19, dev.stderr);
+    assert.match(dev.stderr, /failed claim verification\./);
+    const refusals = (
+      JSON.parse(await admin("audit", "--custodian", custodian.url, "--json")) as {
+        events: { type: string; deployment?: string; claim?: string }[];
+      }
+    ).events.filter((e) => e.type === "refusal" && e.deployment === "prod-1");
+    assert.equal(refusals.length, 1);
+    assert.match(refusals[0]!.claim ?? "", /^verification\./);
 
     await admin("revoke", "--custodian", custodian.url, "--deployment", "lab-1");
     const revoked = await serveRefused(serveArgs(sealed(), custodian.url, "lab-1", labPort));
