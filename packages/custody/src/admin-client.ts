@@ -16,6 +16,8 @@ import {
   decodeConsumerAddResponse,
   decodeConsumerInfo,
   decodeErrorBody,
+  decodeModelInfo,
+  type ModelInfo,
 } from "./protocol/index.js";
 
 /** The environment variable holding the admin token. */
@@ -168,8 +170,9 @@ export class AdminClient {
     return (await this.#call("POST", "v1/admin/models", body)).created === true;
   }
 
-  async listModels(): Promise<readonly unknown[]> {
-    return this.#list(await this.#call("GET", "v1/admin/models"), "models");
+  async listModels(): Promise<ModelInfo[]> {
+    const list = this.#list(await this.#call("GET", "v1/admin/models"), "models");
+    return this.#decode(() => list.map(decodeModelInfo), "a model");
   }
 
   /** Register a deployment with its policies (parsed JSON documents); true when created. */

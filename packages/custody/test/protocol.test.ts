@@ -17,6 +17,7 @@ import {
   decodeDeploymentAddRequest,
   decodeErrorBody,
   decodeModelAddRequest,
+  decodeModelInfo,
   decodeReleaseResponse,
   type ModelAddRequest,
   modelAddRequestToJson,
@@ -65,6 +66,18 @@ const release: fc.Arbitrary<ReleaseResponse> = fc.record(
 const DECODERS: [string, (v: unknown) => unknown, fc.Arbitrary<Record<string, unknown>>][] = [
   ["ModelAddRequest", decodeModelAddRequest, modelAdd.map(modelAddRequestToJson)],
   ["ReleaseResponse", decodeReleaseResponse, release.map(releaseResponseToJson)],
+  [
+    "ModelInfo",
+    decodeModelInfo,
+    fc.record({
+      id,
+      plaintextSha256: hex(32),
+      sealedSha256: fc.option(hex(32), { nil: null }),
+      threshold: fc.integer({ min: 1, max: 16 }),
+      shareIndex: fc.option(fc.integer({ min: 1, max: 16 }), { nil: null }),
+      createdAt: fc.constant("2026-12-07T00:00:00.000Z"),
+    }),
+  ],
   ["ChallengeRequest", decodeChallengeRequest, fc.record({ deployment: id })],
   [
     "ChallengeResponse",

@@ -170,7 +170,14 @@ export function registerCustodian(program: Command): void {
     model.command("list").description("list the registered models (never their keys)").option("--json", "print JSON"),
   ).action(async (opts: AdminFlags & { json?: boolean }) => {
     const models = await (await client(opts)).listModels();
-    out(opts.json ? JSON.stringify({ models }, null, 2) : models.map((m) => JSON.stringify(m)).join("\n"));
+    if (opts.json) {
+      out(JSON.stringify({ models }, null, 2));
+      return;
+    }
+    for (const m of models) {
+      const share = m.shareIndex === null ? "key" : `share ${m.shareIndex} of a ${m.threshold}-of-n key`;
+      out(`${m.id}  ${share}  plaintext sha256 ${m.plaintextSha256}  since ${m.createdAt}`);
+    }
   });
 
   const deployment = custodian.command("deployment").description("deployments: which model, under which policies");

@@ -149,6 +149,20 @@ export interface ModelInfo {
   readonly createdAt: string;
 }
 
+/** Decode one listed model (the admin client's side). */
+export function decodeModelInfo(value: unknown): ModelInfo {
+  const what = "ModelInfo";
+  const o = members(value, what, ["id", "plaintextSha256", "sealedSha256", "threshold", "shareIndex", "createdAt"]);
+  return Object.freeze({
+    id: expectObjectId(o.id, `${what}.id`),
+    plaintextSha256: expectHexDigest(o.plaintextSha256, `${what}.plaintextSha256`, 32),
+    sealedSha256: o.sealedSha256 === null ? null : expectHexDigest(o.sealedSha256, `${what}.sealedSha256`, 32),
+    threshold: expectInteger(o.threshold, `${what}.threshold`, 1, MAX_OWNERS),
+    shareIndex: o.shareIndex === null ? null : expectInteger(o.shareIndex, `${what}.shareIndex`, 1, MAX_OWNERS),
+    createdAt: expectText(o.createdAt, `${what}.createdAt`, 64),
+  });
+}
+
 /** `POST /v1/admin/deployments`: a deployment of a model and the policies its servers must satisfy. */
 export interface DeploymentAddRequest {
   readonly id: string;
