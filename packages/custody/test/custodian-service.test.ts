@@ -115,7 +115,6 @@ for (const engine of ENGINES) {
         `Bearer ${TOKEN.slice(0, -1)}`,
         `Bearer ${"x".repeat(TOKEN.length)}`,
         `Basic ${TOKEN}`,
-        `bearer ${TOKEN}`,
         `Bearer  ${TOKEN}`,
       ]) {
         for (const [method, path] of [
@@ -128,6 +127,8 @@ for (const engine of ENGINES) {
           assert.equal(errorOf(answer).code, "unauthorized");
         }
       }
+      const lower = await call("GET", "/v1/admin/models", undefined, { authorization: `bearer ${TOKEN}` });
+      assert.equal(lower.status, 200, "the scheme is case-insensitive (RFC 9110 §11.1)");
       const d = await call("GET", "/v1/admin/deployments");
       assert.equal((d.body.deployments as { revoked: boolean }[])[0]?.revoked, false, "no refused call revoked d");
     });

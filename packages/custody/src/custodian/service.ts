@@ -316,7 +316,8 @@ export async function startCustodianService(options: CustodianServiceOptions): P
   const release = new ReleaseService(store, options.now ? { now: options.now } : {});
   const log = options.log ?? (() => undefined);
   const checkAdmin = (req: IncomingMessage) => {
-    const match = /^Bearer (\S+)$/.exec(req.headers.authorization ?? "");
+    // The scheme is case-insensitive (RFC 9110 §11.1); the token is not.
+    const match = /^Bearer (\S+)$/i.exec(req.headers.authorization ?? "");
     // Both sides hashed: equal lengths for timingSafeEqual, and nothing about the token's length leaks.
     if (!match || !timingSafeEqual(digestOf(match[1]!), expected)) {
       throw new HttpFailure(401, "unauthorized", "a valid admin bearer token is required");
