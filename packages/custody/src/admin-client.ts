@@ -224,12 +224,7 @@ export class AdminClient {
     const events: AuditEvent[] = [];
     for (let from = after; ; ) {
       const page = this.#list(await this.#call("GET", `v1/admin/audit?after=${from}&limit=1000`), "events");
-      try {
-        for (const e of page) events.push(decodeAuditEvent(e));
-      } catch (cause) {
-        const detail = cause instanceof MalformedError ? cause.message : "malformed";
-        throw new CustodyError("bad-response", `an audit event does not decode: ${detail}`, { cause });
-      }
+      events.push(...this.#decode(() => page.map(decodeAuditEvent), "an audit event"));
       if (page.length < 1000) return events;
       from = events[events.length - 1]!.seq;
     }

@@ -19,6 +19,19 @@ export interface Migration {
   readonly postgres: string;
 }
 
+/** Migration 2 is plain SQL that both engines read the same way. */
+const CONSUMERS_V2 = `
+  CREATE TABLE consumers (
+    deployment_id TEXT NOT NULL REFERENCES deployments(id),
+    id TEXT NOT NULL,
+    key_sha256 TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL,
+    revoked_at TEXT,
+    PRIMARY KEY (deployment_id, id)
+  );
+  ALTER TABLE audit ADD COLUMN consumer TEXT;
+`;
+
 export const MIGRATIONS: readonly Migration[] = Object.freeze([
   {
     version: 1,
@@ -103,28 +116,8 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
   {
     version: 2,
     description: "consumers (API keys as SHA-256 digests), the consumer of an audit event",
-    sqlite: `
-      CREATE TABLE consumers (
-        deployment_id TEXT NOT NULL REFERENCES deployments(id),
-        id TEXT NOT NULL,
-        key_sha256 TEXT NOT NULL UNIQUE,
-        created_at TEXT NOT NULL,
-        revoked_at TEXT,
-        PRIMARY KEY (deployment_id, id)
-      );
-      ALTER TABLE audit ADD COLUMN consumer TEXT;
-    `,
-    postgres: `
-      CREATE TABLE consumers (
-        deployment_id TEXT NOT NULL REFERENCES deployments(id),
-        id TEXT NOT NULL,
-        key_sha256 TEXT NOT NULL UNIQUE,
-        created_at TEXT NOT NULL,
-        revoked_at TEXT,
-        PRIMARY KEY (deployment_id, id)
-      );
-      ALTER TABLE audit ADD COLUMN consumer TEXT;
-    `,
+    sqlite: CONSUMERS_V2,
+    postgres: CONSUMERS_V2,
   },
 ]);
 
