@@ -53,6 +53,10 @@ export type CustodyCode =
   | "conflict"
   /** The request is invalid (the custodian's 400). */
   | "invalid-request"
+  /** A lease renewal's sequence number is not above the last one: replayed or reordered. */
+  | "replayed"
+  /** The server's lease ended (expired, revoked, or refused): it must attest again. */
+  | "lease-lost"
   /** The custodian's database failed or is inconsistent. */
   | "storage";
 

@@ -11,6 +11,7 @@ import { MIGRATIONS, SCHEMA_VERSION } from "../src/custodian/index.js";
 import { CustodyError } from "../src/errors.js";
 import { ENGINES } from "./support/engines.js";
 
+const LEASE = { tlsSpki: "AAAA", expiresAtMs: Date.now() + 10_000 };
 const code = (c: string) => (error: unknown) => error instanceof CustodyError && error.code === c;
 const model = (id: string, secret = new Uint8Array(randomBytes(32))) => ({
   id,
@@ -122,14 +123,14 @@ for (const engine of ENGINES) {
       await store.addModel(model("m"));
       await store.addDeployment({ id: "d", modelId: "m", policies: [{}] });
       const challenge = "11".repeat(16);
-      await store.recordRelease(challenge, { type: "release", deployment: "d", model: "m", peer: "::1" });
+      await store.recordRelease(challenge, { type: "release", deployment: "d", model: "m", peer: "::1" }, LEASE);
       await assert.rejects(
-        store.recordRelease(challenge, { type: "release", deployment: "d", model: "m" }),
+        store.recordRelease(challenge, { type: "release", deployment: "d", model: "m" }, LEASE),
         code("conflict"),
       );
       await store.revokeDeployment("d");
       await assert.rejects(
-        store.recordRelease("22".repeat(16), { type: "release", deployment: "d", model: "m" }),
+        store.recordRelease("22".repeat(16), { type: "release", deployment: "d", model: "m" }, LEASE),
         code("revoked"),
       );
       const releases = (await store.listAudit(0, 100)).filter((e) => e.type === "release");

@@ -58,8 +58,9 @@ const release: fc.Arbitrary<ReleaseResponse> = fc.record(
       enc: fc.uint8Array({ minLength: 1, maxLength: 256 }),
       ciphertext: fc.uint8Array({ minLength: 1, maxLength: 256 }),
     }),
+    leaseKey: fc.uint8Array({ minLength: 44, maxLength: 44 }),
   },
-  { requiredKeys: ["deployment", "modelId", "threshold", "sealedKey"] },
+  { requiredKeys: ["deployment", "modelId", "threshold", "sealedKey", "leaseKey"] },
 );
 
 /** Every decoder, with a valid body for it. */
@@ -212,13 +213,17 @@ test("a bad secret is refused without quoting it", () => {
   );
 });
 
-test("the release AAD binds the challenge, the deployment and the model", () => {
+test("the release AAD binds the challenge, the deployment, the model and the lease key", () => {
+  const key = fc.uint8Array({ minLength: 44, maxLength: 44 });
   fc.assert(
-    fc.property(hex(16), id, id, hex(16), (challenge, deployment, model, other) => {
-      const aad = releaseAad(challenge, deployment, model);
+    fc.property(hex(16), id, id, hex(16), key, key, (challenge, deployment, model, other, lease, otherLease) => {
+      const aad = releaseAad(challenge, deployment, model, lease);
       fc.pre(other !== challenge);
-      assert.notDeepEqual(aad, releaseAad(other, deployment, model));
-      if (deployment !== model) assert.notDeepEqual(aad, releaseAad(challenge, model, deployment));
+      assert.notDeepEqual(aad, releaseAad(other, deployment, model, lease));
+      if (deployment !== model) assert.notDeepEqual(aad, releaseAad(challenge, model, deployment, lease));
+      if (Buffer.compare(lease, otherLease) !== 0) {
+        assert.notDeepEqual(aad, releaseAad(challenge, deployment, model, otherLease));
+      }
     }),
   );
 });

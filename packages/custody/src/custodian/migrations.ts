@@ -3,7 +3,8 @@
  * recorded in `schema_migrations`, for both engines. A database newer than
  * this build (a version it does not know) is refused rather than used.
  * Migration 2 adds the consumers of a deployment (issue 12: their API keys,
- * stored only as SHA-256 digests); leases, budgets and usage follow the same way.
+ * stored only as SHA-256 digests); migration 3 the governance ledger (quotas,
+ * usage, leases and their blocks, throttles, the custodian's lease key).
  *
  * The audit table is append-only in the database itself: triggers refuse
  * UPDATE and DELETE, so neither a bug here nor an operator's SQL prompt can
@@ -30,6 +31,49 @@ const CONSUMERS_V2 = `
     PRIMARY KEY (deployment_id, id)
   );
   ALTER TABLE audit ADD COLUMN consumer TEXT;
+`;
+
+/**
+ * Migration 3, the governance ledger (docs/CUSTODY.md "Governance"), plain
+ * SQL both engines read the same way (BIGINT is an integer in SQLite too).
+ * A consumer's `*_supplied` is NULL until a quota is supplied in that
+ * dimension; its `requests`/`*_tokens` are the usage reported so far. A
+ * lease is one release's right to serve; its blocks are the quota it was
+ * granted per consumer and the usage it reported, as running totals.
+ */
+const LEDGER_V3 = `
+  ALTER TABLE consumers ADD COLUMN inferences_supplied BIGINT;
+  ALTER TABLE consumers ADD COLUMN tokens_supplied BIGINT;
+  ALTER TABLE consumers ADD COLUMN requests BIGINT NOT NULL DEFAULT 0;
+  ALTER TABLE consumers ADD COLUMN prompt_tokens BIGINT NOT NULL DEFAULT 0;
+  ALTER TABLE consumers ADD COLUMN completion_tokens BIGINT NOT NULL DEFAULT 0;
+  ALTER TABLE deployments ADD COLUMN tokens_per_second BIGINT;
+  ALTER TABLE deployments ADD COLUMN requests_per_minute BIGINT;
+  ALTER TABLE deployments ADD COLUMN lease_ms BIGINT;
+  CREATE TABLE leases (
+    release_id TEXT PRIMARY KEY REFERENCES releases(challenge_id),
+    deployment_id TEXT NOT NULL REFERENCES deployments(id),
+    tls_spki TEXT NOT NULL,
+    seq BIGINT NOT NULL DEFAULT 0,
+    expires_at_ms BIGINT NOT NULL,
+    ended BIGINT NOT NULL DEFAULT 0
+  );
+  CREATE INDEX leases_live ON leases (deployment_id, ended, expires_at_ms);
+  CREATE TABLE lease_blocks (
+    release_id TEXT NOT NULL REFERENCES leases(release_id),
+    consumer_id TEXT NOT NULL,
+    granted_inferences BIGINT NOT NULL DEFAULT 0,
+    granted_tokens BIGINT NOT NULL DEFAULT 0,
+    requests BIGINT NOT NULL DEFAULT 0,
+    prompt_tokens BIGINT NOT NULL DEFAULT 0,
+    completion_tokens BIGINT NOT NULL DEFAULT 0,
+    PRIMARY KEY (release_id, consumer_id)
+  );
+  CREATE TABLE custodian_keys (
+    name TEXT PRIMARY KEY,
+    private_pkcs8 TEXT NOT NULL,
+    created_at TEXT NOT NULL
+  );
 `;
 
 export const MIGRATIONS: readonly Migration[] = Object.freeze([
@@ -118,6 +162,12 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
     description: "consumers (API keys as SHA-256 digests), the consumer of an audit event",
     sqlite: CONSUMERS_V2,
     postgres: CONSUMERS_V2,
+  },
+  {
+    version: 3,
+    description: "the governance ledger: quotas, usage, leases and blocks, throttles, the lease key",
+    sqlite: LEDGER_V3,
+    postgres: LEDGER_V3,
   },
 ]);
 

@@ -14,7 +14,9 @@ import { auditEvent, type ConsumerRow, consumerInfo } from "./sqlite.js";
 import {
   type AddOutcome,
   type CustodianStore,
+  type LedgerTx,
   type NewAuditEvent,
+  type NewLease,
   type NewDeployment,
   type NewModel,
   policiesText,
@@ -74,8 +76,8 @@ class PostgresStore implements CustodianStore {
         return await this.#txOnce(what, fn);
       } catch (error) {
         const code = (error as { cause?: { code?: unknown } }).cause?.code;
-        if (attempt >= 8 || (code !== "40001" && code !== "40P01")) throw error;
-        await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * 2 ** attempt));
+        if (attempt >= 16 || (code !== "40001" && code !== "40P01")) throw error;
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(200, 5 * 2 ** attempt)));
       }
     }
   }
@@ -304,7 +306,32 @@ class PostgresStore implements CustodianStore {
     );
   }
 
-  async recordRelease(challengeId: string, event: NewAuditEvent & { deployment: string; model: string }) {
+  transaction<T>(what: string, fn: (tx: LedgerTx) => Promise<T>): Promise<T> {
+    return this.#tx(what, async (c) => {
+      const q = (sql: string, params: readonly unknown[]) => {
+        let n = 0;
+        return c.query(
+          sql.replace(/\?/g, () => `$${++n}`),
+          [...params],
+        );
+      };
+      const tx: LedgerTx = {
+        get: async (sql, params = []) => (await q(sql, params)).rows[0] as Row | undefined,
+        all: async (sql, params = []) => (await q(sql, params)).rows as Row[],
+        run: async (sql, params = []) => (await q(sql, params)).rowCount ?? 0,
+        audit: async (event) => {
+          await this.#audit(c, event);
+        },
+      };
+      return fn(tx);
+    });
+  }
+
+  async recordRelease(
+    challengeId: string,
+    event: NewAuditEvent & { deployment: string; model: string },
+    lease: NewLease,
+  ) {
     await this.#tx("recording a release", async (c) => {
       const row = (await c.query("SELECT revoked_at FROM deployments WHERE id = $1 FOR UPDATE", [event.deployment]))
         .rows[0] as Row | undefined;
@@ -315,6 +342,12 @@ class PostgresStore implements CustodianStore {
         [challengeId, event.deployment, now()],
       );
       if (inserted.rowCount === 0) throw new CustodyError("conflict", "the challenge was used already");
+      await c.query("INSERT INTO leases (release_id, deployment_id, tls_spki, expires_at_ms) VALUES ($1, $2, $3, $4)", [
+        challengeId,
+        event.deployment,
+        lease.tlsSpki,
+        lease.expiresAtMs,
+      ]);
       await this.#audit(c, event);
     });
   }

@@ -21,7 +21,7 @@
 import { randomBytes } from "node:crypto";
 import { sealSingleShot } from "@veritee/channel";
 import { nodeBackend } from "@veritee/channel/node";
-import { toHex, VeriteeError } from "@veritee/core";
+import { base64Encode, toHex, VeriteeError } from "@veritee/core";
 import {
   type AkChallenge,
   challengeAk,
@@ -41,6 +41,7 @@ import {
   type ReleaseResponse,
   releaseAad,
 } from "../protocol/index.js";
+import type { Ledger } from "./ledger.js";
 import type { CustodianStore } from "./store.js";
 
 /** Most challenges outstanding at once: a flood of challenge requests cannot grow memory without bound. */
@@ -71,11 +72,13 @@ function claimOf(error: unknown): string {
 /** The custodian's release protocol over a store. */
 export class ReleaseService {
   readonly #store: CustodianStore;
+  readonly #ledger: Ledger;
   readonly #challenges = new Map<string, Outstanding>();
   readonly #now: () => number;
 
-  constructor(store: CustodianStore, options: { now?: () => number } = {}) {
+  constructor(store: CustodianStore, ledger: Ledger, options: { now?: () => number } = {}) {
     this.#store = store;
+    this.#ledger = ledger;
     this.#now = options.now ?? Date.now;
   }
 
@@ -213,20 +216,23 @@ export class ReleaseService {
     if (!d) throw new CustodyError("not-found", `no deployment ${c.deployment}`);
     const model = await this.#store.modelSecret(d.modelId);
     if (!model) throw new CustodyError("not-found", `no model ${d.modelId}`);
+    const leaseKey = await this.#ledger.leaseKey();
+    const leaseMs = await this.#ledger.leaseMs(c.deployment);
     try {
       // Recorded before it leaves: a crash after this leaves an audited release the server never got (it asks
       // again), never a release without its audit event.
-      await this.#store.recordRelease(request.challengeId, {
-        type: "release",
-        deployment: c.deployment,
-        model: d.modelId,
-        ...(peer ? { peer } : {}),
-      });
+      // The lease starts with the release: the server's first renewal, signed with the attested TLS key
+      // recorded here, must come within one lease length.
+      await this.#store.recordRelease(
+        request.challengeId,
+        { type: "release", deployment: c.deployment, model: d.modelId, ...(peer ? { peer } : {}) },
+        { tlsSpki: base64Encode(proven.keySet.tlsSpki), expiresAtMs: this.#now() + leaseMs },
+      );
       const sealed = await sealSingleShot(
         nodeBackend,
         proven.keySet.hpke,
         new TextEncoder().encode(MODEL_KEY_INFO),
-        releaseAad(request.challengeId, c.deployment, d.modelId),
+        releaseAad(request.challengeId, c.deployment, d.modelId, leaseKey.spki),
         model.secret,
       );
       return {
@@ -235,6 +241,7 @@ export class ReleaseService {
         threshold: model.model.threshold,
         ...(model.model.shareIndex !== null ? { shareIndex: model.model.shareIndex } : {}),
         sealedKey: sealed,
+        leaseKey: leaseKey.spki,
       };
     } catch (error) {
       if (error instanceof CustodyError && error.code === "revoked") return this.#refuse(c.deployment, error, peer);

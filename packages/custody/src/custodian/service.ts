@@ -5,7 +5,12 @@
  *   expected token compared with `timingSafeEqual`, so neither the token nor
  *   its length leaks through timing): `POST/GET /v1/admin/models`,
  *   `POST/GET /v1/admin/deployments`, `POST /v1/admin/deployments/{id}/revoke`,
- *   `GET /v1/admin/audit?after=SEQ&limit=N`;
+ *   `GET /v1/admin/audit?after=SEQ&limit=N`; governance (ledger.ts):
+ *   `POST /v1/admin/deployments/{d}/consumers/{c}/supply`, `GET
+ *   /v1/admin/usage`, `POST /v1/admin/deployments/{d}/throttle`, and
+ *   `GET /metrics` (Prometheus text, counts only);
+ * - `POST /v1/lease`, where the release's attested TLS key is the
+ *   credential (a signed renewal, ledger.ts);
  * - release, where the attestation is the credential: `POST
  *   /v1/release/challenge`, `/attest`, `/activate` (release.ts);
  * - `GET /v1/health`.
@@ -30,9 +35,16 @@ import {
   decodeConsumerAddRequest,
   decodeDeploymentAddRequest,
   decodeModelAddRequest,
+  decodeRenewalPayload,
+  decodeSigned,
+  decodeSupplyRequest,
+  decodeThrottleRequest,
   MAX_AUDIT_PAGE,
   releaseResponseToJson,
+  signedToJson,
 } from "../protocol/index.js";
+import { Ledger } from "./ledger.js";
+import { CustodianMetrics } from "./metrics.js";
 import { ReleaseService } from "./release.js";
 import type { CustodianStore } from "./store.js";
 
@@ -82,6 +94,8 @@ const STATUS: Record<CustodyCode, number> = {
   "not-found": 404,
   conflict: 409,
   "invalid-request": 400,
+  replayed: 409,
+  "lease-lost": 403,
   storage: 500,
 };
 
@@ -150,13 +164,42 @@ function peerOf(req: IncomingMessage): string | undefined {
 }
 
 /** The admin and release routes; the answer is written, the route's name returned for the log. */
-async function dispatch(
-  req: IncomingMessage,
-  res: ServerResponse,
-  store: CustodianStore,
-  release: ReleaseService,
-  checkAdmin: (req: IncomingMessage) => void,
-): Promise<string> {
+interface Services {
+  readonly store: CustodianStore;
+  readonly ledger: Ledger;
+  readonly release: ReleaseService;
+  readonly metrics: CustodianMetrics;
+  readonly checkAdmin: (req: IncomingMessage) => void;
+}
+
+const ID = "([A-Za-z0-9._-]{1,128})";
+const CONSUMER_SUPPLY = new RegExp(`^/v1/admin/deployments/${ID}/consumers/${ID}/supply$`);
+const THROTTLE = new RegExp(`^/v1/admin/deployments/${ID}/throttle$`);
+
+/** `POST /v1/lease`: a renewal refused for its signature, deployment, usage or `seq` is audited with the claim. */
+async function renewLease(body: unknown, services: Services, peer: string | undefined): Promise<unknown> {
+  const renewal = decode(() => decodeSigned(body, "LeaseRenewal", decodeRenewalPayload));
+  try {
+    const lease = await services.ledger.renew(renewal);
+    services.metrics.renewal(lease.payload.status);
+    return signedToJson(lease);
+  } catch (error) {
+    if (error instanceof CustodyError && (error.code === "refused" || error.code === "replayed")) {
+      services.metrics.refusedRenewal(error.claim ?? error.code);
+      await services.store.appendAudit({
+        type: "refusal",
+        deployment: renewal.payload.deployment,
+        ...(error.claim ? { claim: error.claim } : {}),
+        reason: `${error.code}: ${error.message}`.slice(0, 1000),
+        ...(peer ? { peer } : {}),
+      });
+    }
+    throw error;
+  }
+}
+
+async function dispatch(req: IncomingMessage, res: ServerResponse, services: Services): Promise<string> {
+  const { store, ledger, release, checkAdmin } = services;
   const method = req.method ?? "GET";
   const url = new URL(req.url ?? "/", "http://custodian");
   const p = url.pathname;
@@ -192,8 +235,57 @@ async function dispatch(
     throw new HttpFailure(404, "not-found", `no route ${p}`);
   }
 
+  if (p === "/v1/lease") {
+    only("POST");
+    send(res, 200, await renewLease(await readJson(req), services, peer));
+    return "lease";
+  }
+
+  if (p === "/metrics") {
+    only("GET");
+    checkAdmin(req);
+    const text = services.metrics.render();
+    res.writeHead(200, {
+      "content-type": "text/plain; version=0.0.4; charset=utf-8",
+      "content-length": Buffer.byteLength(text),
+      "cache-control": "no-store",
+    });
+    res.end(text);
+    return "metrics";
+  }
+
   if (!p.startsWith("/v1/admin/")) throw new HttpFailure(404, "not-found", `no route ${p}`);
   checkAdmin(req);
+
+  const supply = CONSUMER_SUPPLY.exec(p);
+  if (supply) {
+    only("POST");
+    const [, deployment, consumer] = supply as unknown as [string, string, string];
+    const body = await readJson(req);
+    const amount = decode(() => decodeSupplyRequest(body));
+    send(res, 200, await ledger.supply(deployment, consumer, amount, peer));
+    return "admin.consumers.supply";
+  }
+
+  if (p === "/v1/admin/usage") {
+    only("GET");
+    const filter = {
+      ...(url.searchParams.get("deployment") ? { deployment: url.searchParams.get("deployment")! } : {}),
+      ...(url.searchParams.get("consumer") ? { consumer: url.searchParams.get("consumer")! } : {}),
+    };
+    send(res, 200, { usage: await ledger.usage(filter) });
+    return "admin.usage";
+  }
+
+  const throttle = THROTTLE.exec(p);
+  if (throttle) {
+    only("POST");
+    const deployment = throttle[1]!;
+    const body = await readJson(req);
+    const change = decode(() => decodeThrottleRequest(body));
+    send(res, 200, { deployment, ...(await ledger.setThrottle(deployment, change, peer)) });
+    return "admin.deployments.throttle";
+  }
 
   if (p === "/v1/admin/models") {
     if (method === "GET") {
@@ -313,7 +405,10 @@ export async function startCustodianService(options: CustodianServiceOptions): P
   }
   const expected = digestOf(options.adminToken);
   const store = options.store;
-  const release = new ReleaseService(store, options.now ? { now: options.now } : {});
+  const clock = options.now ? { now: options.now } : {};
+  const ledger = new Ledger(store, clock);
+  const release = new ReleaseService(store, ledger, clock);
+  const metrics = new CustodianMetrics();
   const log = options.log ?? (() => undefined);
   const checkAdmin = (req: IncomingMessage) => {
     // The scheme is case-insensitive (RFC 9110 §11.1); the token is not.
@@ -326,8 +421,11 @@ export async function startCustodianService(options: CustodianServiceOptions): P
 
   const listener = (req: IncomingMessage, res: ServerResponse) => {
     const method = req.method ?? "GET";
-    dispatch(req, res, store, release, checkAdmin).then(
-      (route) => log({ method, route, status: res.statusCode }),
+    dispatch(req, res, { store, ledger, release, metrics, checkAdmin }).then(
+      (route) => {
+        metrics.request(route, res.statusCode);
+        log({ method, route, status: res.statusCode });
+      },
       (error: unknown) => {
         let failure: HttpFailure;
         if (error instanceof HttpFailure) failure = error;
@@ -337,6 +435,7 @@ export async function startCustodianService(options: CustodianServiceOptions): P
           // Unexpected: the message may hold anything, so only a fixed text goes out.
           failure = new HttpFailure(500, "storage", "internal error");
         }
+        metrics.request("error", failure.status);
         log({
           method,
           route: new URL(req.url ?? "/", "http://c").pathname,

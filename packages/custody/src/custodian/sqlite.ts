@@ -18,7 +18,9 @@ import { MIGRATIONS, SCHEMA_VERSION } from "./migrations.js";
 import {
   type AddOutcome,
   type CustodianStore,
+  type LedgerTx,
   type NewAuditEvent,
+  type NewLease,
   type NewDeployment,
   type NewModel,
   policiesText,
@@ -109,18 +111,56 @@ const now = () => new Date().toISOString();
 class SqliteStore implements CustodianStore {
   readonly engine = "sqlite";
   readonly #db: Database.Database;
+  /**
+   * Every transaction runs after the one before it has ended: a ledger
+   * transaction awaits between statements, and another request's statements
+   * must not join it meanwhile.
+   */
+  #queue: Promise<unknown> = Promise.resolve();
 
   constructor(db: Database.Database) {
     this.#db = db;
   }
 
-  #run<T>(what: string, fn: () => T): T {
-    try {
-      return this.#db.transaction(fn).immediate();
-    } catch (error) {
-      if (error instanceof CustodyError) throw error;
-      throw storage(what, error);
-    }
+  #serial<T>(fn: () => T | Promise<T>): Promise<T> {
+    const result = this.#queue.then(fn);
+    this.#queue = result.catch(() => undefined);
+    return result;
+  }
+
+  #run<T>(what: string, fn: () => T): Promise<T> {
+    return this.#serial(() => {
+      try {
+        return this.#db.transaction(fn).immediate();
+      } catch (error) {
+        if (error instanceof CustodyError) throw error;
+        throw storage(what, error);
+      }
+    });
+  }
+
+  transaction<T>(what: string, fn: (tx: LedgerTx) => Promise<T>): Promise<T> {
+    const db = this.#db;
+    const tx: LedgerTx = {
+      get: async (sql, params = []) => db.prepare(sql).get(...params) as Record<string, unknown> | undefined,
+      all: async (sql, params = []) => db.prepare(sql).all(...params) as Record<string, unknown>[],
+      run: async (sql, params = []) => db.prepare(sql).run(...params).changes,
+      audit: async (event) => {
+        this.#audit(event);
+      },
+    };
+    return this.#serial(async () => {
+      db.exec("BEGIN IMMEDIATE");
+      try {
+        const result = await fn(tx);
+        db.exec("COMMIT");
+        return result;
+      } catch (error) {
+        if (db.inTransaction) db.exec("ROLLBACK");
+        if (error instanceof CustodyError) throw error;
+        throw storage(what, error);
+      }
+    });
   }
 
   #audit(event: NewAuditEvent): AuditEvent {
@@ -243,7 +283,7 @@ class SqliteStore implements CustodianStore {
   }
 
   async addConsumer(deployment: string, id: string, keySha256: string, peer?: string): Promise<void> {
-    this.#run("adding a consumer", () => {
+    await this.#run("adding a consumer", () => {
       const d = this.#db.prepare("SELECT model_id FROM deployments WHERE id = ?").get(deployment) as
         | { model_id: string }
         | undefined;
@@ -306,8 +346,12 @@ class SqliteStore implements CustodianStore {
     );
   }
 
-  async recordRelease(challengeId: string, event: NewAuditEvent & { deployment: string; model: string }) {
-    this.#run("recording a release", () => {
+  async recordRelease(
+    challengeId: string,
+    event: NewAuditEvent & { deployment: string; model: string },
+    lease: NewLease,
+  ) {
+    await this.#run("recording a release", () => {
       const row = this.#db.prepare("SELECT revoked_at FROM deployments WHERE id = ?").get(event.deployment) as
         | { revoked_at: string | null }
         | undefined;
@@ -319,6 +363,9 @@ class SqliteStore implements CustodianStore {
       this.#db
         .prepare("INSERT INTO releases (challenge_id, deployment_id, at) VALUES (?, ?, ?)")
         .run(challengeId, event.deployment, now());
+      this.#db
+        .prepare("INSERT INTO leases (release_id, deployment_id, tls_spki, expires_at_ms) VALUES (?, ?, ?, ?)")
+        .run(challengeId, event.deployment, lease.tlsSpki, lease.expiresAtMs);
       this.#audit(event);
     });
   }

@@ -46,6 +46,32 @@ export interface NewAuditEvent {
   readonly consumer?: string | undefined;
 }
 
+/** A row as the database returns it (PostgreSQL gives BIGINT as a string: read counters with `Number`). */
+export type LedgerRow = Readonly<Record<string, unknown>>;
+
+/**
+ * One transaction of the governance ledger (ledger.ts), the same for both
+ * engines: SQL with `?` placeholders (PostgreSQL's are numbered for it),
+ * integers for booleans. SQLite runs it under BEGIN IMMEDIATE, one at a
+ * time; PostgreSQL under SERIALIZABLE, retried on a serialization failure,
+ * so `fn` must have no effect outside the database.
+ */
+export interface LedgerTx {
+  get(sql: string, params?: readonly unknown[]): Promise<LedgerRow | undefined>;
+  all(sql: string, params?: readonly unknown[]): Promise<LedgerRow[]>;
+  /** @returns the number of rows changed. */
+  run(sql: string, params?: readonly unknown[]): Promise<number>;
+  audit(event: NewAuditEvent): Promise<void>;
+}
+
+/** A new release's lease, written with the release. */
+export interface NewLease {
+  /** The attested key set's TLS key (SPKI DER, base64): it signs the renewals. */
+  readonly tlsSpki: string;
+  /** Wall-clock ms after which the lease is over unless renewed. */
+  readonly expiresAtMs: number;
+}
+
 /** What a registration did. */
 export type AddOutcome = "created" | "exists";
 
@@ -96,7 +122,13 @@ export interface CustodianStore {
    * @throws CustodyError `conflict` when the challenge was already used,
    *   `revoked` when the deployment was revoked meanwhile.
    */
-  recordRelease(challengeId: string, event: NewAuditEvent & { deployment: string; model: string }): Promise<void>;
+  recordRelease(
+    challengeId: string,
+    event: NewAuditEvent & { deployment: string; model: string },
+    lease: NewLease,
+  ): Promise<void>;
+  /** Run `fn` in one ledger transaction (see {@link LedgerTx}). */
+  transaction<T>(what: string, fn: (tx: LedgerTx) => Promise<T>): Promise<T>;
   /**
    * Register consumer `id` of a deployment with the SHA-256 (hex) of its API
    * key, and audit `consumer-added`, in one transaction.

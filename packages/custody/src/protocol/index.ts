@@ -18,9 +18,10 @@ import {
   expectText,
   MalformedError,
 } from "@veritee/core";
+import { expectObjectId, members } from "./shape.js";
 
-/** Model and deployment ids: 1–128 of A–Z a–z 0–9 . _ - (the sealed header's model id rule). */
-export const OBJECT_ID = /^[A-Za-z0-9._-]{1,128}$/;
+export { expectObjectId, members, OBJECT_ID } from "./shape.js";
+
 /** A whole model key is 32 bytes; a Shamir share of it is 33 (the share's x coordinate appended). */
 export const MODEL_SECRET_BYTES: readonly number[] = Object.freeze([32, 33]);
 /** Most policies one deployment lists (one per replica configuration). */
@@ -43,40 +44,11 @@ export const AUDIT_TYPES = [
   "deployment-added",
   "consumer-added",
   "consumer-revoked",
+  "supply",
+  "throttle",
 ] as const;
 /** An audit event's kind. */
 export type AuditType = (typeof AUDIT_TYPES)[number];
-
-/** Check `value` is an object whose members are all in `required` ∪ `optional` and include every `required`. */
-function members(
-  value: unknown,
-  what: string,
-  required: readonly string[],
-  optional: readonly string[] = [],
-): Readonly<Record<string, unknown>> {
-  const obj = expectObject(value, what);
-  for (const name of Object.keys(obj)) {
-    if (!required.includes(name) && !optional.includes(name)) {
-      throw new MalformedError(
-        "bad-value",
-        what,
-        `unknown member ${/^[A-Za-z0-9_-]{1,64}$/.test(name) ? name : "<member>"}`,
-      );
-    }
-  }
-  for (const name of required) {
-    if (!Object.hasOwn(obj, name)) throw new MalformedError("bad-value", what, `missing member ${name}`);
-  }
-  return obj;
-}
-
-/** An object id (model or deployment). */
-export function expectObjectId(value: unknown, what: string): string {
-  if (typeof value !== "string" || !OBJECT_ID.test(value)) {
-    throw new MalformedError("bad-value", what, "expected an id of 1..128 characters A-Z a-z 0-9 . _ -");
-  }
-  return value;
-}
 
 function optionalInteger(obj: Readonly<Record<string, unknown>>, name: string, what: string, min: number, max: number) {
   return Object.hasOwn(obj, name) ? expectInteger(obj[name], `${what}.${name}`, min, max) : undefined;
@@ -379,7 +351,17 @@ export interface ReleaseResponse {
   readonly shareIndex?: number;
   readonly threshold: number;
   readonly sealedKey: { readonly enc: Uint8Array; readonly ciphertext: Uint8Array };
+  /**
+   * The custodian's Ed25519 lease key (SPKI DER), which signs the leases the
+   * server must hold to serve (docs/CUSTODY.md "Governance"). Bound into the
+   * AAD of `sealedKey` ({@link releaseAad}): a substituted key makes the
+   * released secret fail to open.
+   */
+  readonly leaseKey: Uint8Array;
 }
+
+/** An Ed25519 public key as SPKI DER is 44 bytes. */
+export const LEASE_KEY_SPKI_BYTES = 44;
 
 /** The JSON body of a {@link ReleaseResponse}. */
 export function releaseResponseToJson(response: ReleaseResponse): Record<string, unknown> {
@@ -389,13 +371,18 @@ export function releaseResponseToJson(response: ReleaseResponse): Record<string,
     ...(response.shareIndex === undefined ? {} : { shareIndex: response.shareIndex }),
     threshold: response.threshold,
     sealedKey: { enc: base64Encode(response.sealedKey.enc), ciphertext: base64Encode(response.sealedKey.ciphertext) },
+    leaseKey: base64Encode(response.leaseKey),
   };
 }
 
 /** Decode a release response (the release client's side). */
 export function decodeReleaseResponse(value: unknown): ReleaseResponse {
   const what = "ReleaseResponse";
-  const o = members(value, what, ["deployment", "modelId", "threshold", "sealedKey"], ["shareIndex"]);
+  const o = members(value, what, ["deployment", "modelId", "threshold", "sealedKey", "leaseKey"], ["shareIndex"]);
+  const leaseKey = base64Decode(o.leaseKey, `${what}.leaseKey`, LEASE_KEY_SPKI_BYTES);
+  if (leaseKey.length !== LEASE_KEY_SPKI_BYTES) {
+    throw new MalformedError("bad-value", `${what}.leaseKey`, "not an Ed25519 public key");
+  }
   const sealed = members(o.sealedKey, `${what}.sealedKey`, ["enc", "ciphertext"]);
   const shareIndex = optionalInteger(o, "shareIndex", what, 1, MAX_OWNERS);
   return Object.freeze({
@@ -407,16 +394,19 @@ export function decodeReleaseResponse(value: unknown): ReleaseResponse {
       enc: base64Decode(sealed.enc, `${what}.sealedKey.enc`, 256),
       ciphertext: base64Decode(sealed.ciphertext, `${what}.sealedKey.ciphertext`, 256),
     }),
+    leaseKey,
   });
 }
 
 /**
  * The associated data a released secret is sealed with: the UTF-8 RFC 8785
- * serialization of `{challengeId, deployment, modelId}`, so a sealed key
- * opens only for the exchange and the deployment it was released in.
+ * serialization of `{challengeId, deployment, modelId, leaseKey}` (the lease
+ * key in base64), so a sealed key opens only for the exchange and the
+ * deployment it was released in, and only with the lease key the custodian
+ * sent beside it.
  */
-export function releaseAad(challengeId: string, deployment: string, modelId: string): Uint8Array {
-  return canonicalJsonBytes({ challengeId, deployment, modelId });
+export function releaseAad(challengeId: string, deployment: string, modelId: string, leaseKey: Uint8Array): Uint8Array {
+  return canonicalJsonBytes({ challengeId, deployment, modelId, leaseKey: base64Encode(leaseKey) });
 }
 
 /** The custodian's error body. */
@@ -436,3 +426,5 @@ export function decodeErrorBody(value: unknown): ErrorBody {
     ...(Object.hasOwn(e, "claim") ? { claim: expectText(e.claim, "ErrorBody.error.claim", 256) } : {}),
   });
 }
+
+export * from "./lease.js";

@@ -75,6 +75,23 @@ export interface ObtainModelKeyOptions {
 interface Released {
   readonly secret: Uint8Array;
   readonly shareIndex: number | undefined;
+  readonly grant: LeaseGrant;
+}
+
+/** What a release gives besides the secret: the right to ask that custodian for leases. */
+export interface LeaseGrant {
+  /** The custodian's base URL. */
+  readonly custodian: string;
+  /** The release (its challenge id): what renewals name. */
+  readonly release: string;
+  /** The custodian's Ed25519 lease key (SPKI DER), authenticated by the release's AAD. */
+  readonly leaseKey: Uint8Array;
+}
+
+/** A release: the model key and, per custodian that released, its lease grant. */
+export interface ModelRelease {
+  readonly key: Uint8Array;
+  readonly grants: readonly LeaseGrant[];
 }
 
 const MAX_RESPONSE_BYTES = 1 << 20;
@@ -215,7 +232,7 @@ async function releaseOnce(options: ObtainModelKeyOptions, base: string, index: 
     throw new CustodyError("bad-response", `${who} released a share for a whole key, or a whole key for a share`);
   }
   // The context the custodian bound the key to: a key sealed for another challenge or deployment does not open.
-  const aad = releaseAad(challengeId, options.deployment, options.modelId);
+  const aad = releaseAad(challengeId, options.deployment, options.modelId, released.leaseKey);
   let secret: Uint8Array;
   try {
     secret = await options.attester.open(
@@ -234,7 +251,11 @@ async function releaseOnce(options: ObtainModelKeyOptions, base: string, index: 
     secret.fill(0);
     throw new CustodyError("bad-response", `${who}: the released secret is not ${expected} bytes`);
   }
-  return { secret, shareIndex: released.shareIndex };
+  return {
+    secret,
+    shareIndex: released.shareIndex,
+    grant: { custodian: base, release: challengeId, leaseKey: released.leaseKey },
+  };
 }
 
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
@@ -283,6 +304,15 @@ async function releaseWithRetry(options: ObtainModelKeyOptions, index: number): 
  *   `threshold` released.
  */
 export async function obtainModelKey(options: ObtainModelKeyOptions): Promise<Uint8Array> {
+  return (await obtainModelRelease(options)).key;
+}
+
+/**
+ * {@link obtainModelKey}, with the lease grants of the custodians that released.
+ *
+ * @throws as {@link obtainModelKey}.
+ */
+export async function obtainModelRelease(options: ObtainModelKeyOptions): Promise<ModelRelease> {
   const n = options.custodians.length;
   if (n === 0) throw new CustodyError("invalid-request", "no custodian to ask");
   if (options.threshold === 1 && n !== 1) {
@@ -294,12 +324,16 @@ export async function obtainModelKey(options: ObtainModelKeyOptions): Promise<Ui
       `the threshold is ${options.threshold} but only ${n} custodians are named`,
     );
   }
-  if (options.threshold === 1) return (await releaseWithRetry(options, 0)).secret;
+  if (options.threshold === 1) {
+    const released = await releaseWithRetry(options, 0);
+    return { key: released.secret, grants: [released.grant] };
+  }
 
   // k of n: ask everyone, stop once k have released or k can no longer be reached (the rest are aborted).
   const stop = new AbortController();
   const asking = { ...options, signal: options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal };
   const shares = new Map<number, Uint8Array>();
+  const grants: LeaseGrant[] = [];
   const failures: string[] = [];
   await new Promise<void>((resolve) => {
     let settled = 0;
@@ -315,6 +349,7 @@ export async function obtainModelKey(options: ObtainModelKeyOptions): Promise<Ui
         (released) => {
           if (shares.size < options.threshold && !shares.has(released.shareIndex!)) {
             shares.set(released.shareIndex!, released.secret);
+            grants.push(released.grant);
           } else released.secret.fill(0);
           done();
         },
@@ -335,7 +370,7 @@ export async function obtainModelKey(options: ObtainModelKeyOptions): Promise<Ui
   }
   const secrets = [...shares.values()];
   try {
-    return await combineModelKey(secrets);
+    return { key: await combineModelKey(secrets), grants };
   } finally {
     for (const s of secrets) s.fill(0);
   }
