@@ -28,6 +28,12 @@ export interface AccessOptions {
    * `HttpRequest.sealed`); required with `requireSealed`.
    */
   readonly isSealed?: (req: HttpRequest) => boolean;
+  /**
+   * Decide who holds a valid key instead of `apiKeys`: a custodial
+   * deployment's consumers, from its lease (custody/meter.ts). The bearer
+   * token or undefined; true to let the request on.
+   */
+  readonly verifyKey?: (token: string | undefined) => boolean;
 }
 
 /** Checks a request against a route; the refusal, or undefined to go on. */
@@ -59,8 +65,8 @@ export function checkApiKeys(keys: readonly string[]): void {
 }
 
 /** The bearer token of an `Authorization` field (RFC 6750 §2.1; the scheme is case-insensitive), or undefined. */
-function bearerToken(header: string | undefined): string | undefined {
-  if (header === undefined) return undefined;
+export function bearerToken(header: string | string[] | undefined): string | undefined {
+  if (typeof header !== "string") return undefined;
   const match = /^bearer +(\S+) *$/i.exec(header);
   return match?.[1];
 }
@@ -82,8 +88,10 @@ export function createAccessCheck(options: AccessOptions): AccessCheck | undefin
   if (options.requireSealed && options.isSealed === undefined) {
     throw new RangeError("requireSealed needs isSealed (the sealed channel's wasSealed)");
   }
-  if (keys.length === 0 && !options.requireSealed) return undefined;
+  if (options.verifyKey && keys.length > 0) throw new RangeError("give apiKeys or verifyKey, not both");
+  if (keys.length === 0 && !options.requireSealed && !options.verifyKey) return undefined;
   const digests = keys.map(digest);
+  const verifyKey = options.verifyKey;
   const isSealed = options.isSealed;
   return (req, route) => {
     if (route.public) return undefined;
@@ -93,9 +101,9 @@ export function createAccessCheck(options: AccessOptions): AccessCheck | undefin
         "This server accepts requests only through the sealed channel (docs/CHANNEL.md); plaintext requests are refused.",
       );
     }
+    if (verifyKey) return verifyKey(bearerToken(req.headers.authorization)) ? undefined : unauthorized();
     if (digests.length === 0) return undefined;
-    const header = req.headers.authorization;
-    const token = bearerToken(typeof header === "string" ? header : undefined);
+    const token = bearerToken(req.headers.authorization);
     if (token === undefined) return unauthorized();
     const candidate = digest(token);
     let matched = 0;

@@ -24,14 +24,16 @@ export type HttpErrorCode =
   | "unsupported-media-type" // 415: the body is not declared as JSON
   | "too-many-requests" // 429: more concurrent requests than allowed
   | "busy" // 429: the engine's sequences and queue are full
+  | "insufficient-quota" // 429: the consumer's quota (custodial deployments) is spent
   | "internal" // 500
   | "upstream-error" // 502
   | "shutting-down" // 503
+  | "model-unavailable" // 503: a custodial model without a lease (expired, revoked): back when one returns
   | "timeout" // 504
   | "client-closed"; // 499 (nginx's convention): never sent, the client is gone
 
 /** OpenAI's error `type` values that this server uses. */
-export type OpenAiErrorType = "invalid_request_error" | "rate_limit_error" | "server_error";
+export type OpenAiErrorType = "invalid_request_error" | "rate_limit_error" | "insufficient_quota" | "server_error";
 
 interface ErrorSpec {
   readonly status: number;
@@ -54,9 +56,11 @@ const SPECS: Readonly<Record<HttpErrorCode, ErrorSpec>> = {
   "unsupported-media-type": { status: 415, type: "invalid_request_error", wireCode: "unsupported_media_type" },
   "too-many-requests": { status: 429, type: "rate_limit_error", wireCode: "rate_limit_exceeded" },
   busy: { status: 429, type: "rate_limit_error", wireCode: "engine_overloaded" },
+  "insufficient-quota": { status: 429, type: "insufficient_quota", wireCode: "insufficient_quota" },
   internal: { status: 500, type: "server_error", wireCode: "internal_error" },
   "upstream-error": { status: 502, type: "server_error", wireCode: "upstream_error" },
   "shutting-down": { status: 503, type: "server_error", wireCode: "server_shutting_down" },
+  "model-unavailable": { status: 503, type: "server_error", wireCode: "model_unavailable" },
   timeout: { status: 504, type: "server_error", wireCode: "timeout" },
   "client-closed": { status: 499, type: "server_error", wireCode: "client_closed" },
 };
@@ -88,7 +92,7 @@ export class HttpError extends VeriteeError<HttpErrorCode> {
   readonly publicMessage: string;
   /** The request field at fault (a JSON path such as `messages[0].content`), or null. */
   readonly param: string | null;
-  /** Seconds for the `Retry-After` header (429 only). */
+  /** Seconds for the `Retry-After` header (429 and 503). */
   readonly retryAfterSeconds: number | undefined;
 
   constructor(

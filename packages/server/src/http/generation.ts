@@ -3,9 +3,12 @@
  * token limit is checked against the model's context before the engine is
  * asked; engine refusals become OpenAI errors with the right status; once a
  * stream has started, failures end it with an error event (see EventStream).
+ * A metered request (custodial deployments) generates at most the tokens its
+ * admission allows, paced by the throttle, and settles to what it used.
  */
 import { EngineError, type Generation, type GenerationParams, type ModelInfo } from "../engine/types.js";
 import { fromEngineError, HttpError } from "./errors.js";
+import type { Admission } from "./governance.js";
 import type { Metrics } from "./metrics.js";
 import type { GenerationInput } from "./requests.js";
 import type { RouteContext } from "./router.js";
@@ -22,6 +25,7 @@ export async function serveGeneration(
   model: ModelInfo,
   input: GenerationInput,
   start: (params: GenerationParams) => Promise<Generation>,
+  admission?: Admission,
 ): Promise<void> {
   const began = performance.now();
   const promptParam = kind === "chat" ? "messages" : "prompt";
@@ -35,12 +39,19 @@ export async function serveGeneration(
     );
   }
 
+  const params =
+    admission?.maxTokens !== undefined && admission.maxTokens !== maxTokens
+      ? { ...input.params, maxTokens: admission.maxTokens }
+      : input.params;
   let generation: Generation;
   try {
-    generation = await start(input.params);
+    generation = await start(params);
   } catch (err) {
+    admission?.settle(undefined);
     throw err instanceof EngineError ? fromEngineError(err, promptParam, input.maxTokensParam) : err;
   }
+  const extra = admission?.headers;
+  let pieces = 0;
 
   const head: ResponseHead = {
     id: responseId(kind === "chat" ? "chatcmpl" : "cmpl"),
@@ -51,12 +62,15 @@ export async function serveGeneration(
 
   try {
     if (input.stream) {
-      const stream = ctx.startEventStream();
+      const stream = ctx.startEventStream(extra);
       const encoder = new ChunkEncoder(kind, head, input.includeUsage);
       // `send` returns a promise only under back-pressure; awaiting nothing would cost a tick per chunk.
       if (kind === "chat") stream.send(encoder.role());
       for await (const text of generation) {
         if (text.length === 0) continue;
+        pieces++;
+        const paced = admission?.pace();
+        if (paced) await paced;
         if (!firstSeen) {
           firstSeen = true;
           metrics.firstToken(model.id, (performance.now() - began) / 1000);
@@ -65,6 +79,7 @@ export async function serveGeneration(
         if (drained) await drained;
       }
       const result = await generation.result;
+      admission?.settle(result);
       record(ctx, metrics, model, result.promptTokens, result.completionTokens, began);
       // The last events: `end` flushes them whatever the back-pressure.
       stream.send(encoder.finish(result.finishReason));
@@ -77,16 +92,24 @@ export async function serveGeneration(
           firstSeen = true;
           metrics.firstToken(model.id, (performance.now() - began) / 1000);
         }
+        if (text.length > 0) pieces++;
         parts.push(text);
       }
       const result = await generation.result;
+      admission?.settle(result);
       record(ctx, metrics, model, result.promptTokens, result.completionTokens, began);
       const text = parts.join("");
-      ctx.sendJson(200, kind === "chat" ? chatCompletion(head, text, result) : textCompletion(head, text, result));
+      ctx.sendJson(
+        200,
+        kind === "chat" ? chatCompletion(head, text, result) : textCompletion(head, text, result),
+        extra,
+      );
     }
   } catch (err) {
     // Settle `result` too, so that its rejection is never unhandled.
     generation.result.catch(() => {});
+    // Ended early (the client left, a timeout): what was generated is what is counted; the prompt is not known here.
+    admission?.settle(pieces > 0 ? { promptTokens: 0, completionTokens: pieces } : undefined);
     throw err instanceof EngineError ? fromEngineError(err, promptParam, input.maxTokensParam) : err;
   }
 }

@@ -18,6 +18,7 @@ import { type AccessCheck, type AccessOptions, createAccessCheck } from "./acces
 import { type BodyReadHolder, DEFAULT_MAX_BODY_BYTES, isJsonContentType, readJsonBody } from "./body.js";
 import { HttpError, shuttingDown, toHttpError } from "./errors.js";
 import { EventStream } from "./event-stream.js";
+import type { Governance } from "./governance.js";
 import {
   type ExchangeHandler,
   type ExchangeListener,
@@ -63,6 +64,12 @@ export interface HttpHandlerOptions {
   readonly metricsRoute?: boolean;
   /** API keys and the sealed-only rule for routes not marked `public` (http/access.ts). Default: open. */
   readonly access?: AccessOptions;
+  /**
+   * Usage governance of a custodial deployment (http/governance.ts): metered
+   * routes admit and settle each request through it, and `GET /v1/quota` is
+   * served. Its consumers' keys are then the API keys (`access.verifyKey`).
+   */
+  readonly governance?: Governance;
 }
 
 /** Options of {@link HttpHandler.close}. */
@@ -204,10 +211,14 @@ export function createHttpHandler(options: HttpHandlerOptions): HttpHandler {
     idleWaiters: [],
   };
   const router = new Router([
-    ...builtinRoutes(options.engine, metrics, options.metricsRoute ?? true),
+    ...builtinRoutes(options.engine, metrics, options.metricsRoute ?? true, options.governance),
     ...(options.extraRoutes ?? []),
   ]);
-  const access: AccessCheck | undefined = options.access ? createAccessCheck(options.access) : undefined;
+  const governance = options.governance;
+  const accessOptions: AccessOptions | undefined = governance
+    ? { ...options.access, verifyKey: (token) => governance.knows(token) }
+    : options.access;
+  const access: AccessCheck | undefined = accessOptions ? createAccessCheck(accessOptions) : undefined;
 
   // One coarse timer enforces every request's deadline, instead of a timer per request.
   const sweepMs = Math.max(10, Math.min(1000, Math.floor(state.limits.requestTimeoutMs / 8)));
@@ -404,10 +415,11 @@ class InFlight implements RouteContext, BodyReadHolder {
     writeJson(this.#res, status, body, this.#state.closing ? { ...headers, connection: "close" } : headers);
   }
 
-  startEventStream(): EventStream {
+  startEventStream(headers?: OutgoingHttpHeaders): EventStream {
     if (this.#stream) return this.#stream;
     if (this.#answered()) throw this.#controller?.signal.reason ?? new Error("the response was already sent");
-    this.#stream = new EventStream(this.#res, this.#state.closing ? CLOSE : undefined);
+    const extra = this.#state.closing ? (headers ? { ...headers, ...CLOSE } : CLOSE) : headers;
+    this.#stream = new EventStream(this.#res, extra);
     return this.#stream;
   }
 
@@ -448,6 +460,9 @@ class InFlight implements RouteContext, BodyReadHolder {
     if (error.code === "busy") metrics.rejected("engine-busy");
     else if (error.code === "timeout") metrics.rejected("timeout");
     else if (error.code === "body-too-large") metrics.rejected("body-too-large");
+    else if (error.code === "insufficient-quota") metrics.rejected("insufficient-quota");
+    else if (error.code === "model-unavailable") metrics.rejected("model-unavailable");
+    else if (error.code === "too-many-requests") metrics.rejected("rate-limited");
     if (error.status >= 500 && error.code !== "client-closed") this.failure = describeFailure(cause);
     if (this.#stream ? this.#stream.ended : this.#answered()) return;
     if (error.code === "client-closed") {

@@ -7,7 +7,15 @@
  */
 
 /** Why a request was turned away before reaching the engine or by it. */
-export type RejectionReason = "concurrency" | "engine-busy" | "shutting-down" | "body-too-large" | "timeout";
+export type RejectionReason =
+  | "concurrency"
+  | "engine-busy"
+  | "shutting-down"
+  | "body-too-large"
+  | "timeout"
+  | "insufficient-quota"
+  | "model-unavailable"
+  | "rate-limited";
 
 /** Latency buckets in seconds: from a cached `/v1/models` to a long generation. */
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
@@ -71,7 +79,13 @@ export class Metrics {
   readonly #routes = new Map<string, { byStatus: Map<number, number>; latency: Histogram }>();
   readonly #rejections = new Map<RejectionReason, number>();
   readonly #models = new Map<string, ModelCounters>();
+  readonly #collectors: (() => string)[] = [];
   #inFlight = 0;
+
+  /** Add metric families rendered after these (Prometheus text lines, each ending in a newline). */
+  addCollector(render: () => string): void {
+    this.#collectors.push(render);
+  }
 
   /** A request started (the in-flight gauge). */
   requestStarted(): void {
@@ -194,7 +208,7 @@ export class Metrics {
       if (m.ttft.count > 0) this.#histogram(out, "veritee_time_to_first_token_seconds", m.ttft, undefined, model);
     }
     out.push("");
-    return out.join("\n");
+    return out.join("\n") + this.#collectors.map((render) => render()).join("");
   }
 
   #histogram(out: string[], name: string, h: Histogram, route?: string, model?: string): void {

@@ -34,7 +34,7 @@ export interface RouteContext {
    * Start a server-sent event stream (status 200). After this, a thrown error
    * or an abort ends the stream with an OpenAI error event instead of a status.
    */
-  startEventStream(): EventStream;
+  startEventStream(headers?: OutgoingHttpHeaders): EventStream;
   /** Facts for the request's log line (never user text): the model id and token counts. */
   note(facts: RequestFacts): void;
 }

@@ -11,9 +11,11 @@ import type {
   ModelInfo,
 } from "../engine/types.js";
 import { EngineError } from "../engine/types.js";
+import { bearerToken } from "./access.js";
 import { fromEngineError, HttpError, modelNotFound } from "./errors.js";
 import type { HttpRequest, ResponseSink } from "./exchange.js";
 import { serveGeneration } from "./generation.js";
+import type { Admission, Governance } from "./governance.js";
 import type { Metrics } from "./metrics.js";
 import { parseChatCompletion, parseCompletion, parseEmbedding } from "./requests.js";
 import type { Route, RouteContext } from "./router.js";
@@ -75,9 +77,39 @@ export function sendMetrics(sink: ResponseSink, metrics: Metrics): void {
   sink.end(body);
 }
 
-/** The routes every handler serves (`/metrics` unless it is served elsewhere, `withMetrics: false`). */
-export function builtinRoutes(engine: Engine, metrics: Metrics, withMetrics = true): Route[] {
+/** Admit a metered request (none without governance). */
+function admit(
+  governance: Governance | undefined,
+  req: HttpRequest,
+  ctx: RouteContext,
+  model: ModelInfo,
+  maxTokens: number | undefined,
+): Promise<Admission | undefined> | undefined {
+  if (!governance) return undefined;
+  return governance.admit(bearerToken(req.headers.authorization), { maxTokens, contextSize: model.contextSize }, ctx.signal);
+}
+
+/**
+ * The routes every handler serves (`/metrics` unless it is served elsewhere,
+ * `withMetrics: false`; `/v1/quota` with governance).
+ */
+export function builtinRoutes(
+  engine: Engine,
+  metrics: Metrics,
+  withMetrics = true,
+  governance?: Governance,
+): Route[] {
   return [
+    ...(governance
+      ? [
+          {
+            method: "GET" as const,
+            path: "/v1/quota",
+            handler: (req: HttpRequest, _res: ResponseSink, ctx: RouteContext) =>
+              ctx.sendJson(200, governance.quota(bearerToken(req.headers.authorization))),
+          },
+        ]
+      : []),
     {
       method: "GET",
       path: "/healthz",
@@ -108,46 +140,75 @@ export function builtinRoutes(engine: Engine, metrics: Metrics, withMetrics = tr
       method: "POST",
       path: "/v1/chat/completions",
       limited: true,
-      handler: async (_req, _res, ctx) => {
+      handler: async (req, _res, ctx) => {
         const input = parseChatCompletion(await ctx.readJson());
         const model = findModel(engine, input.model);
-        await serveGeneration(ctx, metrics, "chat", model, input, (params) =>
-          engine.chat(new LazyChatRequest(ctx, model.id, input.messages, params)),
-        );
+        const admission = await admit(governance, req, ctx, model, input.params.maxTokens);
+        try {
+          await serveGeneration(
+            ctx,
+            metrics,
+            "chat",
+            model,
+            input,
+            (params) => engine.chat(new LazyChatRequest(ctx, model.id, input.messages, params)),
+            admission,
+          );
+        } finally {
+          admission?.settle(undefined);
+        }
       },
     },
     {
       method: "POST",
       path: "/v1/completions",
       limited: true,
-      handler: async (_req, _res, ctx) => {
+      handler: async (req, _res, ctx) => {
         const input = parseCompletion(await ctx.readJson());
         const model = findModel(engine, input.model);
-        await serveGeneration(ctx, metrics, "text", model, input, (params) =>
-          engine.complete(new LazyCompletionRequest(ctx, model.id, input.prompt, params)),
-        );
+        const admission = await admit(governance, req, ctx, model, input.params.maxTokens);
+        try {
+          await serveGeneration(
+            ctx,
+            metrics,
+            "text",
+            model,
+            input,
+            (params) => engine.complete(new LazyCompletionRequest(ctx, model.id, input.prompt, params)),
+            admission,
+          );
+        } finally {
+          admission?.settle(undefined);
+        }
       },
     },
     {
       method: "POST",
       path: "/v1/embeddings",
       limited: true,
-      handler: async (_req, _res, ctx) => {
+      handler: async (req, _res, ctx) => {
         const input = parseEmbedding(await ctx.readJson());
         const model = findModel(engine, input.model);
         ctx.note({ model: model.id });
+        const admission = await admit(governance, req, ctx, model, 0);
         let result: Awaited<ReturnType<Engine["embed"]>>;
         try {
           result = await engine.embed({ model: model.id, input: input.input, signal: ctx.signal });
         } catch (err) {
+          admission?.settle(undefined);
           throw err instanceof EngineError ? fromEngineError(err, "input") : err;
         }
+        admission?.settle({ promptTokens: result.promptTokens, completionTokens: 0 });
         if (result.vectors.length !== input.input.length) {
           throw new HttpError("internal", "The server had an error while processing the request.");
         }
         ctx.note({ promptTokens: result.promptTokens });
         metrics.embedding(model.id, input.input.length, result.promptTokens);
-        ctx.sendJson(200, embeddingList(model.id, result.vectors, input.encodingFormat, result.promptTokens));
+        ctx.sendJson(
+          200,
+          embeddingList(model.id, result.vectors, input.encodingFormat, result.promptTokens),
+          admission?.headers,
+        );
       },
     },
   ];
