@@ -62,7 +62,13 @@ interface Behaviour {
   deployment?: string;
   modelId?: string;
   aadChallenge?: string;
+  /** Send another lease key than the one the key was sealed with (a man in the middle's). */
+  swapLeaseKey?: boolean;
 }
+
+const leaseKeyOf = () =>
+  new Uint8Array(generateKeyPairSync("ed25519").publicKey.export({ format: "der", type: "spki" }));
+const LEASE_KEY = leaseKeyOf();
 
 const servers: Server[] = [];
 after(() => Promise.all(servers.map((s) => new Promise((r) => s.close(r)))));
@@ -113,6 +119,7 @@ async function custodian(behaviour: Behaviour): Promise<{ url: string; calls: st
           challengeId: behaviour.aadChallenge ?? challengeId,
           deployment: DEPLOYMENT,
           modelId: MODEL,
+          leaseKey: Buffer.from(LEASE_KEY).toString("base64"),
         });
         const sealed = await sealSingleShot(
           nodeBackend,
@@ -130,6 +137,7 @@ async function custodian(behaviour: Behaviour): Promise<{ url: string; calls: st
             enc: Buffer.from(sealed.enc).toString("base64"),
             ciphertext: Buffer.from(sealed.ciphertext).toString("base64"),
           },
+          leaseKey: Buffer.from(behaviour.swapLeaseKey ? leaseKeyOf() : LEASE_KEY).toString("base64"),
         });
       } else send(404, { error: { code: "not-found", message: "no such route" } });
     });
@@ -189,6 +197,8 @@ test("answers that must not be trusted are refused as bad-response, without key 
   const cases: [Behaviour, RegExp][] = [
     [{ secret: key, sealTo: other.keyConfig }, /does not open with this server's key set/],
     [{ secret: key, aadChallenge: "00".repeat(16) }, /does not open/],
+    // A lease key substituted on the way: the key was sealed with the custodian's, so it does not open.
+    [{ secret: key, swapLeaseKey: true }, /does not open/],
     [{ secret: key, deployment: "dep-2" }, /another deployment/],
     [{ secret: key, modelId: "model-2" }, /another model/],
     [{ secret: key, threshold: 2, shareIndex: 1 }, /threshold is 2/],

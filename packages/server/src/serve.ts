@@ -17,6 +17,7 @@
  *
  * Any failure on the way stops the server: it never serves unmeasured.
  */
+import { sign as signWith } from "node:crypto";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -28,7 +29,7 @@ import { type Attester, createAttester } from "./attestation/attester.js";
 import { handleActivateRequest, handleAttestationRequest } from "./attestation/http.js";
 import { serverRecipientKey } from "./channel/recipient.js";
 import { wasSealed, withSealedChannel } from "./channel/sealed-http.js";
-import { loadSealedModel } from "./custody/load.js";
+import { loadSealedModel, type SealedCustody } from "./custody/load.js";
 import { sealedEngineConfig } from "./custody/sealed-config.js";
 import { openSealedModel } from "./custody/sealed-model.js";
 import { createEmbeddedEngine } from "./engine/embedded.js";
@@ -216,11 +217,11 @@ export interface RunningVeriteeServer {
   readonly platformSources: PlatformCollector["sources"];
   readonly referenceValues: ReferenceValues;
   /**
-   * A sealed model's custody: `drop()` ends the engine and frees the
-   * plaintext (the hook issue 12's lease calls on expiry); the server then
-   * answers 503. Absent for a plaintext model.
+   * A sealed model's custody: its meter and lease keeper; `drop()` ends the
+   * engine and frees the plaintext, as the end of a lease does (the server
+   * then answers 503). Absent for a plaintext model.
    */
-  readonly custody: { readonly deployment: string; drop(): Promise<void> } | undefined;
+  readonly custody: SealedCustody | undefined;
   /** Graceful shutdown: drain requests, close the engine, drop keys, release the TPM. Idempotent. */
   close(): Promise<void>;
 }
@@ -380,6 +381,9 @@ export async function startVeriteeServer(options: ServeOptions): Promise<Running
         attester,
         keys: launch.keys,
         engineFiles,
+        // Renewals are signed with the attested TLS key, which the custodian recorded at the release.
+        sign: async (data) =>
+          new Uint8Array(signWith("sha256", data, { key: launch.keys.tlsPrivateKey, dsaEncoding: "der" })),
         cleanups,
         logger: options.logger,
         onProgress: options.onProgress,
@@ -391,6 +395,7 @@ export async function startVeriteeServer(options: ServeOptions): Promise<Running
 
     const http = createHttpHandler({
       engine,
+      ...(custody ? { governance: custody.meter } : {}),
       extraRoutes: attestationRoutes(attester),
       access: { apiKeys: options.apiKeys ?? [], requireSealed: options.requireSealed ?? false, isSealed: wasSealed },
       ...(options.limits ? { limits: options.limits } : {}),
@@ -422,6 +427,10 @@ export async function startVeriteeServer(options: ServeOptions): Promise<Running
       cleanups.push(() => started.close());
     }
 
+    if (custody) {
+      const governor = custody.governor;
+      http.metrics.addCollector(() => governor.renderMetrics());
+    }
     const metricsRunning = metricsBound?.serve(metricsListener(http.metrics));
 
     const referenceValues: ReferenceValues = {
@@ -467,8 +476,20 @@ async function openEngine(options: ServeOptions, cleanups: (() => Promise<void>)
     port: options.port,
     limits: options.limits,
     tpm: options.tpm,
-    access: { requireSealed: options.requireSealed ?? false, requireApiKey: (options.apiKeys?.length ?? 0) > 0 },
+    // A custodial deployment always takes its consumers' keys (docs/CUSTODY.md "Governance").
+    access: {
+      requireSealed: options.requireSealed ?? false,
+      requireApiKey:
+        (options.apiKeys?.length ?? 0) > 0 ||
+        (options.engine.kind === "embedded" && options.engine.sealed !== undefined),
+    },
   };
+  if (options.engine.kind === "embedded" && options.engine.sealed && (options.apiKeys?.length ?? 0) > 0) {
+    throw new LaunchError(
+      "bad-config",
+      "a sealed model's API keys are its consumers', issued by the custodian (veritee custodian consumer add): drop --api-key",
+    );
+  }
   if (options.engine.kind === "embedded" && options.engine.sealed) {
     const e = options.engine;
     const sealed = e.sealed!;

@@ -382,17 +382,21 @@ async function configFromFlags(opts: Options): Promise<ConfigSource> {
   const tpm: TpmChoice = opts.dev
     ? { kind: "dev" }
     : { kind: "address", spec: parseTransportSpec(opts.tpm ?? "device:/dev/tpmrm0") };
-  const common = {
-    host: opts.host,
-    port: opts.port,
-    tpm,
-    access: { requireSealed: opts.requireSealed === true, requireApiKey: opts.apiKeys === true },
-  };
   const sealed = sealedChoice(opts, {
     "--model": opts.model,
     "--model-sha256": opts.modelSha256,
     "--engine upstream": opts.engine === "upstream" ? true : undefined,
   });
+  // A custodial deployment always takes its consumers' keys (docs/CUSTODY.md "Governance").
+  const common = {
+    host: opts.host,
+    port: opts.port,
+    tpm,
+    access: {
+      requireSealed: opts.requireSealed === true,
+      requireApiKey: opts.apiKeys === true || sealed !== undefined,
+    },
+  };
   if (sealed) {
     const opened = await openSealedModel(sealed.path);
     await opened.pinned.close();

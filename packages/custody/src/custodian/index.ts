@@ -4,6 +4,7 @@
  * server, which imports `@veritee/custody` for sealed files and the release
  * client, never loads the database drivers.
  */
+export { DEFAULT_WANT, EXPIRY_GRACE_MS, Ledger, MAX_BLOCK } from "./ledger.js";
 export { MIGRATIONS, type Migration, SCHEMA_VERSION } from "./migrations.js";
 export { openPostgresStore } from "./postgres.js";
 export { ReleaseService } from "./release.js";
@@ -14,4 +15,13 @@ export {
   startCustodianService,
 } from "./service.js";
 export { openSqliteStore, SQLITE_FILE } from "./sqlite.js";
-export type { AddOutcome, CustodianStore, NewAuditEvent, NewDeployment, NewModel } from "./store.js";
+export type {
+  AddOutcome,
+  CustodianStore,
+  LedgerRow,
+  LedgerTx,
+  NewAuditEvent,
+  NewDeployment,
+  NewLease,
+  NewModel,
+} from "./store.js";

@@ -148,7 +148,9 @@ export class Ledger {
         amount.tokens !== undefined ? `${amount.tokens} tokens` : "",
       ].filter(Boolean);
       await tx.audit({ type: "supply", deployment, consumer, reason: parts.join(", "), ...(peer ? { peer } : {}) });
-      return usageRecord((await tx.get("SELECT * FROM consumers WHERE deployment_id = ? AND id = ?", [deployment, consumer]))!);
+      return usageRecord(
+        (await tx.get("SELECT * FROM consumers WHERE deployment_id = ? AND id = ?", [deployment, consumer]))!,
+      );
     });
   }
 
@@ -181,7 +183,11 @@ export class Ledger {
    */
   async setThrottle(
     deployment: string,
-    change: { readonly tokensPerSecond?: number | null; readonly requestsPerMinute?: number | null; readonly leaseMs?: number },
+    change: {
+      readonly tokensPerSecond?: number | null;
+      readonly requestsPerMinute?: number | null;
+      readonly leaseMs?: number;
+    },
     peer?: string,
   ): Promise<Throttle & { readonly leaseMs: number }> {
     return this.#store.transaction("setting a throttle", async (tx) => {

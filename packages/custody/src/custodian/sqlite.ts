@@ -20,8 +20,8 @@ import {
   type CustodianStore,
   type LedgerTx,
   type NewAuditEvent,
-  type NewLease,
   type NewDeployment,
+  type NewLease,
   type NewModel,
   policiesText,
 } from "./store.js";

@@ -266,7 +266,9 @@ export function decodeSupplyRequest(value: unknown): SupplyRequest {
     throw new MalformedError("bad-value", what, "give inferences, tokens or both");
   }
   return Object.freeze({
-    ...(Object.hasOwn(o, "inferences") ? { inferences: expectInteger(o.inferences, `${what}.inferences`, 1, MAX_COUNT) } : {}),
+    ...(Object.hasOwn(o, "inferences")
+      ? { inferences: expectInteger(o.inferences, `${what}.inferences`, 1, MAX_COUNT) }
+      : {}),
     ...(Object.hasOwn(o, "tokens") ? { tokens: expectInteger(o.tokens, `${what}.tokens`, 1, MAX_COUNT) } : {}),
   });
 }
@@ -286,11 +288,15 @@ export function decodeThrottleRequest(value: unknown): ThrottleRequest {
     throw new MalformedError("bad-value", what, "give tokensPerSecond, requestsPerMinute or leaseMs");
   }
   const rate = (name: string) =>
-    Object.hasOwn(o, name) ? { [name]: o[name] === null ? null : expectInteger(o[name], `${what}.${name}`, 1, 1_000_000) } : {};
+    Object.hasOwn(o, name)
+      ? { [name]: o[name] === null ? null : expectInteger(o[name], `${what}.${name}`, 1, 1_000_000) }
+      : {};
   return Object.freeze({
     ...rate("tokensPerSecond"),
     ...rate("requestsPerMinute"),
-    ...(Object.hasOwn(o, "leaseMs") ? { leaseMs: expectInteger(o.leaseMs, `${what}.leaseMs`, MIN_LEASE_MS, MAX_LEASE_MS) } : {}),
+    ...(Object.hasOwn(o, "leaseMs")
+      ? { leaseMs: expectInteger(o.leaseMs, `${what}.leaseMs`, MIN_LEASE_MS, MAX_LEASE_MS) }
+      : {}),
   });
 }
 

@@ -99,13 +99,16 @@ export class LeaseClient {
     const sentAt = this.#now();
     let response: Response;
     try {
-      response = await (o.fetch ?? fetch)(new URL("v1/lease", o.grant.custodian.endsWith("/") ? o.grant.custodian : `${o.grant.custodian}/`), {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ payload, signature: base64Encode(signature) }),
-        signal: AbortSignal.timeout(o.timeoutMs ?? 3000),
-        redirect: "error",
-      });
+      response = await (o.fetch ?? fetch)(
+        new URL("v1/lease", o.grant.custodian.endsWith("/") ? o.grant.custodian : `${o.grant.custodian}/`),
+        {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ payload, signature: base64Encode(signature) }),
+          signal: AbortSignal.timeout(o.timeoutMs ?? 3000),
+          redirect: "error",
+        },
+      );
     } catch (cause) {
       throw new CustodyError("unreachable", "the custodian did not answer the lease renewal", { cause });
     }
@@ -121,14 +124,22 @@ export class LeaseClient {
       if (response.status >= 500 || response.status === 429) {
         throw new CustodyError("unreachable", `the custodian answered the renewal with HTTP ${response.status}`);
       }
-      let error: { code: string; message: string; claim?: string } = { code: "refused", message: `HTTP ${response.status}` };
+      let error: { code: string; message: string; claim?: string } = {
+        code: "refused",
+        message: `HTTP ${response.status}`,
+      };
       try {
         error = decodeErrorBody(body);
       } catch {
         // The status says enough.
       }
-      const code = (["refused", "replayed", "not-found", "revoked"] as const).find((c) => c === error.code) ?? "refused";
-      throw new CustodyError(code, `lease renewal: ${error.message.slice(0, 300)}`, error.claim ? { claim: error.claim } : {});
+      const code =
+        (["refused", "replayed", "not-found", "revoked"] as const).find((c) => c === error.code) ?? "refused";
+      throw new CustodyError(
+        code,
+        `lease renewal: ${error.message.slice(0, 300)}`,
+        error.claim ? { claim: error.claim } : {},
+      );
     }
     let signed: ReturnType<typeof decodeSigned<LeasePayload>>;
     try {

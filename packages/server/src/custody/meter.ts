@@ -207,7 +207,8 @@ export class Meter implements Governance {
 
   #consumer(token: string | undefined): ConsumerState {
     const c = token === undefined ? undefined : this.#byDigest.get(this.#digest(token));
-    if (!c) throw new HttpError("unauthorized", "A valid API key is required: send it as 'Authorization: Bearer <key>'.");
+    if (!c)
+      throw new HttpError("unauthorized", "A valid API key is required: send it as 'Authorization: Bearer <key>'.");
     return c;
   }
 

@@ -18,7 +18,6 @@ import { type AccessCheck, type AccessOptions, createAccessCheck } from "./acces
 import { type BodyReadHolder, DEFAULT_MAX_BODY_BYTES, isJsonContentType, readJsonBody } from "./body.js";
 import { HttpError, shuttingDown, toHttpError } from "./errors.js";
 import { EventStream } from "./event-stream.js";
-import type { Governance } from "./governance.js";
 import {
   type ExchangeHandler,
   type ExchangeListener,
@@ -26,6 +25,7 @@ import {
   type HttpRequest,
   type ResponseSink,
 } from "./exchange.js";
+import type { Governance } from "./governance.js";
 import { createJsonLogger, type Logger, silentLogger } from "./logger.js";
 import { Metrics } from "./metrics.js";
 import { type RequestFacts, type Route, type RouteContext, Router } from "./router.js";

@@ -86,19 +86,18 @@ function admit(
   maxTokens: number | undefined,
 ): Promise<Admission | undefined> | undefined {
   if (!governance) return undefined;
-  return governance.admit(bearerToken(req.headers.authorization), { maxTokens, contextSize: model.contextSize }, ctx.signal);
+  return governance.admit(
+    bearerToken(req.headers.authorization),
+    { maxTokens, contextSize: model.contextSize },
+    ctx.signal,
+  );
 }
 
 /**
  * The routes every handler serves (`/metrics` unless it is served elsewhere,
  * `withMetrics: false`; `/v1/quota` with governance).
  */
-export function builtinRoutes(
-  engine: Engine,
-  metrics: Metrics,
-  withMetrics = true,
-  governance?: Governance,
-): Route[] {
+export function builtinRoutes(engine: Engine, metrics: Metrics, withMetrics = true, governance?: Governance): Route[] {
   return [
     ...(governance
       ? [
