@@ -69,6 +69,16 @@ async function startCustodian(
   return Object.assign(proc, { url: proc.ready[1]! });
 }
 
+/** A consumer of `deployment` on `custodian` with a quota of `inferences`: its API key. */
+async function consumer(custodian: string, deployment: string, id = "reader", inferences = 100): Promise<string> {
+  const added = await admin("consumer", "add", "--custodian", custodian, "--deployment", deployment, "--id", id);
+  await admin(
+    ...["supply", "--custodian", custodian, "--deployment", deployment, "--consumer", id],
+    ...["--inferences", String(inferences)],
+  );
+  return added.trim().split("\n").at(-1)!;
+}
+
 async function admin(...args: string[]): Promise<string> {
   const r = await runVeritee(["custodian", ...args], ADMIN);
   assert.equal(r.code, 0, `custodian ${args.join(" ")}: ${r.stderr}`);
@@ -165,18 +175,13 @@ describe("one custodian", () => {
       ...["deployment", "add", "--custodian", custodian.url, "--id", "lab-1", "--model-id", MODEL_ID],
       ...["--policy", wrong, "--policy", policy],
     );
+    const apiKey = await consumer(custodian.url, "lab-1");
     const server = await serveAccepted(serveArgs(sealed(), custodian.url, "lab-1", port));
     const url = server.ready[1]!;
-    const done = await runVeritee([
-      "complete",
-      url,
-      "--policy",
-      policy,
-      "--prompt",
-      "Once upon a time",
-      "--max-tokens",
-      "8",
-    ]);
+    const done = await runVeritee(
+      ["complete", url, "--policy", policy, "--prompt", "Once upon a time", "--max-tokens", "8"],
+      { VERITEE_API_KEY: apiKey },
+    );
     assert.equal(done.code, 0, done.stderr);
     assert.ok(done.stdout.trim().length > 0);
 
@@ -191,6 +196,7 @@ describe("one custodian", () => {
     const audit = await admin("audit", "--custodian", custodian.url, "--json");
     for (const text of [server.stdout(), server.stderr(), custodian.stdout(), custodian.stderr(), audit]) {
       assert.ok(!text.includes(key.secret) && !text.includes(keyBytes.toString("hex")), "the key is in an output");
+      assert.ok(!text.includes(apiKey), "the consumer's API key is in an output");
     }
     const events = (JSON.parse(audit) as { events: { type: string; deployment?: string }[] }).events;
     assert.ok(events.some((e) => e.type === "release" && e.deployment === "lab-1"));
@@ -305,11 +311,16 @@ describe("three owners, k = 2", () => {
     await add(a, "k-one-bad", await good("k-one-bad"));
     await add(b, "k-one-bad", await bad("k-one-bad"));
     await add(c, "k-one-bad", await good("k-one-bad"));
+    // The lease comes from the first owner named that released: a.
+    const apiKey = await consumer(a.url, "k-one-bad");
     const server = await serveAccepted(serveArgs(sealed(), owners, "k-one-bad", port));
-    const done = await runVeritee([
-      ...["complete", server.ready[1]!, "--policy", path.join(tmp, "k-one-bad.policy.json")],
-      ...["--prompt", "Once", "--max-tokens", "4"],
-    ]);
+    const done = await runVeritee(
+      [
+        ...["complete", server.ready[1]!, "--policy", path.join(tmp, "k-one-bad.policy.json")],
+        ...["--prompt", "Once", "--max-tokens", "4"],
+      ],
+      { VERITEE_API_KEY: apiKey },
+    );
     assert.equal(done.code, 0, done.stderr);
     await server.stop();
     // No share, in any encoding, in what the server or the custodians printed.

@@ -44,12 +44,14 @@ export async function* streamText(
   session: Session,
   path: "/completions" | "/chat/completions",
   body: Readonly<Record<string, unknown>>,
+  onResponse?: (response: Response) => void,
 ): AsyncGenerator<string> {
   const response = await session.fetch(`${session.baseURL}${path}`, {
     method: "POST",
     headers: { "content-type": "application/json", accept: "text/event-stream", authorization: `Bearer ${apiKey()}` },
     body: JSON.stringify({ ...body, stream: true }),
   });
+  onResponse?.(response);
   if (!response.ok) throw await failure(response);
   if (response.body === null) return;
   const decoder = new TextDecoder();
@@ -81,6 +83,17 @@ export async function* streamText(
       end = buffer.search(/\r?\n\r?\n/);
     }
   }
+}
+
+/**
+ * A custodial deployment's `x-veritee-quota-remaining` (docs/CUSTODY.md
+ * "Governance"), e.g. `inferences=97, tokens=4000`, when the server sent one
+ * in a form this reads: letters, digits, `=`, `,` and spaces only (it is
+ * printed to a terminal).
+ */
+export function quotaRemaining(response: Response): string | undefined {
+  const value = response.headers.get("x-veritee-quota-remaining");
+  return value !== null && /^[a-z0-9=, ]{1,200}$/.test(value) ? value : undefined;
 }
 
 /** The API key for the server, when it wants one: `$VERITEE_API_KEY` (never a command-line argument). */

@@ -17,7 +17,11 @@ import {
   decodeConsumerInfo,
   decodeErrorBody,
   decodeModelInfo,
+  decodeThrottleSettings,
+  decodeUsageRecord,
   type ModelInfo,
+  type ThrottleSettings,
+  type UsageRecord,
 } from "./protocol/index.js";
 
 /** The environment variable holding the admin token. */
@@ -208,6 +212,43 @@ export class AdminClient {
       `v1/admin/deployments/${encodeURIComponent(deployment)}/consumers/${encodeURIComponent(id)}/revoke`,
       {},
     );
+  }
+
+  /** Add to a consumer's quota (BlindAI DRM's `supply_inferences`): its quota and use after. */
+  async supply(
+    deployment: string,
+    consumer: string,
+    amount: { readonly inferences?: number; readonly tokens?: number },
+  ): Promise<UsageRecord> {
+    const body = await this.#call(
+      "POST",
+      `v1/admin/deployments/${encodeURIComponent(deployment)}/consumers/${encodeURIComponent(consumer)}/supply`,
+      amount,
+    );
+    return this.#decode(() => decodeUsageRecord(body), "the quota");
+  }
+
+  /** Quotas and use, by deployment and consumer. */
+  async usage(filter: { readonly deployment?: string; readonly consumer?: string } = {}): Promise<UsageRecord[]> {
+    const query = new URLSearchParams();
+    if (filter.deployment !== undefined) query.set("deployment", filter.deployment);
+    if (filter.consumer !== undefined) query.set("consumer", filter.consumer);
+    const q = query.toString();
+    const list = this.#list(await this.#call("GET", `v1/admin/usage${q ? `?${q}` : ""}`), "usage");
+    return this.#decode(() => list.map(decodeUsageRecord), "a usage record");
+  }
+
+  /** The slow-down switch and the lease length of a deployment (null clears a cap). */
+  async throttle(
+    deployment: string,
+    change: {
+      readonly tokensPerSecond?: number | null;
+      readonly requestsPerMinute?: number | null;
+      readonly leaseMs?: number;
+    },
+  ): Promise<ThrottleSettings> {
+    const body = await this.#call("POST", `v1/admin/deployments/${encodeURIComponent(deployment)}/throttle`, change);
+    return this.#decode(() => decodeThrottleSettings(body), "the throttle");
   }
 
   #decode<T>(run: () => T, what: string): T {

@@ -111,8 +111,9 @@ for (const engine of ENGINES) {
       assert.equal(usage!.requests, 6);
       assert.equal(usage!.inferencesRemaining, 4);
       assert.equal(usage!.promptTokens, 40);
-      // Bob was supplied nothing: no quota in either dimension, so his block is unlimited (null).
-      assert.equal(back.payload.consumers.find((c) => c.id === "bob")!.inferences, null);
+      // Bob was supplied nothing: nothing to serve (a quota must be supplied first).
+      const bob = back.payload.consumers.find((c) => c.id === "bob")!;
+      assert.deepEqual([bob.inferences, bob.tokens, bob.remainingInferences], [0, 0, 0]);
       await store.close();
     });
 

@@ -28,10 +28,14 @@ export function serverEnv(extra: Readonly<Record<string, string>> = {}): NodeJS.
   return { ...env, ...extra };
 }
 
-/** Run `veritee ARGS…` with `input` on stdin (empty by default) and collect its exit code and output. */
-export function runCli(args: readonly string[], input = ""): Promise<{ code: number; stdout: string; stderr: string }> {
+/** Run `veritee ARGS…` with `input` on stdin (empty by default), `env` added, and collect its exit code and output. */
+export function runCli(
+  args: readonly string[],
+  input = "",
+  env: Readonly<Record<string, string>> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: serverEnv(), stdio: ["pipe", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [BIN, ...args], { env: serverEnv(env), stdio: ["pipe", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d: Buffer) => {

@@ -17,7 +17,7 @@ import {
   TIMEOUT_HELP,
   timeoutsOption,
 } from "../client-session.js";
-import { type ChatMessage, streamText } from "../inference.js";
+import { type ChatMessage, quotaRemaining, streamText } from "../inference.js";
 import { modelOutputWriter } from "../terminal-text.js";
 import { firstModel, parseTemperature } from "./complete.js";
 
@@ -43,6 +43,8 @@ export interface ChatLoopOptions {
   readonly beforeReply?: () => void;
   /** Where reply text goes, as it streams. */
   readonly write: (text: string) => void;
+  /** Told a custodial deployment's remaining quota after each reply (`x-veritee-quota-remaining`). */
+  readonly quota?: (remaining: string) => void;
 }
 
 /**
@@ -64,16 +66,25 @@ export async function chatLoop(
       history.push({ role: "user", content: line });
       options.beforeReply?.();
       let reply = "";
-      for await (const delta of streamText(session, "/chat/completions", {
-        model: options.model,
-        messages: history,
-        max_tokens: options.maxTokens,
-        ...(options.temperature === undefined ? {} : { temperature: options.temperature }),
-      })) {
+      let remaining: string | undefined;
+      for await (const delta of streamText(
+        session,
+        "/chat/completions",
+        {
+          model: options.model,
+          messages: history,
+          max_tokens: options.maxTokens,
+          ...(options.temperature === undefined ? {} : { temperature: options.temperature }),
+        },
+        (response) => {
+          remaining = quotaRemaining(response);
+        },
+      )) {
         reply += delta;
         options.write(delta);
       }
       options.write("\n");
+      if (remaining !== undefined) options.quota?.(remaining);
       history.push({ role: "assistant", content: reply });
     }
     options.prompt?.();
@@ -127,6 +138,8 @@ export function registerChat(program: Command): void {
             ? { prompt: () => lines.prompt(), beforeReply: () => process.stdout.write("assistant> ") }
             : {}),
           write: modelOutputWriter(process.stdout, opts.rawOutput === true),
+          // On stderr: stdout holds only the replies.
+          quota: (remaining) => process.stderr.write(`(quota left: ${remaining})\n`),
         });
       } finally {
         rl?.close();

@@ -6,11 +6,19 @@
  */
 import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
-import { AdminClient, type AuditEvent, adminTransportProblem, readAdminToken, readKeyFile } from "@veritee/custody";
+import {
+  AdminClient,
+  type AuditEvent,
+  adminTransportProblem,
+  readAdminToken,
+  readKeyFile,
+  type UsageRecord,
+} from "@veritee/custody";
 import { type CustodianStore, openSqliteStore, startCustodianService } from "@veritee/custody/custodian";
 import { parsePolicyJson } from "@veritee/policy";
 import type { Command } from "commander";
 import { CliError } from "../cli-error.js";
+import { positiveInteger } from "../client-session.js";
 import { out, parsePort } from "../io.js";
 
 interface AdminFlags {
@@ -251,12 +259,117 @@ export function registerCustodian(program: Command): void {
   adminOptions(
     custodian
       .command("revoke")
-      .description("revoke a deployment: a server that asks for its key again gets nothing")
-      .requiredOption("--deployment <id>", "the deployment"),
-  ).action(async (opts: AdminFlags & { deployment: string }) => {
-    await (await client(opts)).revoke(opts.deployment);
+      .description(
+        "the kill switch: revoke a deployment (every server stops serving it within its lease + 1 s and gets no key again), or with --consumer one consumer's API key",
+      )
+      .requiredOption("--deployment <id>", "the deployment")
+      .option("--consumer <id>", "revoke only this consumer (as consumer revoke --id)"),
+  ).action(async (opts: AdminFlags & { deployment: string; consumer?: string }) => {
+    const admin = await client(opts);
+    if (opts.consumer !== undefined) {
+      await admin.revokeConsumer(opts.deployment, opts.consumer);
+      out(`revoked: consumer ${opts.consumer} of deployment ${opts.deployment}`);
+      return;
+    }
+    await admin.revoke(opts.deployment);
     out(`revoked: deployment ${opts.deployment}`);
   });
+
+  adminOptions(
+    custodian
+      .command("supply")
+      .description("add to a consumer's quota: inferences, tokens (prompt + completion) or both")
+      .requiredOption("--deployment <id>", "the deployment")
+      .requiredOption("--consumer <id>", "the consumer")
+      .option("--inferences <n>", "inferences to add")
+      .option("--tokens <n>", "tokens to add"),
+  ).action(
+    async (opts: AdminFlags & { deployment: string; consumer: string; inferences?: string; tokens?: string }) => {
+      if (opts.inferences === undefined && opts.tokens === undefined) {
+        throw new CliError("bad-argument", "give --inferences N, --tokens N or both");
+      }
+      const amount = {
+        ...(opts.inferences !== undefined
+          ? { inferences: positiveInteger(opts.inferences, "--inferences", MAX_SUPPLY) }
+          : {}),
+        ...(opts.tokens !== undefined ? { tokens: positiveInteger(opts.tokens, "--tokens", MAX_SUPPLY) } : {}),
+      };
+      const record = await (await client(opts)).supply(opts.deployment, opts.consumer, amount);
+      out(`supplied: consumer ${record.consumer} of deployment ${record.deployment}; ${remainingText(record)}`);
+    },
+  );
+
+  adminOptions(
+    custodian
+      .command("usage")
+      .description("what each consumer used and has left (requests, prompt and completion tokens)")
+      .option("--deployment <id>", "only this deployment")
+      .option("--consumer <id>", "only this consumer")
+      .option("--json", "print JSON"),
+  ).action(async (opts: AdminFlags & { deployment?: string; consumer?: string; json?: boolean }) => {
+    const records = await (await client(opts)).usage({
+      ...(opts.deployment !== undefined ? { deployment: opts.deployment } : {}),
+      ...(opts.consumer !== undefined ? { consumer: opts.consumer } : {}),
+    });
+    if (opts.json) {
+      out(JSON.stringify({ usage: records }, null, 2));
+      return;
+    }
+    if (records.length === 0) out("no consumers");
+    for (const r of records) {
+      out(
+        `${r.deployment}/${r.consumer}${r.revoked ? " REVOKED" : ""}  requests ${r.requests}  prompt tokens ${r.promptTokens}  completion tokens ${r.completionTokens}  ${remainingText(r)}`,
+      );
+    }
+  });
+
+  adminOptions(
+    custodian
+      .command("throttle")
+      .description(
+        "the slow-down switch: cap a deployment's generation speed and each consumer's request rate (servers apply it at their next lease renewal); 'none' lifts a cap",
+      )
+      .requiredOption("--deployment <id>", "the deployment")
+      .option(
+        "--tokens-per-second <n>",
+        "tokens per second for the whole deployment on each server, shared by its streams, or none",
+      )
+      .option(
+        "--requests-per-minute <n>",
+        "requests per minute per consumer on each server (429 with Retry-After beyond), or none",
+      )
+      .option("--lease-seconds <n>", "the lease length servers hold (1..3600; default 10)"),
+  ).action(
+    async (
+      opts: AdminFlags & {
+        deployment: string;
+        tokensPerSecond?: string;
+        requestsPerMinute?: string;
+        leaseSeconds?: string;
+      },
+    ) => {
+      const cap = (value: string | undefined, option: string) =>
+        value === undefined ? {} : value === "none" ? null : positiveInteger(value, option, 1_000_000);
+      const change = {
+        ...(opts.tokensPerSecond !== undefined
+          ? { tokensPerSecond: cap(opts.tokensPerSecond, "--tokens-per-second") as number | null }
+          : {}),
+        ...(opts.requestsPerMinute !== undefined
+          ? { requestsPerMinute: cap(opts.requestsPerMinute, "--requests-per-minute") as number | null }
+          : {}),
+        ...(opts.leaseSeconds !== undefined
+          ? { leaseMs: positiveInteger(opts.leaseSeconds, "--lease-seconds", 3600) * 1000 }
+          : {}),
+      };
+      if (Object.keys(change).length === 0) {
+        throw new CliError("bad-argument", "give --tokens-per-second, --requests-per-minute or --lease-seconds");
+      }
+      const t = await (await client(opts)).throttle(opts.deployment, change);
+      out(
+        `throttle of ${t.deployment}: tokens per second ${t.tokensPerSecond ?? "none"}, requests per minute ${t.requestsPerMinute ?? "none"}, lease ${t.leaseMs / 1000} s (servers apply it at their next renewal)`,
+      );
+    },
+  );
 
   adminOptions(
     custodian
@@ -274,4 +387,14 @@ export function registerCustodian(program: Command): void {
     if (opts.json) out(JSON.stringify({ events }, null, 2));
     else printAudit(events);
   });
+}
+
+/** The most one supply adds (2^53 − 1: exact in JSON). */
+const MAX_SUPPLY = Number.MAX_SAFE_INTEGER;
+
+function remainingText(r: UsageRecord): string {
+  const part = (left: number | null, name: string) => (left === null ? `${name} unlimited` : `${left} ${name} left`);
+  if (r.inferencesSupplied === null && r.tokensSupplied === null)
+    return "no quota supplied yet: no requests are served";
+  return `${part(r.inferencesRemaining, "inferences")}, ${part(r.tokensRemaining, "tokens")}`;
 }

@@ -4,7 +4,7 @@
  * server, which imports `@veritee/custody` for sealed files and the release
  * client, never loads the database drivers.
  */
-export { DEFAULT_WANT, EXPIRY_GRACE_MS, Ledger, MAX_BLOCK } from "./ledger.js";
+export { EXPIRY_GRACE_MS, Ledger, MAX_BLOCK } from "./ledger.js";
 export { MIGRATIONS, type Migration, SCHEMA_VERSION } from "./migrations.js";
 export { openPostgresStore } from "./postgres.js";
 export { ReleaseService } from "./release.js";

@@ -32,8 +32,6 @@ import type { CustodianStore, LedgerRow, LedgerTx } from "./store.js";
 
 /** How long after its expiry an unrenewed lease still holds its blocks. */
 export const EXPIRY_GRACE_MS = 1_000;
-/** The block a consumer gets when the server does not say (inferences, tokens). */
-export const DEFAULT_WANT = Object.freeze({ inferences: 16, tokens: 4096 });
 /** The largest block one renewal grants (a server cannot hoard a quota in one lease). */
 export const MAX_BLOCK = Object.freeze({ inferences: 10_000, tokens: 10_000_000 });
 
@@ -332,7 +330,8 @@ export class Ledger {
           if (c.revoked_at !== null) continue;
           const id = c.id as string;
           const b = blocks.get(id);
-          const want = wants.get(id) ?? { consumer: id, ...DEFAULT_WANT };
+          // A consumer the server does not ask for gets no block there (it asks once it sees a request).
+          const want = wants.get(id) ?? { consumer: id, inferences: 0, tokens: 0 };
           const usedHere = { r: n(b?.requests ?? 0), t: n(b?.prompt_tokens ?? 0) + n(b?.completion_tokens ?? 0) };
           const grant = (
             supplied: number | null,
@@ -345,14 +344,20 @@ export class Ledger {
           ) => {
             if (supplied === null) return { granted: grantedHere, left: null };
             const own = Math.max(0, grantedHere - used);
-            const free = Math.max(0, supplied - usedTotal - heldOthers);
-            // Never below what the server holds already (it may have reserved it for requests in flight).
-            const block = Math.max(own, Math.min(wanted, free, max));
+            // Neither used, nor held by another live lease, nor already this lease's own.
+            const free = Math.max(0, supplied - usedTotal - heldOthers - own);
+            // The block the server asked to hold, out of its own and what is free: an idle server asks for
+            // what it has in flight only, and the rest goes back. The server capped itself at `wanted` before
+            // sending, so a smaller block never takes back what it may already be spending.
+            const block = Math.min(wanted, own + free, max);
             return { granted: used + block, left: block };
           };
           const h = held.get(id) ?? { inferences: 0, tokens: 0 };
+          // A consumer never supplied a quota gets nothing (secure default); once one dimension has a quota,
+          // the other is unlimited until it gets one too.
+          const none = nullable(c.inferences_supplied) === null && nullable(c.tokens_supplied) === null;
           const inf = grant(
-            nullable(c.inferences_supplied),
+            none ? 0 : nullable(c.inferences_supplied),
             n(c.requests),
             h.inferences,
             n(b?.granted_inferences ?? 0),
@@ -385,9 +390,13 @@ export class Ledger {
             id,
             keySha256: c.key_sha256 as string,
             inferences: inf.left,
-            tokens: tok.left,
-            remainingInferences: record.inferencesRemaining === null ? null : Math.max(0, record.inferencesRemaining),
-            remainingTokens: record.tokensRemaining === null ? null : Math.max(0, record.tokensRemaining),
+            tokens: none ? 0 : tok.left,
+            remainingInferences: none
+              ? 0
+              : record.inferencesRemaining === null
+                ? null
+                : Math.max(0, record.inferencesRemaining),
+            remainingTokens: none ? 0 : record.tokensRemaining === null ? null : Math.max(0, record.tokensRemaining),
           });
         }
         await tx.run("UPDATE leases SET seq = ?, expires_at_ms = ? WHERE release_id = ?", [

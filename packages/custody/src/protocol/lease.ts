@@ -56,7 +56,7 @@ export interface ConsumerUsage {
   readonly completionTokens: number;
 }
 
-/** The block size a server asks for, for one consumer. */
+/** The block a server asks to hold for one consumer, beyond the usage it reports. */
 export interface BudgetWant {
   readonly consumer: string;
   readonly inferences: number;
@@ -72,7 +72,11 @@ export interface RenewalPayload {
   readonly seq: number;
   /** Running totals per consumer under this release (consumers with no use may be left out). */
   readonly usage: readonly ConsumerUsage[];
-  /** Blocks asked for (consumers not listed get the custodian's default block). */
+  /**
+   * The block to hold per consumer beyond the usage reported (what it has in
+   * flight, and headroom if the consumer is active); a consumer not listed
+   * gets none. The server holds itself to it from the moment it sends.
+   */
   readonly want: readonly BudgetWant[];
   /** The server stops serving under this release: its unused blocks go back now. */
   readonly final: boolean;

@@ -333,7 +333,7 @@ export async function obtainModelRelease(options: ObtainModelKeyOptions): Promis
   const stop = new AbortController();
   const asking = { ...options, signal: options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal };
   const shares = new Map<number, Uint8Array>();
-  const grants: LeaseGrant[] = [];
+  const grants: { index: number; grant: LeaseGrant }[] = [];
   const failures: string[] = [];
   await new Promise<void>((resolve) => {
     let settled = 0;
@@ -349,7 +349,7 @@ export async function obtainModelRelease(options: ObtainModelKeyOptions): Promis
         (released) => {
           if (shares.size < options.threshold && !shares.has(released.shareIndex!)) {
             shares.set(released.shareIndex!, released.secret);
-            grants.push(released.grant);
+            grants.push({ index: i, grant: released.grant });
           } else released.secret.fill(0);
           done();
         },
@@ -370,7 +370,9 @@ export async function obtainModelRelease(options: ObtainModelKeyOptions): Promis
   }
   const secrets = [...shares.values()];
   try {
-    return { key: await combineModelKey(secrets), grants };
+    // In the order the custodians were named, so the lease comes from the same one each time (the first).
+    const ordered = grants.sort((x, y) => x.index - y.index).map((g) => g.grant);
+    return { key: await combineModelKey(secrets), grants: ordered };
   } finally {
     for (const s of secrets) s.fill(0);
   }

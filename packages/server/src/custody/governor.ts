@@ -15,7 +15,7 @@
  * Renewals are sent one at a time, so their `seq` reaches the custodian in
  * order.
  */
-import type { ConsumerUsage, HeldLease, LeaseGrant } from "@veritee/custody";
+import type { HeldLease, LeaseGrant } from "@veritee/custody";
 import { CustodyError, LeaseClient } from "@veritee/custody";
 import type { Logger } from "../http/logger.js";
 import type { Meter } from "./meter.js";
@@ -141,8 +141,8 @@ export class Governor {
   async #renewOnce(): Promise<void> {
     const client = this.#client!;
     const meter = this.#options.meter;
-    const sent: ConsumerUsage[] = meter.epoch?.usage() ?? [];
-    const held = await client.renew(sent, meter.wants());
+    const { usage: sent, want } = meter.prepareRenewal();
+    const held = await client.renew(sent, want);
     if (this.#client !== client || this.#closed) return;
     this.counts.renewals++;
     this.#held = held;

@@ -64,7 +64,12 @@ interface ConsumerState {
   waiters: (() => void)[];
   /** Requests-per-minute bucket. */
   bucket: { tokens: number; at: number };
+  /** A request came since the last renewal: the next one asks for headroom. */
+  active: boolean;
 }
+
+/** The headroom an active consumer's block gets (inferences, tokens). */
+const BLOCK = Object.freeze({ inferences: 16, tokens: 4096 });
 
 /** The remaining quota of a consumer, as `GET /v1/quota` answers. */
 export interface QuotaView {
@@ -137,13 +142,34 @@ export class Meter implements Governance {
     for (const c of this.#byDigest.values()) this.#wake(c);
   }
 
-  /** The blocks to ask for: the default, or more for consumers with requests waiting. */
-  wants(): BudgetWant[] {
-    return [...this.#waiting].map(([consumer, waiting]) => ({
-      consumer,
-      inferences: Math.max(16, 2 * waiting),
-      tokens: Math.max(4096, 2048 * waiting),
-    }));
+  /**
+   * What the next renewal sends: this epoch's totals, and per consumer the
+   * block to hold beyond them — what its requests in flight reserved, plus
+   * headroom if it was active since the last renewal (more when requests
+   * wait). From now until the answer, this server holds itself to that
+   * block, so the custodian may grant less without taking back anything
+   * already being spent; an idle server's blocks go back this way.
+   */
+  prepareRenewal(): { usage: ConsumerUsage[]; want: BudgetWant[] } {
+    const usage = this.#epoch?.usage() ?? [];
+    const want: BudgetWant[] = [];
+    for (const c of this.#byDigest.values()) {
+      const waiting = this.#waiting.get(c.id) ?? 0;
+      const headroom = c.active || waiting > 0;
+      c.active = false;
+      const wantInferences = c.reservedInferences + (headroom ? Math.max(BLOCK.inferences, 2 * waiting) : 0);
+      const wantTokens = c.reservedTokens + (headroom ? Math.max(BLOCK.tokens, 2048 * waiting) : 0);
+      const t = this.#epoch?.totals.get(c.id);
+      if (c.grantedInferences !== null) {
+        c.grantedInferences = Math.min(c.grantedInferences, (t?.requests ?? 0) + wantInferences);
+      }
+      if (c.grantedTokens !== null) {
+        c.grantedTokens = Math.min(c.grantedTokens, (t?.promptTokens ?? 0) + (t?.completionTokens ?? 0) + wantTokens);
+      }
+      if (wantInferences > 0 || wantTokens > 0)
+        want.push({ consumer: c.id, inferences: wantInferences, tokens: wantTokens });
+    }
+    return { usage, want };
   }
 
   /**
@@ -187,6 +213,7 @@ export class Meter implements Governance {
       reservedTokens: 0,
       waiters: [],
       bucket: { tokens: Number.POSITIVE_INFINITY, at: this.#now() },
+      active: false,
     };
   }
 
@@ -287,6 +314,7 @@ export class Meter implements Governance {
   ): Promise<Admission> {
     if (!this.#serving) throw this.#unavailable();
     let c = this.#consumer(token);
+    c.active = true;
     this.#rateLimit(c);
     for (let round = 0; ; round++) {
       const left = this.#left(c);
