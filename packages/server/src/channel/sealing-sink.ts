@@ -43,6 +43,8 @@ export const SEALED_RESPONSE_FIELDS: readonly string[] = Object.freeze([
   "allow",
   // A 401's challenge would tell a relay that the key was refused.
   "www-authenticate",
+  // A custodial deployment's quota left is the consumer's business, not the relay's (docs/CUSTODY.md).
+  "x-veritee-quota-remaining",
 ]);
 
 /** Outer fields dropped: the sealed body has another length. */

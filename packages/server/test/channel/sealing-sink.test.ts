@@ -134,6 +134,7 @@ describe("the sealing sink", () => {
       "content-length": Buffer.byteLength(body),
       "retry-after": "2",
       "www-authenticate": "Bearer",
+      "x-veritee-quota-remaining": "inferences=7",
       "x-extra": "1",
       connection: "close",
     });
@@ -166,7 +167,12 @@ describe("the sealing sink", () => {
     assert.equal(opened.status, 404);
     assert.deepEqual(
       { ...opened.headers },
-      { "content-type": "text/plain", "retry-after": "2", "www-authenticate": "Bearer" },
+      {
+        "content-type": "text/plain",
+        "retry-after": "2",
+        "www-authenticate": "Bearer",
+        "x-veritee-quota-remaining": "inferences=7",
+      },
     );
     assert.equal(Buffer.from(opened.body).toString(), body);
   });
