@@ -134,8 +134,9 @@ interface Setup {
 }
 
 async function setUp(engine: "sqlite" | "postgres"): Promise<Setup> {
+  if (engine === "postgres") cluster ??= startPostgres();
   const env: Record<string, string> =
-    engine === "postgres" ? { DATABASE_URL: await (await (cluster ??= startPostgres())).createDatabase() } : {};
+    cluster && engine === "postgres" ? { DATABASE_URL: await (await cluster).createDatabase() } : {};
   const data = path.join(tmp, `custodian-${engine}`);
   mkdirSync(data, { recursive: true });
   const custodianPort = await freePort();
