@@ -9,6 +9,7 @@ import { benchClient } from "./client.js";
 import { benchCustody } from "./custody.js";
 import { benchCustodyStartup } from "./custody-startup.js";
 import { benchEventlogReplay } from "./eventlog-replay.js";
+import { benchGovernance } from "./governance.js";
 import { benchHttpOverhead } from "./http-overhead.js";
 import { benchNvidia } from "./nvidia.js";
 import { benchQuote } from "./quote.js";
@@ -30,6 +31,7 @@ const suites: Record<string, () => Promise<void>> = {
     await benchCustody();
     await benchCustodyStartup();
   },
+  governance: benchGovernance,
 };
 
 const wanted = process.argv.slice(2);
