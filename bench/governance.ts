@@ -6,7 +6,7 @@
  *    with the renewals) vs off (the same model in plaintext with the same API
  *    key checked), 8 concurrent clients, `max_tokens: 1`, alternating rounds.
  *    Goal ≥ 0.95;
- * 2. the kill switch: from `veritee custodian revoke` (returned) to the last
+ * 2. the kill switch: from the revocation (the admin API's answer) to the last
  *    served token and to the first refused request, under load, with the
  *    default 10 s lease. Goal ≤ lease + 1 s;
  * 3. the custodian: lease renewals (each a signed usage report, verified,
@@ -19,7 +19,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
-import { LeaseClient, type LeaseClient as LeaseClientType } from "@veritee/custody";
+import { AdminClient, LeaseClient } from "@veritee/custody";
 import {
   type CustodianStore,
   Ledger,
@@ -30,7 +30,7 @@ import {
 import { freePort, startVeritee, type VeriteeProcess } from "@veritee/e2e/support/process";
 import { postgresUnavailable, startPostgres } from "@veritee/testkit/postgres";
 import { fmt } from "./harness.js";
-import { ADMIN, MODEL, MODEL_ID, must, type SealedDeployment, setUpSealedDeployment } from "./sealed-setup.js";
+import { ADMIN_TOKEN, MODEL, MODEL_ID, type SealedDeployment, setUpSealedDeployment } from "./sealed-setup.js";
 
 const CLIENTS = 8;
 const ROUND_MS = 2000;
@@ -113,7 +113,8 @@ async function servingBenches(d: SealedDeployment): Promise<void> {
       }),
     );
     await new Promise((resolve) => setTimeout(resolve, 1000));
-    await must(["custodian", "revoke", "--custodian", d.url, "--deployment", "bench"], ADMIN);
+    // The admin API called in process: the instant the revocation is committed, without a CLI's start-up.
+    await new AdminClient(d.url, ADMIN_TOKEN).revoke("bench");
     const revokedAt = performance.now();
     while (firstRefused === 0 && performance.now() - revokedAt < 20_000) {
       await new Promise((resolve) => setTimeout(resolve, 50));
@@ -147,7 +148,7 @@ async function renewalRate(name: string, store: CustodianStore): Promise<void> {
     const ledger = new Ledger(store);
     await ledger.supply("d", "c", { inferences: Number.MAX_SAFE_INTEGER >> 1 });
     const { spki } = await ledger.leaseKey();
-    const clients: { client: LeaseClientType; used: number }[] = [];
+    const clients: { client: LeaseClient; used: number }[] = [];
     for (let i = 0; i < CLIENTS; i++) {
       const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });
       const release = randomBytes(16).toString("hex");

@@ -127,6 +127,7 @@ export class Ledger {
     peer?: string,
   ): Promise<UsageRecord> {
     return this.#store.transaction("supplying quota", async (tx) => {
+      await tx.lockDeployment(deployment);
       const row = await tx.get("SELECT * FROM consumers WHERE deployment_id = ? AND id = ?", [deployment, consumer]);
       if (!row) throw new CustodyError("not-found", `no consumer ${consumer} of ${deployment}`);
       if (amount.inferences !== undefined) {
@@ -189,6 +190,7 @@ export class Ledger {
     peer?: string,
   ): Promise<Throttle & { readonly leaseMs: number }> {
     return this.#store.transaction("setting a throttle", async (tx) => {
+      await tx.lockDeployment(deployment);
       const row = await tx.get("SELECT model_id FROM deployments WHERE id = ?", [deployment]);
       if (!row) throw new CustodyError("not-found", `no deployment ${deployment}`);
       const parts: string[] = [];
@@ -239,8 +241,11 @@ export class Ledger {
     const { privateKey } = key ?? (await this.leaseKey());
     const p = renewal.payload;
     const payload = await this.#store.transaction("renewing a lease", async (tx) => {
-      const lease = await tx.get("SELECT * FROM leases WHERE release_id = ?", [p.release]);
-      if (!lease) throw new CustodyError("not-found", "no lease for this release: attest again");
+      const owner = await tx.get("SELECT deployment_id FROM leases WHERE release_id = ?", [p.release]);
+      if (!owner) throw new CustodyError("not-found", "no lease for this release: attest again");
+      // The deployment's renewals take turns from here; everything below is read after the lock.
+      await tx.lockDeployment(owner.deployment_id as string);
+      const lease = (await tx.get("SELECT * FROM leases WHERE release_id = ?", [p.release]))!;
       if (lease.deployment_id !== p.deployment) {
         throw refusedRenewal("the renewal names another deployment than its release's", "lease.deployment");
       }

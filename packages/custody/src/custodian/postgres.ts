@@ -70,10 +70,14 @@ class PostgresStore implements CustodianStore {
    * answer to concurrent writers under SERIALIZABLE, and what keeps counters
    * exact across custodian replicas without in-process locks.
    */
-  async #tx<T>(what: string, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+  async #tx<T>(
+    what: string,
+    fn: (c: pg.PoolClient) => Promise<T>,
+    isolation: "SERIALIZABLE" | "READ COMMITTED" = "SERIALIZABLE",
+  ): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.#txOnce(what, fn);
+        return await this.#txOnce(what, fn, isolation);
       } catch (error) {
         const code = (error as { cause?: { code?: unknown } }).cause?.code;
         if (attempt >= 16 || (code !== "40001" && code !== "40P01")) throw error;
@@ -82,7 +86,11 @@ class PostgresStore implements CustodianStore {
     }
   }
 
-  async #txOnce<T>(what: string, fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+  async #txOnce<T>(
+    what: string,
+    fn: (c: pg.PoolClient) => Promise<T>,
+    isolation: "SERIALIZABLE" | "READ COMMITTED",
+  ): Promise<T> {
     let client: pg.PoolClient;
     try {
       client = await this.#pool.connect();
@@ -90,7 +98,7 @@ class PostgresStore implements CustodianStore {
       throw storage(what, cause);
     }
     try {
-      await client.query("BEGIN ISOLATION LEVEL SERIALIZABLE");
+      await client.query(`BEGIN ISOLATION LEVEL ${isolation}`);
       const result = await fn(client);
       await client.query("COMMIT");
       return result;
@@ -307,24 +315,30 @@ class PostgresStore implements CustodianStore {
   }
 
   transaction<T>(what: string, fn: (tx: LedgerTx) => Promise<T>): Promise<T> {
-    return this.#tx(what, async (c) => {
-      const q = (sql: string, params: readonly unknown[]) => {
-        let n = 0;
-        return c.query(
-          sql.replace(/\?/g, () => `$${++n}`),
-          [...params],
-        );
-      };
-      const tx: LedgerTx = {
-        get: async (sql, params = []) => (await q(sql, params)).rows[0] as Row | undefined,
-        all: async (sql, params = []) => (await q(sql, params)).rows as Row[],
-        run: async (sql, params = []) => (await q(sql, params)).rowCount ?? 0,
-        audit: async (event) => {
-          await this.#audit(c, event);
-        },
-      };
-      return fn(tx);
-    });
+    return this.#tx(
+      what,
+      async (c) => {
+        const q = (sql: string, params: readonly unknown[]) => {
+          let n = 0;
+          return c.query(
+            sql.replace(/\?/g, () => `$${++n}`),
+            [...params],
+          );
+        };
+        const tx: LedgerTx = {
+          lockDeployment: async (id) =>
+            ((await q("SELECT 1 FROM deployments WHERE id = ? FOR UPDATE", [id])).rowCount ?? 0) > 0,
+          get: async (sql, params = []) => (await q(sql, params)).rows[0] as Row | undefined,
+          all: async (sql, params = []) => (await q(sql, params)).rows as Row[],
+          run: async (sql, params = []) => (await q(sql, params)).rowCount ?? 0,
+          audit: async (event) => {
+            await this.#audit(c, event);
+          },
+        };
+        return fn(tx);
+      },
+      "READ COMMITTED",
+    );
   }
 
   async recordRelease(

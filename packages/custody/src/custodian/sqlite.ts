@@ -142,6 +142,7 @@ class SqliteStore implements CustodianStore {
   transaction<T>(what: string, fn: (tx: LedgerTx) => Promise<T>): Promise<T> {
     const db = this.#db;
     const tx: LedgerTx = {
+      lockDeployment: async (id) => db.prepare("SELECT 1 FROM deployments WHERE id = ?").get(id) !== undefined,
       get: async (sql, params = []) => db.prepare(sql).get(...params) as Record<string, unknown> | undefined,
       all: async (sql, params = []) => db.prepare(sql).all(...params) as Record<string, unknown>[],
       run: async (sql, params = []) => db.prepare(sql).run(...params).changes,

@@ -53,10 +53,21 @@ export type LedgerRow = Readonly<Record<string, unknown>>;
  * One transaction of the governance ledger (ledger.ts), the same for both
  * engines: SQL with `?` placeholders (PostgreSQL's are numbered for it),
  * integers for booleans. SQLite runs it under BEGIN IMMEDIATE, one at a
- * time; PostgreSQL under SERIALIZABLE, retried on a serialization failure,
- * so `fn` must have no effect outside the database.
+ * time. PostgreSQL runs it under READ COMMITTED, and every transaction that
+ * moves a deployment's quotas first locks the deployment's row
+ * ({@link LedgerTx.lockDeployment}): the renewals of one deployment take
+ * turns, each reading what the one before committed — exact without the
+ * serialization failures SERIALIZABLE gives a hot row. It is retried on a
+ * deadlock, so `fn` must have no effect outside the database.
  */
 export interface LedgerTx {
+  /**
+   * Lock a deployment's row until the transaction ends (PostgreSQL `FOR
+   * UPDATE`; SQLite's transactions are one at a time already).
+   *
+   * @returns false when there is no such deployment.
+   */
+  lockDeployment(id: string): Promise<boolean>;
   get(sql: string, params?: readonly unknown[]): Promise<LedgerRow | undefined>;
   all(sql: string, params?: readonly unknown[]): Promise<LedgerRow[]>;
   /** @returns the number of rows changed. */

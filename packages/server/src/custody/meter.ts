@@ -64,12 +64,22 @@ interface ConsumerState {
   waiters: (() => void)[];
   /** Requests-per-minute bucket. */
   bucket: { tokens: number; at: number };
-  /** A request came since the last renewal: the next one asks for headroom. */
+  /** Requests and tokens since the last renewal: the next one asks for headroom in proportion. */
   active: boolean;
+  admittedSince: number;
+  tokensSince: number;
+  /** The block the last lease granted (inferences, tokens), to renew early when a quarter is left. */
+  lastBlock: { inferences: number; tokens: number };
 }
 
-/** The headroom an active consumer's block gets (inferences, tokens). */
+/**
+ * The least headroom an active consumer's block gets (inferences, tokens);
+ * a busy consumer gets four times what it used since the last renewal, so a
+ * server renews a few times a lease, not every few requests. The custodian
+ * caps it (ledger.ts MAX_BLOCK).
+ */
 const BLOCK = Object.freeze({ inferences: 16, tokens: 4096 });
+const MAX_HEADROOM = Object.freeze({ inferences: 10_000, tokens: 10_000_000 });
 
 /** The remaining quota of a consumer, as `GET /v1/quota` answers. */
 export interface QuotaView {
@@ -156,9 +166,15 @@ export class Meter implements Governance {
     for (const c of this.#byDigest.values()) {
       const waiting = this.#waiting.get(c.id) ?? 0;
       const headroom = c.active || waiting > 0;
+      const room = {
+        inferences: Math.min(MAX_HEADROOM.inferences, Math.max(BLOCK.inferences, 4 * c.admittedSince, 2 * waiting)),
+        tokens: Math.min(MAX_HEADROOM.tokens, Math.max(BLOCK.tokens, 4 * c.tokensSince, 2048 * waiting)),
+      };
       c.active = false;
-      const wantInferences = c.reservedInferences + (headroom ? Math.max(BLOCK.inferences, 2 * waiting) : 0);
-      const wantTokens = c.reservedTokens + (headroom ? Math.max(BLOCK.tokens, 2048 * waiting) : 0);
+      c.admittedSince = 0;
+      c.tokensSince = 0;
+      const wantInferences = c.reservedInferences + (headroom ? room.inferences : 0);
+      const wantTokens = c.reservedTokens + (headroom ? room.tokens : 0);
       const t = this.#epoch?.totals.get(c.id);
       if (c.grantedInferences !== null) {
         c.grantedInferences = Math.min(c.grantedInferences, (t?.requests ?? 0) + wantInferences);
@@ -192,6 +208,7 @@ export class Meter implements Governance {
       state.grantedTokens = line.tokens === null ? null : s.promptTokens + s.completionTokens + line.tokens;
       state.remaining = { inferences: line.remainingInferences, tokens: line.remainingTokens };
       state.counted = { requests: s.requests, tokens: s.promptTokens + s.completionTokens };
+      state.lastBlock = { inferences: line.inferences ?? 0, tokens: line.tokens ?? 0 };
       next.set(line.keySha256, state);
     }
     // Consumers no longer listed (revoked) wake up to be refused.
@@ -214,6 +231,9 @@ export class Meter implements Governance {
       waiters: [],
       bucket: { tokens: Number.POSITIVE_INFINITY, at: this.#now() },
       active: false,
+      admittedSince: 0,
+      tokensSince: 0,
+      lastBlock: { inferences: 0, tokens: 0 },
     };
   }
 
@@ -357,10 +377,18 @@ export class Meter implements Governance {
         settled = true;
         consumer.reservedInferences -= 1;
         consumer.reservedTokens -= tokens;
-        if (used) epoch.add(consumer.id, used.promptTokens, used.completionTokens);
+        if (used) {
+          epoch.add(consumer.id, used.promptTokens, used.completionTokens);
+          consumer.admittedSince += 1;
+          consumer.tokensSince += used.promptTokens + used.completionTokens;
+        }
         this.#wake(consumer);
+        // A quarter of the block left: ask for more before it runs out.
         const after = this.#left(consumer);
-        if (after.inferences < 4 || after.tokens < 512) this.#hooks.renewSoon();
+        const low = consumer.lastBlock;
+        if (after.inferences <= Math.max(4, low.inferences / 4) || after.tokens <= Math.max(512, low.tokens / 4)) {
+          this.#hooks.renewSoon();
+        }
       },
     };
   }
