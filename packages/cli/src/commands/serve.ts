@@ -292,6 +292,13 @@ async function buildServeOptions(opts: Options): Promise<ServeOptions> {
   if (platformEvidence !== "auto" && platformEvidence !== "none" && platformEvidence !== "azure-vtpm") {
     throw new CliError("bad-argument", "--platform-evidence must be auto, azure-vtpm or none");
   }
+  const access = accessServeOptions(opts);
+  if (engine.kind === "embedded" && engine.sealed && access.apiKeys) {
+    throw new CliError(
+      "bad-argument",
+      "a sealed model's API keys are its consumers', issued by the custodian (veritee custodian consumer add): drop --api-key and --api-key-file, and unset VERITEE_API_KEY for the server",
+    );
+  }
   return {
     host: opts.host,
     port: opts.port,
@@ -307,7 +314,7 @@ async function buildServeOptions(opts: Options): Promise<ServeOptions> {
     ...(metrics ? { metrics } : {}),
     ...(corsOrigins.length > 0 ? { corsOrigins } : {}),
     onProgress: (what) => progressBar(what),
-    ...accessServeOptions(opts),
+    ...access,
   };
 }
 
