@@ -92,7 +92,12 @@ export async function serveGeneration(
           firstSeen = true;
           metrics.firstToken(model.id, (performance.now() - began) / 1000);
         }
-        if (text.length > 0) pieces++;
+        if (text.length > 0) {
+          pieces++;
+          // The throttle holds a whole answer back as it does a stream: generation speed is what it caps.
+          const paced = admission?.pace();
+          if (paced) await paced;
+        }
         parts.push(text);
       }
       const result = await generation.result;
