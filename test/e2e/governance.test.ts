@@ -129,7 +129,7 @@ interface Setup {
   custodian: VeriteeProcess;
   custodianUrl: string;
   restartCustodian(): Promise<void>;
-  replicas: { proc: VeriteeProcess; base: string; policy: string }[];
+  replicas: { proc: VeriteeProcess; base: string; policy: string; restart(): Promise<void> }[];
   keys: Record<string, string>;
 }
 
@@ -171,6 +171,8 @@ async function setUp(engine: "sqlite" | "postgres"): Promise<Setup> {
     ["gov", "alice"],
     ["gov", "bob"],
     ["gov", "carol"],
+    ["gov", "erin"],
+    ["gov", "frank"],
     ["gov-other", "dave"],
   ] as const) {
     const out = await admin("consumer", "add", "--custodian", url, "--deployment", deployment, "--id", id);
@@ -181,13 +183,16 @@ async function setUp(engine: "sqlite" | "postgres"): Promise<Setup> {
   await supply("alice", "--inferences", "100");
   await supply("bob", "--tokens", "300");
   await supply("carol", "--inferences", "1000");
+  await supply("erin", "--inferences", "100000");
+  await supply("frank", "--inferences", "40");
 
   const replicas: Setup["replicas"] = [];
-  for (const [i, port] of ports.entries()) {
+  const serve = async (i: number) => {
+    // One launch per boot: a (re)started replica gets a fresh TPM boot, and so attests anew.
     await rebootTpm(i);
     const proc = await startVeritee(
       [
-        ...["serve", ...tpmFlag(i), "--port", String(port)],
+        ...["serve", ...tpmFlag(i), "--port", String(ports[i]!)],
         ...["--sealed-model", sealedFile(), "--custodian", url, "--deployment", "gov"],
       ],
       {
@@ -198,7 +203,19 @@ async function setUp(engine: "sqlite" | "postgres"): Promise<Setup> {
       },
     );
     processes.push(proc);
-    replicas.push({ proc, base: proc.ready[1]!.replace(/\/v1\/?$/, ""), policy: policies[i]! });
+    return proc;
+  };
+  for (const i of [0, 1]) {
+    const proc = await serve(i);
+    const replica: Setup["replicas"][number] = {
+      proc,
+      base: proc.ready[1]!.replace(/\/v1\/?$/, ""),
+      policy: policies[i]!,
+      async restart() {
+        replica.proc = await serve(i);
+      },
+    };
+    replicas.push(replica);
   }
   const setup: Setup = {
     custodian,
@@ -357,6 +374,75 @@ for (const engine of ["sqlite", "postgres"] as const) {
       assert.match(retryAfter ?? "", /^\d+$/);
       await admin("throttle", "--custodian", url, "--deployment", "gov", "--requests-per-minute", "none");
       await new Promise((resolve) => setTimeout(resolve, (LEASE_SECONDS * 1000) / 2));
+    });
+
+    test("the custodian SIGKILLed under load and restarted: every served request is counted once, none beyond a lease", async () => {
+      let stop = false;
+      let served = 0;
+      const before = (await usageOf(s.custodianUrl, "erin")).requests;
+      const load = Promise.all(
+        s.replicas.flatMap((r) =>
+          [0, 1].map(async () => {
+            while (!stop) {
+              const status = (await complete(r.base, s.keys.erin!)).status;
+              if (status === 200) served++;
+              else await new Promise((resolve) => setTimeout(resolve, 50));
+            }
+          }),
+        ),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      await s.custodian.stop("SIGKILL");
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      await s.restartCustodian();
+      // Load goes on through the restart (and any lease lost meanwhile) until both replicas serve again.
+      for (const r of s.replicas) {
+        await until(async () => (await complete(r.base, s.keys.erin!)).status === 200, 60_000, "serving again");
+        served++;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      stop = true;
+      await load;
+      assert.ok(served > 0);
+      // Every request served is reported — re-sent after the restart where its report was lost — and counted once.
+      await until(
+        async () => (await usageOf(s.custodianUrl, "erin")).requests - before === served,
+        (LEASE_SECONDS + 5) * 1000,
+        `the ledger counts the ${served} served`,
+      );
+    });
+
+    test("a replica SIGKILLed and restarted re-attests; what it reported stays, its unused block returns at lease expiry", async () => {
+      const [a, b] = s.replicas as [Setup["replicas"][number], Setup["replicas"][number]];
+      for (let i = 0; i < 10; i++) assert.equal((await complete(b.base, s.keys.frank!)).status, 200);
+      await until(async () => (await usageOf(s.custodianUrl, "frank")).requests === 10, 10_000, "b reported its 10");
+      const releases = async () =>
+        (
+          JSON.parse(await admin("audit", "--custodian", s.custodianUrl, "--json")) as {
+            events: { type: string; deployment?: string }[];
+          }
+        ).events.filter((e) => e.type === "release" && e.deployment === "gov").length;
+      const releasedBefore = await releases();
+      await b.proc.stop("SIGKILL");
+      const killedAt = performance.now();
+      // a serves the other 30 of frank's 40: at once what b does not hold, the rest once b's lease has expired.
+      let servedByA = 0;
+      while (servedByA < 30 && performance.now() - killedAt < (LEASE_SECONDS + 10) * 1000) {
+        const r = await complete(a.base, s.keys.frank!);
+        if (r.status === 200) servedByA++;
+        else {
+          assert.equal(r.json.error?.code, "insufficient_quota");
+          await new Promise((resolve) => setTimeout(resolve, 200));
+        }
+      }
+      assert.equal(servedByA, 30, "b's unused block came back");
+      const refused = await complete(a.base, s.keys.frank!);
+      assert.equal(refused.json.error?.code, "insufficient_quota", "and not one more");
+      await until(async () => (await usageOf(s.custodianUrl, "frank")).requests === 40, 10_000, "the ledger says 40");
+      await b.restart();
+      b.base = b.proc.ready[1]!.replace(/\/v1\/?$/, "");
+      assert.equal((await complete(b.base, s.keys.carol!)).status, 200);
+      assert.equal(await releases(), releasedBefore + 1, "the restarted replica attested again for its key");
     });
 
     test("the custodian stopped: serving stops at lease expiry, and resumes by itself once it is back", async () => {

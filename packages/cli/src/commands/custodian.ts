@@ -338,7 +338,7 @@ export function registerCustodian(program: Command): void {
         "--requests-per-minute <n>",
         "requests per minute per consumer on each server (429 with Retry-After beyond), or none",
       )
-      .option("--lease-seconds <n>", "the lease length servers hold (1..3600; default 10)"),
+      .option("--lease-seconds <n>", "the lease length servers hold, 1..3600 (10 until set)"),
   ).action(
     async (
       opts: AdminFlags & {
