@@ -9,7 +9,9 @@ import { readFile, stat } from "node:fs/promises";
 import { base64Encode, expectArray, expectObject, MalformedError } from "@veritee/core";
 import { type CustodyCode, CustodyError } from "./errors.js";
 import {
+  type Approval,
   type AuditEvent,
+  approvalToJson,
   type ConsumerAddResponse,
   type ConsumerInfo,
   decodeAuditEvent,
@@ -110,14 +112,19 @@ export class AdminClient {
     this.#fetch = options.fetch ?? fetch;
   }
 
-  async #call(method: "GET" | "POST", route: string, body?: unknown): Promise<Readonly<Record<string, unknown>>> {
+  async #call(
+    method: "GET" | "POST",
+    route: string,
+    body?: unknown,
+    withToken = true,
+  ): Promise<Readonly<Record<string, unknown>>> {
     let response: Response;
     const where = new URL(route, this.#base);
     try {
       response = await this.#fetch(where, {
         method,
         headers: {
-          authorization: `Bearer ${this.#token}`,
+          ...(withToken ? { authorization: `Bearer ${this.#token}` } : {}),
           ...(body === undefined ? {} : { "content-type": "application/json" }),
         },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
@@ -145,14 +152,20 @@ export class AdminClient {
     if (!response.ok) {
       let code: CustodyCode = response.status >= 500 ? "storage" : "invalid-request";
       let message = `HTTP ${response.status}`;
+      let claim: string | undefined;
       try {
         const e = decodeErrorBody(json);
         if (KNOWN.has(e.code)) code = e.code as CustodyCode;
         message = e.message;
+        claim = e.claim;
       } catch {
         // The status says enough.
       }
-      throw new CustodyError(code, `the custodian refused: ${message}`);
+      throw new CustodyError(
+        code,
+        `the custodian refused: ${message}${claim ? ` (failed claim ${claim})` : ""}`,
+        claim ? { claim } : {},
+      );
     }
     try {
       return expectObject(json, "answer");
@@ -219,11 +232,12 @@ export class AdminClient {
     deployment: string,
     consumer: string,
     amount: { readonly inferences?: number; readonly tokens?: number },
+    approvals: readonly Approval[] = [],
   ): Promise<UsageRecord> {
     const body = await this.#call(
       "POST",
       `v1/admin/deployments/${encodeURIComponent(deployment)}/consumers/${encodeURIComponent(consumer)}/supply`,
-      amount,
+      { ...amount, ...(approvals.length ? { approvals: approvals.map(approvalToJson) } : {}) },
     );
     return this.#decode(() => decodeUsageRecord(body), "the quota");
   }
@@ -249,6 +263,37 @@ export class AdminClient {
   ): Promise<ThrottleSettings> {
     const body = await this.#call("POST", `v1/admin/deployments/${encodeURIComponent(deployment)}/throttle`, change);
     return this.#decode(() => decodeThrottleSettings(body), "the throttle");
+  }
+
+  /** Revoke on one owner's approval: sent without the admin token, which an owner need not hold. */
+  async ownerRevoke(approval: Approval): Promise<void> {
+    await this.#call("POST", "v1/owner/revoke", { approval: approvalToJson(approval) }, false);
+  }
+
+  /** Register a model's owners' keys (once). */
+  async setOwners(modelId: string, owners: readonly { id: string; publicKey: Uint8Array }[]): Promise<void> {
+    await this.#call("POST", `v1/admin/models/${encodeURIComponent(modelId)}/owners`, {
+      owners: owners.map((o) => ({ id: o.id, publicKey: base64Encode(o.publicKey) })),
+    });
+  }
+
+  /** Lift a deployment's revocation (k owners' approvals for a k-of-n model). */
+  async unrevoke(deployment: string, approvals: readonly Approval[] = []): Promise<void> {
+    await this.#call("POST", `v1/admin/deployments/${encodeURIComponent(deployment)}/unrevoke`, {
+      ...(approvals.length ? { approvals: approvals.map(approvalToJson) } : {}),
+    });
+  }
+
+  /** Replace a deployment's policies (k owners' approvals of their digest for a k-of-n model). */
+  async changePolicies(
+    deployment: string,
+    policies: readonly unknown[],
+    approvals: readonly Approval[] = [],
+  ): Promise<void> {
+    await this.#call("POST", `v1/admin/deployments/${encodeURIComponent(deployment)}/policies`, {
+      policies,
+      ...(approvals.length ? { approvals: approvals.map(approvalToJson) } : {}),
+    });
   }
 
   #decode<T>(run: () => T, what: string): T {

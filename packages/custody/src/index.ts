@@ -15,6 +15,7 @@ export {
   readKeyFile,
   writeKeyFile,
 } from "./key-file.js";
+export { ownerPublicKey, readOwnerKey, signApproval, writeOwnerKey } from "./owner-key.js";
 export * from "./protocol/index.js";
 export * from "./release/index.js";
 export * from "./sealed/index.js";

@@ -8,11 +8,22 @@ import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import {
   AdminClient,
+  APPROVAL_ACTIONS,
+  type Approval,
+  type ApprovalAction,
+  type ApprovalParams,
   type AuditEvent,
   adminTransportProblem,
+  approvalFromText,
+  approvalToText,
+  MAX_APPROVAL_SECONDS,
+  policiesDigest,
   readAdminToken,
   readKeyFile,
+  readOwnerKey,
+  signApproval,
   type UsageRecord,
+  writeOwnerKey,
 } from "@veritee/custody";
 import { type CustodianStore, openSqliteStore, startCustodianService } from "@veritee/custody/custodian";
 import { parsePolicyJson } from "@veritee/policy";
@@ -191,22 +202,25 @@ export function registerCustodian(program: Command): void {
       .requiredOption("--model-id <id>", "the registered model it serves")
       .requiredOption("--policy <file>", "a policy file (repeatable)", (v: string, p: string[] = []) => [...p, v]),
   ).action(async (opts: AdminFlags & { id: string; modelId: string; policy: string[] }) => {
-    const policies: unknown[] = [];
-    for (const file of opts.policy) {
-      let text: Uint8Array;
-      try {
-        text = new Uint8Array(await readFile(file));
-      } catch {
-        throw new CliError("file-not-found", `--policy: cannot read ${file}`);
-      }
-      // Validated here for a clear error; the custodian validates again.
-      parsePolicyJson(text);
-      policies.push(JSON.parse(new TextDecoder().decode(text)));
-    }
+    const policies = await readPolicies(opts.policy);
     const created = await (await client(opts)).addDeployment(opts.id, opts.modelId, policies);
     out(
       `${created ? "registered" : "already registered"}: deployment ${opts.id} of model ${opts.modelId} (${policies.length} ${policies.length === 1 ? "policy" : "policies"})`,
     );
+  });
+  adminOptions(
+    deployment
+      .command("set-policy")
+      .description(
+        "replace a deployment's policies (servers' next releases are checked against them); a k-of-n model needs k owners' approvals (custodian approve --action policy --policy …)",
+      )
+      .requiredOption("--id <id>", "the deployment")
+      .requiredOption("--policy <file>", "a policy file (repeatable)", (v: string, p: string[] = []) => [...p, v])
+      .option("--approval <text>", "an owner's approval of exactly these policies (repeatable)", collect, []),
+  ).action(async (opts: AdminFlags & { id: string; policy: string[]; approval: string[] }) => {
+    const policies = await readPolicies(opts.policy);
+    await (await client(opts)).changePolicies(opts.id, policies, approvals(opts.approval));
+    out(`policies of ${opts.id}: ${policies.length} ${policies.length === 1 ? "policy" : "policies"}`);
   });
   adminOptions(deployment.command("list").description("list the deployments").option("--json", "print JSON")).action(
     async (opts: AdminFlags & { json?: boolean }) => {
@@ -256,24 +270,142 @@ export function registerCustodian(program: Command): void {
     out(`revoked: consumer ${opts.id} of deployment ${opts.deployment}`);
   });
 
+  custodian
+    .command("revoke")
+    .description(
+      "the kill switch: revoke a deployment (every server stops serving it within its lease + 1 s and gets no key again), or with --consumer one consumer's API key; with --owner-key, one owner of a k-of-n model revokes on its own signature, without the admin token",
+    )
+    .requiredOption("--custodian <url>", "the custodian's URL (admin token: $VERITEE_ADMIN_TOKEN, unless --owner-key)")
+    .option("--admin-token-file <file>", "read the admin token from FILE (owner-only) instead of $VERITEE_ADMIN_TOKEN")
+    .requiredOption("--deployment <id>", "the deployment")
+    .option("--consumer <id>", "revoke only this consumer (as consumer revoke --id)")
+    .option("--owner-key <file>", "revoke as this owner (its key from custodian owner keygen; with --owner)")
+    .option("--owner <id>", "the owner's id, as registered with custodian owner set")
+    .action(async (opts: AdminFlags & { deployment: string; consumer?: string; ownerKey?: string; owner?: string }) => {
+      if ((opts.ownerKey === undefined) !== (opts.owner === undefined)) {
+        throw new CliError("bad-argument", "--owner-key and --owner go together");
+      }
+      if (opts.ownerKey !== undefined) {
+        if (opts.consumer !== undefined)
+          throw new CliError("bad-argument", "--owner-key revokes a deployment, not a consumer");
+        const key = await readOwnerKey(opts.ownerKey);
+        const approval = signApproval(key, opts.owner!, "revoke", opts.deployment, {}, { validSeconds: 300 });
+        await new AdminClient(custodianUrl(opts.custodian), "").ownerRevoke(approval);
+        out(`revoked: deployment ${opts.deployment}, by owner ${opts.owner}`);
+        return;
+      }
+      const admin = await client(opts);
+      if (opts.consumer !== undefined) {
+        await admin.revokeConsumer(opts.deployment, opts.consumer);
+        out(`revoked: consumer ${opts.consumer} of deployment ${opts.deployment}`);
+        return;
+      }
+      await admin.revoke(opts.deployment);
+      out(`revoked: deployment ${opts.deployment}`);
+    });
+
   adminOptions(
     custodian
-      .command("revoke")
+      .command("unrevoke")
       .description(
-        "the kill switch: revoke a deployment (every server stops serving it within its lease + 1 s and gets no key again), or with --consumer one consumer's API key",
+        "lift a deployment's revocation (servers attest again by themselves); a k-of-n model needs k owners' approvals (custodian approve --action unrevoke)",
       )
       .requiredOption("--deployment <id>", "the deployment")
-      .option("--consumer <id>", "revoke only this consumer (as consumer revoke --id)"),
-  ).action(async (opts: AdminFlags & { deployment: string; consumer?: string }) => {
-    const admin = await client(opts);
-    if (opts.consumer !== undefined) {
-      await admin.revokeConsumer(opts.deployment, opts.consumer);
-      out(`revoked: consumer ${opts.consumer} of deployment ${opts.deployment}`);
-      return;
-    }
-    await admin.revoke(opts.deployment);
-    out(`revoked: deployment ${opts.deployment}`);
+      .option("--approval <text>", "an owner's approval (repeatable)", collect, []),
+  ).action(async (opts: AdminFlags & { deployment: string; approval: string[] }) => {
+    await (await client(opts)).unrevoke(opts.deployment, approvals(opts.approval));
+    out(`revocation lifted: deployment ${opts.deployment}`);
   });
+
+  const owner = custodian.command("owner").description("a k-of-n model's owners and their keys (multi-party control)");
+  owner
+    .command("keygen")
+    .description("make an owner key (Ed25519, mode 0600); its public key is the last line of the output")
+    .requiredOption("--out <file>", "the new key file (never replaced)")
+    .action(async (opts: { out: string }) => {
+      const publicKey = await writeOwnerKey(opts.out);
+      out(`owner key written to ${opts.out} (mode 0600); its public key, for custodian owner set --owner NAME=KEY:`);
+      out(Buffer.from(publicKey).toString("base64"));
+    });
+  adminOptions(
+    owner
+      .command("set")
+      .description(
+        "register a model's owners' public keys, once: from then on a k-of-n model's quota, revocation lifting and policy changes need k owners' approvals",
+      )
+      .requiredOption("--model-id <id>", "the registered model")
+      .requiredOption("--owner <name=key>", "an owner's id and public key (repeatable)", collect, []),
+  ).action(async (opts: AdminFlags & { modelId: string; owner: string[] }) => {
+    const owners = opts.owner.map((spec) => {
+      const at = spec.indexOf("=");
+      if (at < 1) throw new CliError("bad-argument", "--owner takes NAME=PUBLIC_KEY (from custodian owner keygen)");
+      const publicKey = Buffer.from(spec.slice(at + 1), "base64");
+      if (publicKey.length !== 44 || publicKey.toString("base64") !== spec.slice(at + 1)) {
+        throw new CliError(
+          "bad-argument",
+          `--owner ${spec.slice(0, at)}: not a public key printed by custodian owner keygen`,
+        );
+      }
+      return { id: spec.slice(0, at), publicKey: new Uint8Array(publicKey) };
+    });
+    await (await client(opts)).setOwners(opts.modelId, owners);
+    out(`owners of model ${opts.modelId}: ${owners.map((o) => o.id).join(", ")}`);
+  });
+
+  custodian
+    .command("approve")
+    .description(
+      "sign an owner's approval of one action on a k-of-n model's deployment; the approval (vta_…) is the last line, for --approval",
+    )
+    .requiredOption("--owner-key <file>", "the owner's key (custodian owner keygen)")
+    .requiredOption("--owner <id>", "the owner's id, as registered")
+    .requiredOption("--action <action>", "supply, unrevoke, policy or revoke")
+    .requiredOption("--deployment <id>", "the deployment")
+    .option("--consumer <id>", "supply: the consumer")
+    .option("--inferences <n>", "supply: inferences, exactly as supply will be given them")
+    .option("--tokens <n>", "supply: tokens, exactly as supply will be given them")
+    .option("--policy <file>", "policy: the new policy files, in order (repeatable)", collect, [])
+    .option("--valid-seconds <n>", "how long the approval is good for (up to a week)", "600")
+    .action(
+      async (opts: {
+        ownerKey: string;
+        owner: string;
+        action: string;
+        deployment: string;
+        consumer?: string;
+        inferences?: string;
+        tokens?: string;
+        policy: string[];
+        validSeconds: string;
+      }) => {
+        if (!(APPROVAL_ACTIONS as readonly string[]).includes(opts.action)) {
+          throw new CliError("bad-argument", `--action must be one of ${APPROVAL_ACTIONS.join(", ")}`);
+        }
+        const action = opts.action as ApprovalAction;
+        let params: ApprovalParams = {};
+        if (action === "supply") {
+          if (opts.consumer === undefined || (opts.inferences === undefined && opts.tokens === undefined)) {
+            throw new CliError("bad-argument", "--action supply takes --consumer and --inferences and/or --tokens");
+          }
+          params = {
+            consumer: opts.consumer,
+            ...(opts.inferences !== undefined
+              ? { inferences: positiveInteger(opts.inferences, "--inferences", MAX_SUPPLY) }
+              : {}),
+            ...(opts.tokens !== undefined ? { tokens: positiveInteger(opts.tokens, "--tokens", MAX_SUPPLY) } : {}),
+          };
+        } else if (action === "policy") {
+          if (opts.policy.length === 0) throw new CliError("bad-argument", "--action policy takes --policy FILE…");
+          params = { policiesSha256: policiesDigest(await readPolicies(opts.policy)) };
+        }
+        const key = await readOwnerKey(opts.ownerKey);
+        const approval = signApproval(key, opts.owner, action, opts.deployment, params, {
+          validSeconds: positiveInteger(opts.validSeconds, "--valid-seconds", MAX_APPROVAL_SECONDS),
+        });
+        out(`approved by ${opts.owner}: ${action} on ${opts.deployment}, until ${approval.payload.notAfter}:`);
+        out(approvalToText(approval));
+      },
+    );
 
   adminOptions(
     custodian
@@ -397,4 +529,37 @@ function remainingText(r: UsageRecord): string {
   if (r.inferencesSupplied === null && r.tokensSupplied === null)
     return "no quota supplied yet: no requests are served";
   return `${part(r.inferencesRemaining, "inferences")}, ${part(r.tokensRemaining, "tokens")}`;
+}
+
+/** A repeatable option's values. */
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+/** `--approval` texts, decoded (a malformed one is a usage error). */
+function approvals(texts: readonly string[]): Approval[] {
+  return texts.map((text, i) => {
+    try {
+      return approvalFromText(text.trim());
+    } catch {
+      throw new CliError("bad-argument", `--approval ${i + 1}: not an approval printed by custodian approve`);
+    }
+  });
+}
+
+/** Policy files, validated, as the JSON values the custodian stores. */
+async function readPolicies(files: readonly string[]): Promise<unknown[]> {
+  const policies: unknown[] = [];
+  for (const file of files) {
+    let text: Uint8Array;
+    try {
+      text = new Uint8Array(await readFile(file));
+    } catch {
+      throw new CliError("file-not-found", `--policy: cannot read ${file}`);
+    }
+    // Validated here for a clear error; the custodian validates again.
+    parsePolicyJson(text);
+    policies.push(JSON.parse(new TextDecoder().decode(text)));
+  }
+  return policies;
 }

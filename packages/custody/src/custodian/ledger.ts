@@ -15,6 +15,7 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, sign, verify } from "node:crypto";
 import { base64Decode, base64Encode } from "@veritee/core";
 import { CustodyError } from "../errors.js";
+import type { Approval } from "../protocol/approval.js";
 import {
   type BudgetWant,
   DEFAULT_LEASE_MS,
@@ -28,6 +29,7 @@ import {
   type Throttle,
   type UsageRecord,
 } from "../protocol/lease.js";
+import { checkApprovals, deploymentModel } from "./owners.js";
 import type { CustodianStore, LedgerRow, LedgerTx } from "./store.js";
 
 /** How long after its expiry an unrenewed lease still holds its blocks. */
@@ -123,13 +125,34 @@ export class Ledger {
   async supply(
     deployment: string,
     consumer: string,
-    amount: { readonly inferences?: number; readonly tokens?: number },
+    amount: { readonly inferences?: number; readonly tokens?: number; readonly approvals?: readonly Approval[] },
     peer?: string,
   ): Promise<UsageRecord> {
     return this.#store.transaction("supplying quota", async (tx) => {
       await tx.lockDeployment(deployment);
+      const d = await deploymentModel(tx, deployment);
       const row = await tx.get("SELECT * FROM consumers WHERE deployment_id = ? AND id = ?", [deployment, consumer]);
       if (!row) throw new CustodyError("not-found", `no consumer ${consumer} of ${deployment}`);
+      // A k-of-n model: k owners approve exactly this supply (owners.ts).
+      const approvedBy =
+        d.threshold >= 2
+          ? await checkApprovals(
+              tx,
+              d.modelId,
+              {
+                action: "supply",
+                deployment,
+                params: {
+                  consumer,
+                  ...(amount.inferences !== undefined ? { inferences: amount.inferences } : {}),
+                  ...(amount.tokens !== undefined ? { tokens: amount.tokens } : {}),
+                },
+              },
+              amount.approvals ?? [],
+              d.threshold,
+              this.#now(),
+            )
+          : [];
       if (amount.inferences !== undefined) {
         await tx.run(
           "UPDATE consumers SET inferences_supplied = COALESCE(inferences_supplied, 0) + ? WHERE deployment_id = ? AND id = ?",
@@ -146,6 +169,7 @@ export class Ledger {
         amount.inferences !== undefined ? `${amount.inferences} inferences` : "",
         amount.tokens !== undefined ? `${amount.tokens} tokens` : "",
       ].filter(Boolean);
+      if (approvedBy.length) parts.push(`approved by ${approvedBy.join(", ")}`);
       await tx.audit({ type: "supply", deployment, consumer, reason: parts.join(", "), ...(peer ? { peer } : {}) });
       return usageRecord(
         (await tx.get("SELECT * FROM consumers WHERE deployment_id = ? AND id = ?", [deployment, consumer]))!,

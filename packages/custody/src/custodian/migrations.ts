@@ -76,6 +76,25 @@ const LEDGER_V3 = `
   );
 `;
 
+/**
+ * Migration 4, multi-party control (docs/CUSTODY.md "Multi-party control"):
+ * the owners' Ed25519 keys per model, and the approvals already used (their
+ * SHA-256), so an approval counts once.
+ */
+const OWNERS_V4 = `
+  CREATE TABLE owners (
+    model_id TEXT NOT NULL REFERENCES models(id),
+    id TEXT NOT NULL,
+    public_key TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (model_id, id)
+  );
+  CREATE TABLE approvals_used (
+    digest TEXT PRIMARY KEY,
+    at TEXT NOT NULL
+  );
+`;
+
 export const MIGRATIONS: readonly Migration[] = Object.freeze([
   {
     version: 1,
@@ -168,6 +187,12 @@ export const MIGRATIONS: readonly Migration[] = Object.freeze([
     description: "the governance ledger: quotas, usage, leases and blocks, throttles, the lease key",
     sqlite: LEDGER_V3,
     postgres: LEDGER_V3,
+  },
+  {
+    version: 4,
+    description: "multi-party control: owners' keys per model, used approvals",
+    sqlite: OWNERS_V4,
+    postgres: OWNERS_V4,
   },
 ]);
 

@@ -11,6 +11,10 @@
  *   `GET /metrics` (Prometheus text, counts only);
  * - `POST /v1/lease`, where the release's attested TLS key is the
  *   credential (a signed renewal, ledger.ts);
+ * - multi-party control (owners.ts): `POST /v1/admin/models/{m}/owners`,
+ *   `POST /v1/admin/deployments/{d}/unrevoke` and `…/policies` (with k
+ *   owners' approvals for a k-of-n model), and `POST /v1/owner/revoke`, where
+ *   one owner's signed approval is the credential;
  * - release, where the attestation is the credential: `POST
  *   /v1/release/challenge`, `/attest`, `/activate` (release.ts);
  * - `GET /v1/health`.
@@ -35,16 +39,21 @@ import {
   decodeConsumerAddRequest,
   decodeDeploymentAddRequest,
   decodeModelAddRequest,
+  decodeOwnerRevokeRequest,
+  decodeOwnersRequest,
+  decodePolicyChangeRequest,
   decodeRenewalPayload,
   decodeSigned,
   decodeSupplyRequest,
   decodeThrottleRequest,
+  decodeUnrevokeRequest,
   MAX_AUDIT_PAGE,
   releaseResponseToJson,
   signedToJson,
 } from "../protocol/index.js";
 import { Ledger } from "./ledger.js";
 import { CustodianMetrics } from "./metrics.js";
+import { OwnerControl } from "./owners.js";
 import { ReleaseService } from "./release.js";
 import type { CustodianStore } from "./store.js";
 
@@ -167,6 +176,7 @@ function peerOf(req: IncomingMessage): string | undefined {
 interface Services {
   readonly store: CustodianStore;
   readonly ledger: Ledger;
+  readonly owners: OwnerControl;
   readonly release: ReleaseService;
   readonly metrics: CustodianMetrics;
   readonly checkAdmin: (req: IncomingMessage) => void;
@@ -175,6 +185,21 @@ interface Services {
 const ID = "([A-Za-z0-9._-]{1,128})";
 const CONSUMER_SUPPLY = new RegExp(`^/v1/admin/deployments/${ID}/consumers/${ID}/supply$`);
 const THROTTLE = new RegExp(`^/v1/admin/deployments/${ID}/throttle$`);
+const UNREVOKE = new RegExp(`^/v1/admin/deployments/${ID}/unrevoke$`);
+const POLICIES = new RegExp(`^/v1/admin/deployments/${ID}/policies$`);
+const OWNERS = new RegExp(`^/v1/admin/models/${ID}/owners$`);
+
+/** Each policy of a request validated, for a clear 400 naming the one at fault. */
+function validatePolicies(policies: readonly unknown[]): void {
+  policies.forEach((policy, i) => {
+    try {
+      parsePolicy(policy);
+    } catch (error) {
+      const where = error instanceof PolicyError && error.path ? ` at ${error.path}` : "";
+      throw new HttpFailure(400, "invalid-request", `policies[${i}] is not a valid policy${where}`);
+    }
+  });
+}
 
 /** `POST /v1/lease`: a renewal refused for its signature, deployment, usage or `seq` is audited with the claim. */
 async function renewLease(body: unknown, services: Services, peer: string | undefined): Promise<unknown> {
@@ -199,7 +224,7 @@ async function renewLease(body: unknown, services: Services, peer: string | unde
 }
 
 async function dispatch(req: IncomingMessage, res: ServerResponse, services: Services): Promise<string> {
-  const { store, ledger, release, checkAdmin } = services;
+  const { store, ledger, owners, release, checkAdmin } = services;
   const method = req.method ?? "GET";
   const url = new URL(req.url ?? "/", "http://custodian");
   const p = url.pathname;
@@ -241,6 +266,16 @@ async function dispatch(req: IncomingMessage, res: ServerResponse, services: Ser
     return "lease";
   }
 
+  if (p === "/v1/owner/revoke") {
+    // No admin token: one owner's signed approval is the credential (owners.ts).
+    only("POST");
+    const body = await readJson(req);
+    const { approval } = decode(() => decodeOwnerRevokeRequest(body));
+    await owners.ownerRevoke(approval, peer);
+    send(res, 200, { id: approval.payload.deployment, revoked: true });
+    return "owner.revoke";
+  }
+
   if (p === "/metrics") {
     only("GET");
     checkAdmin(req);
@@ -275,6 +310,37 @@ async function dispatch(req: IncomingMessage, res: ServerResponse, services: Ser
     };
     send(res, 200, { usage: await ledger.usage(filter) });
     return "admin.usage";
+  }
+
+  const ownersRoute = OWNERS.exec(p);
+  if (ownersRoute) {
+    only("POST");
+    const body = await readJson(req);
+    const request = decode(() => decodeOwnersRequest(body));
+    await owners.setOwners(ownersRoute[1]!, request.owners, peer);
+    send(res, 201, { model: ownersRoute[1]!, owners: request.owners.map((o) => o.id) });
+    return "admin.models.owners";
+  }
+
+  const unrevoke = UNREVOKE.exec(p);
+  if (unrevoke) {
+    only("POST");
+    const body = await readJson(req);
+    const request = decode(() => decodeUnrevokeRequest(body));
+    await owners.unrevoke(unrevoke[1]!, request.approvals, peer);
+    send(res, 200, { id: unrevoke[1]!, revoked: false });
+    return "admin.deployments.unrevoke";
+  }
+
+  const policiesRoute = POLICIES.exec(p);
+  if (policiesRoute) {
+    only("POST");
+    const body = await readJson(req);
+    const request = decode(() => decodePolicyChangeRequest(body));
+    validatePolicies(request.policies);
+    await owners.changePolicies(policiesRoute[1]!, request.policies, request.approvals, peer);
+    send(res, 200, { id: policiesRoute[1]!, policies: request.policies.length });
+    return "admin.deployments.policies";
   }
 
   const throttle = THROTTLE.exec(p);
@@ -322,14 +388,7 @@ async function dispatch(req: IncomingMessage, res: ServerResponse, services: Ser
     only("POST");
     const body = await readJson(req);
     const d = decode(() => decodeDeploymentAddRequest(body));
-    d.policies.forEach((policy, i) => {
-      try {
-        parsePolicy(policy);
-      } catch (error) {
-        const where = error instanceof PolicyError && error.path ? ` at ${error.path}` : "";
-        throw new HttpFailure(400, "invalid-request", `policies[${i}] is not a valid policy${where}`);
-      }
-    });
+    validatePolicies(d.policies);
     const outcome = await store.addDeployment({ id: d.id, modelId: d.modelId, policies: d.policies }, peer);
     send(res, outcome === "created" ? 201 : 200, { id: d.id, created: outcome === "created" });
     return "admin.deployments.add";
@@ -408,6 +467,7 @@ export async function startCustodianService(options: CustodianServiceOptions): P
   const clock = options.now ? { now: options.now } : {};
   const ledger = new Ledger(store, clock);
   const release = new ReleaseService(store, ledger, clock);
+  const owners = new OwnerControl(store, clock);
   const metrics = new CustodianMetrics();
   const log = options.log ?? (() => undefined);
   const checkAdmin = (req: IncomingMessage) => {
@@ -421,7 +481,7 @@ export async function startCustodianService(options: CustodianServiceOptions): P
 
   const listener = (req: IncomingMessage, res: ServerResponse) => {
     const method = req.method ?? "GET";
-    dispatch(req, res, { store, ledger, release, metrics, checkAdmin }).then(
+    dispatch(req, res, { store, ledger, owners, release, metrics, checkAdmin }).then(
       (route) => {
         metrics.request(route, res.statusCode);
         log({ method, route, status: res.statusCode });

@@ -46,6 +46,9 @@ export const AUDIT_TYPES = [
   "consumer-revoked",
   "supply",
   "throttle",
+  "owners-set",
+  "revocation-lifted",
+  "policy-changed",
 ] as const;
 /** An audit event's kind. */
 export type AuditType = (typeof AUDIT_TYPES)[number];
@@ -427,4 +430,5 @@ export function decodeErrorBody(value: unknown): ErrorBody {
   });
 }
 
+export * from "./approval.js";
 export * from "./lease.js";

@@ -32,7 +32,10 @@ import {
   expectObject,
   MalformedError,
 } from "@veritee/core";
-import { expectObjectId, members } from "./shape.js";
+import { type Approval, decodeApprovals } from "./approval.js";
+import { expectObjectId, MAX_COUNT, members } from "./shape.js";
+
+export { MAX_COUNT } from "./shape.js";
 
 /** Prefix of what a server signs for a renewal. */
 export const RENEWAL_CONTEXT = "veritee-lease-renewal-v1\0";
@@ -45,8 +48,6 @@ export const MIN_LEASE_MS = 1_000;
 export const MAX_LEASE_MS = 3_600_000;
 /** Most consumers one lease or renewal lists. */
 export const MAX_LEASE_CONSUMERS = 10_000;
-/** Largest counter on the wire (2^53 − 1: exact in JSON and in a double). */
-export const MAX_COUNT = Number.MAX_SAFE_INTEGER;
 
 /** One consumer's running totals under one release. */
 export interface ConsumerUsage {
@@ -260,16 +261,19 @@ function withContext(context: string, payload: unknown): Uint8Array {
 export interface SupplyRequest {
   readonly inferences?: number;
   readonly tokens?: number;
+  /** For a k-of-n model: k owners' approvals of exactly this supply. */
+  readonly approvals: readonly Approval[];
 }
 
 /** Decode a supply request: at least one of `inferences`, `tokens`, each 1..2^53−1. */
 export function decodeSupplyRequest(value: unknown): SupplyRequest {
   const what = "SupplyRequest";
-  const o = members(value, what, [], ["inferences", "tokens"]);
+  const o = members(value, what, [], ["inferences", "tokens", "approvals"]);
   if (!Object.hasOwn(o, "inferences") && !Object.hasOwn(o, "tokens")) {
     throw new MalformedError("bad-value", what, "give inferences, tokens or both");
   }
   return Object.freeze({
+    approvals: decodeApprovals(o.approvals, `${what}.approvals`),
     ...(Object.hasOwn(o, "inferences")
       ? { inferences: expectInteger(o.inferences, `${what}.inferences`, 1, MAX_COUNT) }
       : {}),

@@ -4,6 +4,9 @@
  */
 import { expectObject, MalformedError } from "@veritee/core";
 
+/** Largest counter on the wire (2^53 − 1: exact in JSON and in a double). */
+export const MAX_COUNT = Number.MAX_SAFE_INTEGER;
+
 /** Model and deployment ids: 1–128 of A–Z a–z 0–9 . _ - (the sealed header's model id rule). */
 export const OBJECT_ID = /^[A-Za-z0-9._-]{1,128}$/;
 
