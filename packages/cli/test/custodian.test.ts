@@ -6,7 +6,7 @@
  * The key is in no output.
  */
 import assert from "node:assert/strict";
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, test } from "node:test";
@@ -206,5 +206,127 @@ test("serve --tls-cert/--tls-key speaks HTTPS; admin commands trust it through N
     assert.notEqual(plain.code, 0, "plain HTTP to the TLS port gets no answer");
   } finally {
     await tls.stop();
+  }
+});
+
+test("governance commands: supply, usage, throttle; a 2-of-3 model's owners approve, one revokes alone", async () => {
+  const fixture = JSON.parse(readFileSync("packages/policy/test/fixtures/dev-attestation.json", "utf8"));
+  const policy = path.join(tmp, "gov.policy.json");
+  writeFileSync(
+    policy,
+    JSON.stringify(policyFromReferenceValues({ ...fixture.referenceValues, ekRootsPem: fixture.ekRootsPem })),
+  );
+  const shares = path.join(tmp, "gov-shares");
+  mkdirSync(shares);
+  const seal = await runVeritee([
+    ...["model", "seal", "--in", sharedPath("models", "stories260K.gguf"), "--out", path.join(tmp, "gov.sealed")],
+    ...["--model-id", "gov", "--owners", `${url},${url}/b,${url}/c`, "--threshold", "2", "--key-out", shares],
+  ]);
+  assert.equal(seal.code, 0, seal.stderr);
+  const c = ["--custodian", url];
+  const run = async (args: string[], env: Record<string, string> = ADMIN) => runVeritee(["custodian", ...args], env);
+  assert.equal((await run(["model", "add", ...c, "--key-file", path.join(shares, "gov.share-1.key")])).code, 0);
+  assert.equal((await run(["deployment", "add", ...c, "--id", "gd", "--model-id", "gov", "--policy", policy])).code, 0);
+  assert.equal((await run(["consumer", "add", ...c, "--deployment", "gd", "--id", "bob"])).code, 0);
+
+  // Wrong inputs: exit 2, before anything is sent.
+  for (const args of [
+    ["supply", ...c, "--deployment", "gd", "--consumer", "bob"],
+    ["supply", ...c, "--deployment", "gd", "--consumer", "bob", "--inferences", "0"],
+    ["supply", ...c, "--deployment", "gd", "--consumer", "bob", "--inferences", "5", "--approval", "vta_garbage"],
+    ["throttle", ...c, "--deployment", "gd"],
+    ["throttle", ...c, "--deployment", "gd", "--tokens-per-second", "0"],
+    ["throttle", ...c, "--deployment", "gd", "--lease-seconds", "4000"],
+    ["approve", "--owner-key", "x", "--owner", "a", "--action", "nope", "--deployment", "gd"],
+    ["revoke", ...c, "--deployment", "gd", "--owner", "a"],
+  ]) {
+    const r = await run(args);
+    assert.equal(r.code, EXIT.usage, `${args.join(" ")}: ${r.stderr}`);
+  }
+
+  // Three owners' keys, registered once.
+  const owners: Record<string, { key: string; publicKey: string }> = {};
+  for (const name of ["a", "b", "c"]) {
+    const key = path.join(tmp, `owner-${name}.key`);
+    const made = await run(["owner", "keygen", "--out", key], {});
+    assert.equal(made.code, 0, made.stderr);
+    owners[name] = { key, publicKey: made.stdout.trim().split("\n").at(-1)! };
+  }
+  const set = await run([
+    ...["owner", "set", ...c, "--model-id", "gov"],
+    ...Object.entries(owners).flatMap(([name, o]) => ["--owner", `${name}=${o.publicKey}`]),
+  ]);
+  assert.equal(set.code, 0, set.stderr);
+  assert.equal((await run(["owner", "keygen", "--out", owners.a!.key], {})).code, EXIT.custody, "never replaced");
+
+  // The admin token alone no longer supplies a 2-of-3 model.
+  const alone = await run(["supply", ...c, "--deployment", "gd", "--consumer", "bob", "--inferences", "7"]);
+  assert.equal(alone.code, EXIT.custody);
+  assert.match(alone.stderr, /approval\.threshold/);
+  const approve = async (owner: string, ...args: string[]) => {
+    const r = await run(
+      ["approve", "--owner-key", owners[owner]!.key, "--owner", owner, "--deployment", "gd", ...args],
+      {},
+    );
+    assert.equal(r.code, 0, r.stderr);
+    return r.stdout.trim().split("\n").at(-1)!;
+  };
+  const supplyArgs = ["--consumer", "bob", "--inferences", "7"];
+  const approvals = [
+    await approve("a", "--action", "supply", ...supplyArgs),
+    await approve("c", "--action", "supply", ...supplyArgs),
+  ];
+  const supplied = await run([
+    ...["supply", ...c, "--deployment", "gd", ...supplyArgs],
+    ...approvals.flatMap((a) => ["--approval", a]),
+  ]);
+  assert.equal(supplied.code, 0, supplied.stderr);
+  assert.match(supplied.stdout, /7 inferences left, tokens unlimited/);
+  const replayed = await run([
+    ...["supply", ...c, "--deployment", "gd", ...supplyArgs],
+    ...approvals.flatMap((a) => ["--approval", a]),
+  ]);
+  assert.equal(replayed.code, EXIT.custody);
+  assert.match(replayed.stderr, /approval\.replayed/);
+  const usage = await run(["usage", ...c, "--deployment", "gd", "--json"]);
+  const record = (JSON.parse(usage.stdout) as { usage: { consumer: string; inferencesRemaining: number }[] }).usage[0]!;
+  assert.deepEqual([record.consumer, record.inferencesRemaining], ["bob", 7]);
+  const throttle = await run([
+    "throttle",
+    ...c,
+    "--deployment",
+    "gd",
+    "--tokens-per-second",
+    "12",
+    "--lease-seconds",
+    "5",
+  ]);
+  assert.equal(throttle.code, 0, throttle.stderr);
+  assert.match(throttle.stdout, /tokens per second 12, requests per minute none, lease 5 s/);
+
+  // One owner revokes, with no admin token at all; lifting it takes two.
+  const revoked = await run(["revoke", ...c, "--deployment", "gd", "--owner-key", owners.b!.key, "--owner", "b"], {});
+  assert.equal(revoked.code, 0, revoked.stderr);
+  assert.match(revoked.stdout, /revoked: deployment gd, by owner b/);
+  const lift = [await approve("a", "--action", "unrevoke"), await approve("b", "--action", "unrevoke")];
+  const one = await run(["unrevoke", ...c, "--deployment", "gd", "--approval", lift[0]!]);
+  assert.equal(one.code, EXIT.custody);
+  const both = await run(["unrevoke", ...c, "--deployment", "gd", ...lift.flatMap((a) => ["--approval", a])]);
+  assert.equal(both.code, 0, both.stderr);
+  const policyApprovals = [
+    await approve("b", "--action", "policy", "--policy", policy),
+    await approve("c", "--action", "policy", "--policy", policy),
+  ];
+  const changed = await run([
+    ...["deployment", "set-policy", ...c, "--id", "gd", "--policy", policy],
+    ...policyApprovals.flatMap((a) => ["--approval", a]),
+  ]);
+  assert.equal(changed.code, 0, changed.stderr);
+  const audit = await run(["audit", ...c, "--json"]);
+  const types = (JSON.parse(audit.stdout) as { events: { type: string; deployment?: string }[] }).events
+    .filter((e) => e.deployment === "gd" || e.type === "owners-set")
+    .map((e) => e.type);
+  for (const t of ["owners-set", "supply", "throttle", "revocation", "revocation-lifted", "policy-changed"]) {
+    assert.ok(types.includes(t), `${t} in ${types.join(", ")}`);
   }
 });

@@ -414,9 +414,23 @@ export function registerCustodian(program: Command): void {
       .requiredOption("--deployment <id>", "the deployment")
       .requiredOption("--consumer <id>", "the consumer")
       .option("--inferences <n>", "inferences to add")
-      .option("--tokens <n>", "tokens to add"),
+      .option("--tokens <n>", "tokens to add")
+      .option(
+        "--approval <text>",
+        "an owner's approval of exactly this supply, for a k-of-n model (repeatable)",
+        collect,
+        [],
+      ),
   ).action(
-    async (opts: AdminFlags & { deployment: string; consumer: string; inferences?: string; tokens?: string }) => {
+    async (
+      opts: AdminFlags & {
+        deployment: string;
+        consumer: string;
+        inferences?: string;
+        tokens?: string;
+        approval: string[];
+      },
+    ) => {
       if (opts.inferences === undefined && opts.tokens === undefined) {
         throw new CliError("bad-argument", "give --inferences N, --tokens N or both");
       }
@@ -426,7 +440,12 @@ export function registerCustodian(program: Command): void {
           : {}),
         ...(opts.tokens !== undefined ? { tokens: positiveInteger(opts.tokens, "--tokens", MAX_SUPPLY) } : {}),
       };
-      const record = await (await client(opts)).supply(opts.deployment, opts.consumer, amount);
+      const record = await (await client(opts)).supply(
+        opts.deployment,
+        opts.consumer,
+        amount,
+        approvals(opts.approval),
+      );
       out(`supplied: consumer ${record.consumer} of deployment ${record.deployment}; ${remainingText(record)}`);
     },
   );
