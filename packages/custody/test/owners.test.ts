@@ -11,11 +11,12 @@ import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
 import { policyFromReferenceValues } from "@veritee/policy";
+import fc from "fast-check";
 import { AdminClient } from "../src/admin-client.js";
 import { startCustodianService } from "../src/custodian/index.js";
 import { CustodyError } from "../src/errors.js";
 import { ownerPublicKey, signApproval } from "../src/owner-key.js";
-import { approvalFromText, approvalToText, policiesDigest } from "../src/protocol/index.js";
+import { approvalFromText, approvalToText, decodeApproval, policiesDigest } from "../src/protocol/index.js";
 import { ENGINES } from "./support/engines.js";
 
 const TOKEN = "t".repeat(32);
@@ -201,3 +202,36 @@ for (const engine of ENGINES) {
     });
   });
 }
+
+test("approvals decode strictly: every valid one round-trips through its text form; changed ones are refused", () => {
+  const key = ownerKey();
+  const id = fc.stringMatching(/^[A-Za-z0-9._-]{1,16}$/);
+  const params = fc.oneof(
+    fc.record({ consumer: id, inferences: fc.integer({ min: 1 }) }),
+    fc.record({ consumer: id, tokens: fc.integer({ min: 1 }), inferences: fc.integer({ min: 1 }) }),
+  );
+  fc.assert(
+    fc.property(id, id, params, fc.integer({ min: 1, max: 7 * 24 * 3600 }), (owner, deployment, p, valid) => {
+      const approval = signApproval(key, owner, "supply", deployment, JSON.parse(JSON.stringify(p)), {
+        validSeconds: valid,
+      });
+      const back = approvalFromText(approvalToText(approval));
+      assert.deepEqual(JSON.parse(JSON.stringify(back.payload)), JSON.parse(JSON.stringify(approval.payload)));
+      assert.deepEqual(Buffer.from(back.signature), Buffer.from(approval.signature));
+      const json = { owner, payload: approval.payload, signature: Buffer.from(approval.signature).toString("base64") };
+      for (const bad of [
+        { ...json, extra: 1 },
+        { ...json, payload: { ...json.payload, action: "delete" } },
+        { ...json, payload: { ...json.payload, params: { consumer: "c" } } },
+        { ...json, payload: { ...json.payload, nonce: "00" } },
+        { ...json, payload: { ...json.payload, notAfter: "tomorrow" } },
+        { ...json, payload: { ...json.payload, params: { ...json.payload.params, extra: 1 } } },
+      ]) {
+        assert.throws(() => decodeApproval(bad));
+      }
+    }),
+    { numRuns: 50 },
+  );
+  assert.throws(() => approvalFromText("vta_"));
+  assert.throws(() => approvalFromText("not-an-approval"));
+});
