@@ -311,8 +311,33 @@ describe("three owners, k = 2", () => {
     await add(a, "k-one-bad", await good("k-one-bad"));
     await add(b, "k-one-bad", await bad("k-one-bad"));
     await add(c, "k-one-bad", await good("k-one-bad"));
-    // The lease comes from the first owner named that released: a.
-    const apiKey = await consumer(a.url, "k-one-bad");
+    // The lease comes from the first owner named that released: a. A 2-of-3 model's quota takes two owners'
+    // approvals there (multi-party control): the owners' keys, registered once, then two approvals of the supply.
+    const keys = ["a", "b", "c"].map((o) => path.join(tmp, `owner-${o}.key`));
+    const publicKeys: string[] = [];
+    for (const key of keys) publicKeys.push((await admin("owner", "keygen", "--out", key)).trim().split("\n").at(-1)!);
+    await admin(
+      ...["owner", "set", "--custodian", a.url, "--model-id", MODEL_ID],
+      ...publicKeys.flatMap((k, i) => ["--owner", `${"abc"[i]}=${k}`]),
+    );
+    const added = await admin("consumer", "add", "--custodian", a.url, "--deployment", "k-one-bad", "--id", "reader");
+    const apiKey = added.trim().split("\n").at(-1)!;
+    const supply = ["--deployment", "k-one-bad", "--consumer", "reader", "--inferences", "10"];
+    const approvals: string[] = [];
+    for (const i of [0, 2]) {
+      const approved = await admin(
+        "approve",
+        "--owner-key",
+        keys[i]!,
+        "--owner",
+        "abc"[i]!,
+        "--action",
+        "supply",
+        ...supply,
+      );
+      approvals.push("--approval", approved.trim().split("\n").at(-1)!);
+    }
+    await admin("supply", "--custodian", a.url, ...supply, ...approvals);
     const server = await serveAccepted(serveArgs(sealed(), owners, "k-one-bad", port));
     const done = await runVeritee(
       [
