@@ -6,7 +6,8 @@
  *
  * - exactness: 200 concurrent requests against a quota of 100 inferences,
  *   spread over both replicas, serve exactly 100 and refuse exactly 100 with
- *   `insufficient_quota`, and the ledger says 100 — on both engines;
+ *   `insufficient_quota`, and the ledger says 100 — on both engines, and on
+ *   PostgreSQL with each replica renewing at its own custodian process;
  * - a token quota: the last answer is cut (`finish_reason: "length"`), the
  *   next refused, the ledger equals what the answers reported;
  * - what consumers see: `x-veritee-quota-remaining`, `GET /v1/quota`, the
@@ -142,13 +143,21 @@ async function setUp(engine: "sqlite" | "postgres"): Promise<Setup> {
   const custodianPort = await freePort();
   const custodian = await startCustodian(data, custodianPort, env);
   const url = custodian.ready[1]!;
+  // On PostgreSQL a second custodian process shares the database: replica 1 talks to it, replica 0 to the first,
+  // so exactness holds across custodian processes by transactions alone (no in-process lock is shared).
+  const urls = [url, url];
+  if (engine === "postgres") {
+    const second = path.join(tmp, `custodian-${engine}-2`);
+    mkdirSync(second, { recursive: true });
+    urls[1] = (await startCustodian(second, await freePort(), env)).ready[1]!;
+  }
   await admin("model", "add", "--custodian", url, "--key-file", keyFile());
   const ports = [await freePort(), await freePort()];
   const policies: string[] = [];
   for (const [i, port] of ports.entries()) {
     const file = path.join(tmp, `${engine}-replica-${i}.policy.json`);
     const r = await runVeritee([
-      ...["measure", "--sealed-model", sealedFile(), "--custodian", url, "--deployment", "gov"],
+      ...["measure", "--sealed-model", sealedFile(), "--custodian", urls[i]!, "--deployment", "gov"],
       ...["--port", String(port), ...tpmFlag(i), "--development"],
       ...["--ek-root", path.join(sims[i]!.dir, "ca", "swtpm-localca-rootca-cert.pem")],
       ...["--ek-intermediate", path.join(sims[i]!.dir, "ca", "issuercert.pem")],
@@ -193,7 +202,7 @@ async function setUp(engine: "sqlite" | "postgres"): Promise<Setup> {
     const proc = await startVeritee(
       [
         ...["serve", ...tpmFlag(i), "--port", String(ports[i]!)],
-        ...["--sealed-model", sealedFile(), "--custodian", url, "--deployment", "gov"],
+        ...["--sealed-model", sealedFile(), "--custodian", urls[i]!, "--deployment", "gov"],
       ],
       {
         ready: /veritee server listening on (http:\/\/\S+)/,
