@@ -107,14 +107,24 @@ export function decodeKeyFile(bytes: Uint8Array): ModelKeyFile {
  * @throws SealedModelError `output-exists` when the path exists.
  */
 export async function writeKeyFile(path: string, file: ModelKeyFile): Promise<void> {
-  const text = encodeKeyFile(file);
+  if (!(await writeOwnerOnlyFile(path, encodeKeyFile(file)))) {
+    throw new SealedModelError("output-exists", `${path} exists; a key file is never replaced`);
+  }
+}
+
+/**
+ * Write `text` to a new file at `path`, created exclusively with mode 0600
+ * (the umask cannot widen it) and flushed before it is reported written —
+ * how every secret of an owner lands on a disk.
+ *
+ * @returns false when the path exists (nothing is written).
+ */
+export async function writeOwnerOnlyFile(path: string, text: string): Promise<boolean> {
   let handle: FileHandle;
   try {
     handle = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "EEXIST") {
-      throw new SealedModelError("output-exists", `${path} exists; a key file is never replaced`);
-    }
+    if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
     throw error;
   }
   try {
@@ -124,6 +134,7 @@ export async function writeKeyFile(path: string, file: ModelKeyFile): Promise<vo
   } finally {
     await handle.close();
   }
+  return true;
 }
 
 /**

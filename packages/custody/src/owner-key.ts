@@ -6,9 +6,10 @@
  */
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, randomBytes, sign } from "node:crypto";
 import { constants } from "node:fs";
-import { type FileHandle, open } from "node:fs/promises";
+import { open } from "node:fs/promises";
 import { toHex } from "@veritee/core";
 import { CustodyError } from "./errors.js";
+import { writeOwnerOnlyFile } from "./key-file.js";
 import {
   type Approval,
   type ApprovalAction,
@@ -27,21 +28,8 @@ const MAX_OWNER_KEY_FILE_BYTES = 4096;
  */
 export async function writeOwnerKey(path: string): Promise<Uint8Array> {
   const { privateKey, publicKey } = generateKeyPairSync("ed25519");
-  let handle: FileHandle;
-  try {
-    handle = await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "EEXIST") {
-      throw new CustodyError("conflict", `${path} exists; an owner key is never replaced`);
-    }
-    throw error;
-  }
-  try {
-    await handle.chmod(0o600);
-    await handle.writeFile(privateKey.export({ format: "pem", type: "pkcs8" }) as string, "utf8");
-    await handle.sync();
-  } finally {
-    await handle.close();
+  if (!(await writeOwnerOnlyFile(path, privateKey.export({ format: "pem", type: "pkcs8" }) as string))) {
+    throw new CustodyError("conflict", `${path} exists; an owner key is never replaced`);
   }
   return new Uint8Array(publicKey.export({ format: "der", type: "spki" }));
 }

@@ -29,7 +29,7 @@ import {
   type Throttle,
   type UsageRecord,
 } from "../protocol/lease.js";
-import { checkApprovals, deploymentModel } from "./owners.js";
+import { approvalsFor, deploymentModel } from "./owners.js";
 import type { CustodianStore, LedgerRow, LedgerTx } from "./store.js";
 
 /** How long after its expiry an unrenewed lease still holds its blocks. */
@@ -134,25 +134,18 @@ export class Ledger {
       const row = await tx.get("SELECT * FROM consumers WHERE deployment_id = ? AND id = ?", [deployment, consumer]);
       if (!row) throw new CustodyError("not-found", `no consumer ${consumer} of ${deployment}`);
       // A k-of-n model: k owners approve exactly this supply (owners.ts).
-      const approvedBy =
-        d.threshold >= 2
-          ? await checkApprovals(
-              tx,
-              d.modelId,
-              {
-                action: "supply",
-                deployment,
-                params: {
-                  consumer,
-                  ...(amount.inferences !== undefined ? { inferences: amount.inferences } : {}),
-                  ...(amount.tokens !== undefined ? { tokens: amount.tokens } : {}),
-                },
-              },
-              amount.approvals ?? [],
-              d.threshold,
-              this.#now(),
-            )
-          : [];
+      const params = {
+        consumer,
+        ...(amount.inferences !== undefined ? { inferences: amount.inferences } : {}),
+        ...(amount.tokens !== undefined ? { tokens: amount.tokens } : {}),
+      };
+      const approvedBy = await approvalsFor(
+        tx,
+        d,
+        { action: "supply", deployment, params },
+        amount.approvals ?? [],
+        this.#now(),
+      );
       if (amount.inferences !== undefined) {
         await tx.run(
           "UPDATE consumers SET inferences_supplied = COALESCE(inferences_supplied, 0) + ? WHERE deployment_id = ? AND id = ?",

@@ -95,6 +95,23 @@ export async function checkApprovals(
   return [...approvedBy].sort();
 }
 
+/**
+ * The approvals a deployment's action needs: none for a model with one owner
+ * (the admin token is its credential), k of k-of-n owners otherwise.
+ *
+ * @returns who approved (empty for one owner).
+ * @throws CustodyError `refused` as {@link checkApprovals}.
+ */
+export function approvalsFor(
+  tx: LedgerTx,
+  d: { readonly modelId: string; readonly threshold: number },
+  expected: { readonly action: ApprovalAction; readonly deployment: string; readonly params: ApprovalParams },
+  approvals: readonly Approval[],
+  now: number,
+): Promise<string[]> {
+  return d.threshold >= 2 ? checkApprovals(tx, d.modelId, expected, approvals, d.threshold, now) : Promise.resolve([]);
+}
+
 /** A deployment's model and its threshold. */
 export async function deploymentModel(
   tx: LedgerTx,
@@ -158,17 +175,7 @@ export class OwnerControl {
     await this.#store.transaction("lifting a revocation", async (tx) => {
       await tx.lockDeployment(deployment);
       const d = await deploymentModel(tx, deployment);
-      const by =
-        d.threshold >= 2
-          ? await checkApprovals(
-              tx,
-              d.modelId,
-              { action: "unrevoke", deployment, params: {} },
-              approvals,
-              d.threshold,
-              this.#now(),
-            )
-          : [];
+      const by = await approvalsFor(tx, d, { action: "unrevoke", deployment, params: {} }, approvals, this.#now());
       if (!d.revoked) return;
       await tx.run("UPDATE deployments SET revoked_at = NULL WHERE id = ?", [deployment]);
       await tx.audit({
@@ -195,17 +202,8 @@ export class OwnerControl {
     await this.#store.transaction("changing a policy", async (tx) => {
       await tx.lockDeployment(deployment);
       const d = await deploymentModel(tx, deployment);
-      const by =
-        d.threshold >= 2
-          ? await checkApprovals(
-              tx,
-              d.modelId,
-              { action: "policy", deployment, params: { policiesSha256: policiesDigest(policies) } },
-              approvals,
-              d.threshold,
-              this.#now(),
-            )
-          : [];
+      const params = { policiesSha256: policiesDigest(policies) };
+      const by = await approvalsFor(tx, d, { action: "policy", deployment, params }, approvals, this.#now());
       await tx.run("UPDATE deployments SET policies = ? WHERE id = ?", [policiesText(policies), deployment]);
       await tx.audit({
         type: "policy-changed",

@@ -15,14 +15,13 @@ import {
   base64urlDecode,
   base64urlEncode,
   canonicalJson,
-  canonicalJsonBytes,
   expectHexDigest,
   expectInteger,
   expectText,
   MalformedError,
   parseJsonBytes,
 } from "@veritee/core";
-import { expectObjectId, MAX_COUNT, members } from "./shape.js";
+import { expectObjectId, MAX_COUNT, members, signingBytes } from "./shape.js";
 
 /** Prefix of what an owner signs. */
 export const APPROVAL_CONTEXT = "veritee-approval-v1\0";
@@ -65,16 +64,7 @@ export interface Approval {
 function decodeParams(value: unknown, action: ApprovalAction, what: string): ApprovalParams {
   if (action === "supply") {
     const o = members(value, what, ["consumer"], ["inferences", "tokens"]);
-    if (!Object.hasOwn(o, "inferences") && !Object.hasOwn(o, "tokens")) {
-      throw new MalformedError("bad-value", what, "give inferences, tokens or both");
-    }
-    return Object.freeze({
-      consumer: expectObjectId(o.consumer, `${what}.consumer`),
-      ...(Object.hasOwn(o, "inferences")
-        ? { inferences: expectInteger(o.inferences, `${what}.inferences`, 1, MAX_COUNT) }
-        : {}),
-      ...(Object.hasOwn(o, "tokens") ? { tokens: expectInteger(o.tokens, `${what}.tokens`, 1, MAX_COUNT) } : {}),
-    });
+    return Object.freeze({ consumer: expectObjectId(o.consumer, `${what}.consumer`), ...decodeAmount(o, what) });
   }
   if (action === "policy") {
     const o = members(value, what, ["policiesSha256"]);
@@ -82,6 +72,22 @@ function decodeParams(value: unknown, action: ApprovalAction, what: string): App
   }
   members(value, what, []);
   return Object.freeze({});
+}
+
+/** A supply's amounts: at least one of `inferences`, `tokens`, each 1..2^53−1 (a supply request's and its approval's). */
+export function decodeAmount(
+  o: Readonly<Record<string, unknown>>,
+  what: string,
+): { readonly inferences?: number; readonly tokens?: number } {
+  if (!Object.hasOwn(o, "inferences") && !Object.hasOwn(o, "tokens")) {
+    throw new MalformedError("bad-value", what, "give inferences, tokens or both");
+  }
+  return {
+    ...(Object.hasOwn(o, "inferences")
+      ? { inferences: expectInteger(o.inferences, `${what}.inferences`, 1, MAX_COUNT) }
+      : {}),
+    ...(Object.hasOwn(o, "tokens") ? { tokens: expectInteger(o.tokens, `${what}.tokens`, 1, MAX_COUNT) } : {}),
+  };
 }
 
 /** Decode an approval payload. @throws MalformedError naming the member. */
@@ -132,12 +138,7 @@ export function approvalToJson(approval: Approval): Record<string, unknown> {
 
 /** The bytes an owner signs. */
 export function approvalSigningBytes(payload: ApprovalPayload): Uint8Array {
-  const prefix = new TextEncoder().encode(APPROVAL_CONTEXT);
-  const body = canonicalJsonBytes(payload);
-  const out = new Uint8Array(prefix.length + body.length);
-  out.set(prefix);
-  out.set(body, prefix.length);
-  return out;
+  return signingBytes(APPROVAL_CONTEXT, payload);
 }
 
 /** An approval as one line of text (what `veritee custodian approve` prints and `--approval` takes). */

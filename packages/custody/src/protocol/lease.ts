@@ -25,15 +25,14 @@
 import {
   base64Decode,
   base64Encode,
-  canonicalJsonBytes,
   expectArray,
   expectHexDigest,
   expectInteger,
   expectObject,
   MalformedError,
 } from "@veritee/core";
-import { type Approval, decodeApprovals } from "./approval.js";
-import { expectObjectId, MAX_COUNT, members } from "./shape.js";
+import { type Approval, decodeAmount, decodeApprovals } from "./approval.js";
+import { expectObjectId, MAX_COUNT, members, signingBytes } from "./shape.js";
 
 export { MAX_COUNT } from "./shape.js";
 
@@ -240,21 +239,12 @@ export function decodeSigned<T>(value: unknown, what: string, decode: (payload: 
 
 /** The bytes a server signs for a renewal. */
 export function renewalSigningBytes(payload: RenewalPayload): Uint8Array {
-  return withContext(RENEWAL_CONTEXT, payload);
+  return signingBytes(RENEWAL_CONTEXT, payload);
 }
 
 /** The bytes a custodian signs for a lease. */
 export function leaseSigningBytes(payload: LeasePayload): Uint8Array {
-  return withContext(LEASE_CONTEXT, payload);
-}
-
-function withContext(context: string, payload: unknown): Uint8Array {
-  const prefix = new TextEncoder().encode(context);
-  const body = canonicalJsonBytes(payload);
-  const out = new Uint8Array(prefix.length + body.length);
-  out.set(prefix);
-  out.set(body, prefix.length);
-  return out;
+  return signingBytes(LEASE_CONTEXT, payload);
 }
 
 /** `POST /v1/admin/deployments/{d}/consumers/{c}/supply`: quota to add (one or both). */
@@ -269,16 +259,7 @@ export interface SupplyRequest {
 export function decodeSupplyRequest(value: unknown): SupplyRequest {
   const what = "SupplyRequest";
   const o = members(value, what, [], ["inferences", "tokens", "approvals"]);
-  if (!Object.hasOwn(o, "inferences") && !Object.hasOwn(o, "tokens")) {
-    throw new MalformedError("bad-value", what, "give inferences, tokens or both");
-  }
-  return Object.freeze({
-    approvals: decodeApprovals(o.approvals, `${what}.approvals`),
-    ...(Object.hasOwn(o, "inferences")
-      ? { inferences: expectInteger(o.inferences, `${what}.inferences`, 1, MAX_COUNT) }
-      : {}),
-    ...(Object.hasOwn(o, "tokens") ? { tokens: expectInteger(o.tokens, `${what}.tokens`, 1, MAX_COUNT) } : {}),
-  });
+  return Object.freeze({ ...decodeAmount(o, what), approvals: decodeApprovals(o.approvals, `${what}.approvals`) });
 }
 
 /** `POST /v1/admin/deployments/{d}/throttle`: caps to set (a number) or clear (null), and the lease length. */

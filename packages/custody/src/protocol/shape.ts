@@ -2,7 +2,7 @@
  * The shape checks every decoder of the protocol shares: exactly the
  * documented members, and the id rule of models, deployments and consumers.
  */
-import { expectObject, MalformedError } from "@veritee/core";
+import { canonicalJsonBytes, expectObject, MalformedError } from "@veritee/core";
 
 /** Largest counter on the wire (2^53 − 1: exact in JSON and in a double). */
 export const MAX_COUNT = Number.MAX_SAFE_INTEGER;
@@ -39,4 +39,18 @@ export function expectObjectId(value: unknown, what: string): string {
     throw new MalformedError("bad-value", what, "expected an id of 1..128 characters A-Z a-z 0-9 . _ -");
   }
   return value;
+}
+
+/**
+ * What a signature of the protocol covers: a context string (its purpose,
+ * ending in NUL, so no signature made for one purpose verifies for another)
+ * and the RFC 8785 JSON of the payload.
+ */
+export function signingBytes(context: string, payload: unknown): Uint8Array {
+  const prefix = new TextEncoder().encode(context);
+  const body = canonicalJsonBytes(payload);
+  const out = new Uint8Array(prefix.length + body.length);
+  out.set(prefix);
+  out.set(body, prefix.length);
+  return out;
 }
