@@ -483,6 +483,10 @@ for (const engine of ["sqlite", "postgres"] as const) {
       for (const r of s.replicas) {
         await until(async () => (await complete(r.base, s.keys.carol!)).status === 200, 60_000, "serving");
       }
+      // While serving, the engine maps the plaintext from its RAM file (so the check after the revocation means something).
+      for (const r of s.replicas) {
+        assert.ok(readFileSync(`/proc/${r.proc.child.pid}/maps`, "utf8").includes(".veritee-model-"));
+      }
       await admin("revoke", "--custodian", s.custodianUrl, "--deployment", "gov");
       const elapsed = await Promise.all(
         s.replicas.map((r) =>
@@ -490,6 +494,11 @@ for (const engine of ["sqlite", "postgres"] as const) {
         ),
       );
       for (const ms of elapsed) assert.ok(ms <= (LEASE_SECONDS + 1) * 1000, `stopped after ${Math.round(ms)} ms`);
+      // Unloaded, not only refused: no replica maps a plaintext RAM file any more.
+      for (const r of s.replicas) {
+        const maps = readFileSync(`/proc/${r.proc.child.pid}/maps`, "utf8");
+        assert.ok(!maps.includes(".veritee-model-"), "the model's plaintext is still mapped after the revocation");
+      }
 
       const metrics = await fetch(`${s.custodianUrl}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } });
       const text = await metrics.text();

@@ -18,6 +18,7 @@
 import type { HeldLease, LeaseGrant } from "@veritee/custody";
 import { CustodyError, LeaseClient } from "@veritee/custody";
 import type { Logger } from "../http/logger.js";
+import { LaunchError } from "../launch/errors.js";
 import type { Meter } from "./meter.js";
 
 /** Options of {@link Governor}. */
@@ -34,6 +35,12 @@ export interface GovernorOptions {
   readonly logger?: Logger | undefined;
   /** The monotonic clock (default `performance.now`). */
   readonly now?: () => number;
+  /**
+   * The model could not be unloaded at the lease's end (its plaintext still
+   * mapped): default, log it and exit the process with status 70 — the
+   * operating system then frees what the engine did not.
+   */
+  readonly onFatal?: (error: unknown) => void;
   /** Backoff of reacquisition in ms (default 500 doubling to 5000). */
   readonly retryMs?: { readonly base: number; readonly max: number };
 }
@@ -183,7 +190,12 @@ export class Governor {
     o.meter.stop();
     o.logger?.log("warn", "custody-lease-lost", { deployment: o.deployment, reason });
     this.#lost = (async () => {
-      await o.drop().catch(() => undefined);
+      try {
+        await o.drop();
+      } catch (error) {
+        this.#fatal(error);
+        return;
+      }
       await this.#comeBack();
     })().finally(() => {
       this.#lost = undefined;
@@ -216,14 +228,26 @@ export class Governor {
           o.logger?.log("info", "custody-lease-regained", { deployment: o.deployment });
           return;
         }
-        await o.drop().catch(() => undefined);
+        await o.drop();
       } catch (error) {
+        if (error instanceof LaunchError && error.code === "unload-failed") return this.#fatal(error);
         o.logger?.log("warn", "custody-reacquire-failed", {
           code: error instanceof CustodyError ? error.code : "error",
           claim: error instanceof CustodyError ? error.claim : undefined,
         });
       }
     }
+  }
+
+  #fatal(error: unknown): void {
+    this.#closed = true;
+    const o = this.#options;
+    o.logger?.log("error", "custody-unload-failed", {
+      deployment: o.deployment,
+      code: error instanceof LaunchError ? error.code : "error",
+    });
+    if (o.onFatal) o.onFatal(error);
+    else process.exit(70);
   }
 
   /** Metric families: renewals, failures, losses, lease age, serving. */

@@ -18,6 +18,7 @@ import type { EmbeddedEngineConfig } from "../launch/config.js";
 import { assertEngineMappingsPinned, closeEngineFiles, type PinnedEngineFile } from "../launch/engine-files.js";
 import { LaunchError } from "../launch/errors.js";
 import type { ServerKeys } from "../launch/keys.js";
+import { type DeviceInode, identityOf, readProcMaps, sameFile } from "../launch/proc-maps.js";
 import type { ProgressCallback } from "../model/resolve.js";
 import type { SealedModelOptions } from "../serve.js";
 import { Governor } from "./governor.js";
@@ -37,6 +38,8 @@ export interface SealedLoadContext {
   readonly cleanups: (() => Promise<void>)[];
   readonly logger?: Logger | undefined;
   readonly onProgress?: ((what: string) => ProgressCallback) | undefined;
+  /** What to do when the model cannot be unloaded at a lease's end (default: log and exit the process). */
+  readonly onFatal?: ((error: unknown) => void) | undefined;
 }
 
 /** A sealed model's custody in the running server. */
@@ -52,7 +55,24 @@ export interface SealedCustody {
 interface Loaded {
   readonly engine: Engine;
   readonly memory: MemoryFile;
+  /** The RAM file's device and inode: after the unload, no mapping of it may remain. */
+  readonly identity: DeviceInode;
   readonly grant: LeaseGrant;
+}
+
+/**
+ * End the engine, close the RAM file, and check in /proc/self/maps that
+ * nothing maps the plaintext any more — the unload is verified, not trusted
+ * to the engine's own free().
+ *
+ * @throws LaunchError `unload-failed` when a mapping of the RAM file remains.
+ */
+async function unload(loaded: Loaded): Promise<void> {
+  await loaded.engine.close();
+  await loaded.memory.close();
+  if ((await readProcMaps()).some((m) => sameFile(m, loaded.identity))) {
+    throw new LaunchError("unload-failed", "the model's plaintext is still mapped after its engine ended");
+  }
 }
 
 /**
@@ -110,7 +130,7 @@ export async function loadSealedModel(
         throw error;
       }
       // The lease comes from the first custodian that released (docs/CUSTODY.md "Governance").
-      return { engine: engine as Engine, memory, grant: release.grants[0]! };
+      return { engine: engine as Engine, memory, identity: await identityOf(memory.handle), grant: release.grants[0]! };
     } catch (error) {
       await memory.close();
       throw error;
@@ -125,10 +145,7 @@ export async function loadSealedModel(
     engine.detach();
     const loaded = current;
     current = undefined;
-    if (loaded) {
-      await loaded.engine.close();
-      await loaded.memory.close();
-    }
+    if (loaded) await unload(loaded);
   };
   context.cleanups.push(drop);
   const meter: Meter = new Meter(custody.deployment, {
@@ -148,6 +165,7 @@ export async function loadSealedModel(
     },
     ...(custody.fetch ? { fetch: custody.fetch } : {}),
     logger: context.logger,
+    ...(context.onFatal ? { onFatal: context.onFatal } : {}),
   });
   // Registered after `drop`, so it runs before it at shutdown: the last usage is reported, then the engine ends.
   context.cleanups.push(() => governor.close());

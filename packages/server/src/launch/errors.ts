@@ -16,7 +16,10 @@ import { VeriteeError } from "@veritee/core";
  *   the operator did not allow them (launch-environment.ts);
  * - `file-replaced`: a file the engine loaded (a mapped native library, the
  *   model) is deleted or no longer the file at its path (another device or
- *   inode, size or modification time), so its path cannot say what runs.
+ *   inode, size or modification time), so its path cannot say what runs;
+ * - `unload-failed`: a custodial model's engine was ended but its plaintext
+ *   RAM file is still mapped in this process (custody/load.ts): the server
+ *   stops rather than serve on with the weights resident.
  */
 export type LaunchErrorCode =
   | "pcr-not-zero"
@@ -26,7 +29,8 @@ export type LaunchErrorCode =
   | "tpm-failed"
   | "keys-dropped"
   | "loader-environment"
-  | "file-replaced";
+  | "file-replaced"
+  | "unload-failed";
 
 /** A measured-launch failure. Messages name files and PCRs, never secrets. */
 export class LaunchError extends VeriteeError<LaunchErrorCode> {
