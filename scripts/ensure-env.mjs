@@ -65,7 +65,10 @@ export function ensureNodeModules() {
   const installed = "node_modules/.package-lock.json";
   if (existsSync(installed) && statSync(installed).mtimeMs >= statSync("package-lock.json").mtimeMs) return;
   console.error("Installing npm packages (npm ci)…");
-  run("npm", ["ci", "--no-audit", "--no-fund"]);
+  // onnxruntime-node bundles its CPU binaries; its install script would download CUDA extras from NuGet. Nothing
+  // may download at install time: skip it (npm 11 also runs no unapproved install script;
+  // test/e2e/install.test.ts proves nothing came).
+  run("npm", ["ci", "--no-audit", "--no-fund"], { env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: "skip" } });
 }
 
 export function build() {
