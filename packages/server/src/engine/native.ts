@@ -12,11 +12,13 @@ import { type FileMapping, readProcMaps, sameFile } from "../launch/proc-maps.js
 
 /** Path segments that identify node-llama-cpp's native files (the prebuilt package or a local build). */
 const NATIVE_DIRS = [`${path.sep}@node-llama-cpp${path.sep}`, `${path.sep}node-llama-cpp${path.sep}`];
+/** onnxruntime-node's (the ONNX engine's binding and runtime). */
+const ONNX_DIRS = [`${path.sep}onnxruntime-node${path.sep}`];
 const NATIVE_FILE = /\.(node|so(\.\d+)*)$/;
 
-/** True for a path of one of node-llama-cpp's native files. */
-export function isEngineFile(file: string): boolean {
-  return NATIVE_FILE.test(file) && NATIVE_DIRS.some((dir) => file.includes(dir));
+/** True for a path of one of the engine family's native files (node-llama-cpp's by default). */
+export function isEngineFile(file: string, family: "llama" | "onnx" = "llama"): boolean {
+  return NATIVE_FILE.test(file) && (family === "onnx" ? ONNX_DIRS : NATIVE_DIRS).some((dir) => file.includes(dir));
 }
 
 /**
@@ -30,10 +32,13 @@ export function isEngineFile(file: string): boolean {
  *   (replaced and loaded again), `measurement-failed` where /proc/self/maps
  *   cannot be read (not Linux), so a measured launch never proceeds without the list.
  */
-export async function engineFileMappings(mappings?: readonly FileMapping[]): Promise<FileMapping[]> {
+export async function engineFileMappings(
+  mappings?: readonly FileMapping[],
+  family: "llama" | "onnx" = "llama",
+): Promise<FileMapping[]> {
   const byPath = new Map<string, FileMapping>();
   for (const mapping of mappings ?? (await readProcMaps())) {
-    if (!isEngineFile(mapping.path)) continue;
+    if (!isEngineFile(mapping.path, family)) continue;
     const seen = byPath.get(mapping.path);
     if (seen === undefined) byPath.set(mapping.path, mapping);
     else if (seen.deleted !== mapping.deleted || !sameFile(seen, mapping)) {

@@ -44,6 +44,14 @@ export interface SealedModelConfig {
   readonly threshold: number;
 }
 
+/** The ONNX engine (onnxruntime-node): each model's name and the SHA-256 of the file loaded. */
+export interface OnnxEngineConfig {
+  readonly kind: "onnx";
+  readonly models: readonly { readonly name: string; readonly sha256: string }[];
+  /** onnxruntime execution providers, in order. */
+  readonly executionProviders: readonly string[];
+}
+
 /** An upstream OpenAI-compatible engine (vLLM, llama.cpp server, Ollama) inside the same trust boundary. */
 export interface UpstreamEngineConfig {
   readonly kind: "upstream";
@@ -90,7 +98,7 @@ export interface ServerAccess {
 export interface ServerConfig {
   readonly host: string;
   readonly port: number;
-  readonly engine: EmbeddedEngineConfig | UpstreamEngineConfig;
+  readonly engine: EmbeddedEngineConfig | UpstreamEngineConfig | OnnxEngineConfig;
   readonly limits: ServerLimits;
   readonly tpm: TpmConfig;
   /** The application PCR the launch is measured into (8–15; Veritee uses 15). */

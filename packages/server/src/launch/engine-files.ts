@@ -17,6 +17,19 @@ import { type FileMapping, sameFile } from "./proc-maps.js";
 
 /** The packages holding node-llama-cpp's native files (the prebuilt binaries and a local build). */
 export const ENGINE_PACKAGES: readonly string[] = Object.freeze(["@node-llama-cpp", "node-llama-cpp"]);
+
+/** Which engine's native files: llama.cpp's (the embedded engine) or onnxruntime's (the ONNX engine). */
+export type EngineFamily = "llama" | "onnx";
+
+/**
+ * Where onnxruntime-node keeps this platform's binding and runtime (it ships
+ * every platform's; only this one can load here, so only it is measured).
+ */
+export const ONNX_NATIVE_DIR = path.join("onnxruntime-node", "bin", "napi-v6", process.platform, process.arch);
+
+function familyDirs(family: EngineFamily): readonly string[] {
+  return family === "onnx" ? [ONNX_NATIVE_DIR] : ENGINE_PACKAGES;
+}
 const NATIVE_FILE = /\.(node|so(\.\d+)*)$/;
 
 async function walk(dir: string): Promise<string[]> {
@@ -44,9 +57,9 @@ async function walk(dir: string): Promise<string[]> {
  *
  * @throws LaunchError `measurement-failed` when a directory cannot be listed.
  */
-export async function listEngineFiles(nodeModules: string): Promise<string[]> {
+export async function listEngineFiles(nodeModules: string, family: EngineFamily = "llama"): Promise<string[]> {
   const files: string[] = [];
-  for (const pkg of ENGINE_PACKAGES) files.push(...(await walk(path.join(nodeModules, pkg))));
+  for (const pkg of familyDirs(family)) files.push(...(await walk(path.join(nodeModules, pkg))));
   return files.sort();
 }
 
@@ -63,10 +76,10 @@ export interface PinnedEngineFile {
  *
  * @throws LaunchError `measurement-failed`.
  */
-export async function pinEngineFiles(nodeModules: string): Promise<PinnedEngineFile[]> {
+export async function pinEngineFiles(nodeModules: string, family: EngineFamily = "llama"): Promise<PinnedEngineFile[]> {
   const out: PinnedEngineFile[] = [];
   try {
-    for (const file of await listEngineFiles(nodeModules)) {
+    for (const file of await listEngineFiles(nodeModules, family)) {
       const name = path.relative(nodeModules, file).split(path.sep).join("/");
       out.push({ name, path: file, pinned: await pinFile(file, name) });
     }

@@ -19,7 +19,7 @@ const close = (a: readonly number[], b: readonly number[]) =>
 
 test("an MLP loads with its metadata and runs as its reference forward pass, batch 1 and 3", async () => {
   const model = mlp({ inputs: 4, hidden: 8, outputs: 3 });
-  const engine = new OnnxEngine();
+  const engine = await OnnxEngine.create();
   try {
     const info = await engine.load("mlp", model.bytes);
     assert.equal(info.sha256, createHash("sha256").update(model.bytes).digest("hex"));
@@ -109,7 +109,7 @@ test("flat and nested data are the same tensor (property)", () => {
 });
 
 test("bytes that are not an ONNX model, and a model needing external data, are refused at load", async () => {
-  const engine = new OnnxEngine();
+  const engine = await OnnxEngine.create();
   try {
     for (const bytes of [new TextEncoder().encode("not a model"), new Uint8Array(0)]) {
       await assert.rejects(

@@ -13,7 +13,7 @@ import { startTestServer, type TestServer } from "./support/server.js";
 import { WordEngine } from "./support/word-engine.js";
 
 const model = mlp({ inputs: 4, hidden: 8, outputs: 3 }, 7);
-const onnx = new OnnxEngine();
+const onnx = await OnnxEngine.create();
 let server: TestServer;
 const CANARY = 98765.4321;
 

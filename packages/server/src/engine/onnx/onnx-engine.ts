@@ -7,9 +7,13 @@
  * datatype this server serves is refused at load. Inference checks every
  * input against the specs first (tensors.ts), so onnxruntime only ever sees
  * tensors of the model's own types and shapes.
+ *
+ * onnxruntime-node is imported only when an ONNX engine is made
+ * ({@link OnnxEngine.create}): importing it maps its native libraries, which
+ * a server of another engine neither measures nor may load.
  */
 import { createHash } from "node:crypto";
-import ort from "onnxruntime-node";
+import type * as Ort from "onnxruntime-node";
 import {
   checkInputs,
   type Datatype,
@@ -53,12 +57,14 @@ export interface OnnxEngineOptions {
   readonly intraOpThreads?: number;
 }
 
+type OrtModule = typeof Ort;
+
 interface Loaded {
   readonly info: OnnxModelInfo;
-  readonly session: ort.InferenceSession;
+  readonly session: Ort.InferenceSession;
 }
 
-function specsOf(metadata: readonly ort.InferenceSession.ValueMetadata[], what: string): TensorSpec[] {
+function specsOf(metadata: readonly Ort.InferenceSession.ValueMetadata[], what: string): TensorSpec[] {
   return metadata.map((m) => {
     if (!m.isTensor) throw new OnnxEngineError("unsupported-model", `${what} ${m.name} is not a tensor`);
     const datatype = datatypeOf(m.type);
@@ -74,10 +80,18 @@ function specsOf(metadata: readonly ort.InferenceSession.ValueMetadata[], what: 
 /** The ONNX models of one server. */
 export class OnnxEngine {
   readonly #options: OnnxEngineOptions;
+  readonly #ort: OrtModule;
   readonly #models = new Map<string, Loaded>();
 
-  constructor(options: OnnxEngineOptions = {}) {
+  private constructor(ort: OrtModule, options: OnnxEngineOptions) {
+    this.#ort = ort;
     this.#options = options;
+  }
+
+  /** Import onnxruntime-node (mapping its native libraries) and make an engine. */
+  static async create(options: OnnxEngineOptions = {}): Promise<OnnxEngine> {
+    const loaded = (await import("onnxruntime-node")) as unknown as { default?: OrtModule } & OrtModule;
+    return new OnnxEngine(loaded.default ?? loaded, options);
   }
 
   /**
@@ -90,12 +104,12 @@ export class OnnxEngine {
     if (!MODEL_NAME.test(name))
       throw new OnnxEngineError("bad-name", "a model name is 1-128 of A-Z a-z 0-9 . _ - (not starting with . _ -)");
     if (this.#models.has(name)) throw new OnnxEngineError("exists", `model ${name} is loaded`);
-    let session: ort.InferenceSession;
+    let session: Ort.InferenceSession;
     try {
-      session = await ort.InferenceSession.create(bytes, {
+      session = await this.#ort.InferenceSession.create(bytes, {
         executionProviders: [
           ...(this.#options.executionProviders ?? ["cpu"]),
-        ] as ort.InferenceSession.ExecutionProviderConfig[],
+        ] as Ort.InferenceSession.ExecutionProviderConfig[],
         graphOptimizationLevel: "all",
         ...(this.#options.intraOpThreads ? { intraOpNumThreads: this.#options.intraOpThreads } : {}),
       });
@@ -145,15 +159,15 @@ export class OnnxEngine {
     const loaded = this.#models.get(name);
     if (!loaded) throw new OnnxEngineError("not-found", "no such model");
     const checked = checkInputs(inputs, loaded.info.inputs, limits);
-    const feeds: Record<string, ort.Tensor> = {};
+    const feeds: Record<string, Ort.Tensor> = {};
     for (const t of checked) {
-      feeds[t.name] = new ort.Tensor(ortTypeOf(t.datatype) as "float32", t.data as Float32Array, [...t.shape]);
+      feeds[t.name] = new this.#ort.Tensor(ortTypeOf(t.datatype) as "float32", t.data as Float32Array, [...t.shape]);
     }
     const results = await loaded.session.run(feeds);
     return {
       model_name: name,
       outputs: loaded.info.outputs.map((spec) => {
-        const tensor = results[spec.name] as ort.Tensor;
+        const tensor = results[spec.name] as Ort.Tensor;
         return outputJson(spec.name, spec.datatype as Datatype, tensor.dims, tensor.data as TypedData);
       }),
     };
