@@ -58,11 +58,13 @@ export function resolveServerAddress(baseURL: string): ServerAddress {
 }
 
 /**
- * True when `url` is the API root itself or below it: the only places
- * `session.fetch` sends to.
+ * True when `url` is the API root itself or below it, or below its sibling
+ * `/v2` (the Open Inference Protocol of the same attested server): the only
+ * places `session.fetch` sends to.
  */
 export function isUnderApiRoot(address: ServerAddress, url: URL): boolean {
   if (url.origin !== address.origin) return false;
   const root = new URL(address.apiRoot).pathname;
-  return url.pathname === root || url.pathname.startsWith(`${root}/`);
+  const v2 = root.replace(/\/v1$/, "/v2");
+  return [root, v2].some((r) => url.pathname === r || url.pathname.startsWith(`${r}/`));
 }

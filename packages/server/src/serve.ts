@@ -34,12 +34,15 @@ import { sealedEngineConfig } from "./custody/sealed-config.js";
 import { openSealedModel } from "./custody/sealed-model.js";
 import { createEmbeddedEngine } from "./engine/embedded.js";
 import { engineFileMappings } from "./engine/native.js";
+import { OnnxEngine } from "./engine/onnx/onnx-engine.js";
+import { NoOpenAiModels } from "./engine/onnx/openai-stub.js";
 import type { Engine } from "./engine/types.js";
 import { createUpstreamEngine } from "./engine/upstream.js";
 import { withCors } from "./http/cors.js";
 import { HttpError } from "./http/errors.js";
 import type { ResponseSink } from "./http/exchange.js";
 import { createHttpHandler, type HttpLimits, metricsListener } from "./http/handler.js";
+import { inferenceProtocolRoutes } from "./http/inference-protocol.js";
 import type { Logger } from "./http/logger.js";
 import type { Route } from "./http/router.js";
 import { type BoundHttpServer, bindHttpServer, type RunningHttpServer } from "./http/server.js";
@@ -91,6 +94,14 @@ export interface ServeOptions {
          * attestation, and the plaintext lives only in an unlinked RAM file.
          */
         readonly sealed?: SealedModelOptions;
+      }
+    | {
+        /** ONNX models (issue 13), served by the Open Inference Protocol (`/v2`). */
+        readonly kind: "onnx";
+        /** `.onnx` files; each model's name is the file's base name without `.onnx`. */
+        readonly models: readonly string[];
+        /** onnxruntime execution providers (default `["cpu"]`). */
+        readonly executionProviders?: readonly string[];
       }
     | {
         readonly kind: "upstream";
@@ -311,25 +322,29 @@ export async function startVeriteeServer(options: ServeOptions): Promise<Running
     // 3. Measurements, keys, launch log → application PCR.
     // Every native file mapped now must be one pinned before the load (device and inode); all pinned are measured.
     if (engine?.kind === "embedded") assertEngineMappingsPinned(await engineFileMappings(), engineFiles);
+    if (engine?.kind === "onnx") assertEngineMappingsPinned(await engineFileMappings(undefined, "onnx"), engineFiles);
     // The model is hashed once, after loading, from the descriptor pinned before the engine opened its path;
     // the configuration records that digest. A sealed model's measurement is its header's plaintext digest,
     // which unsealing verifies before the engine opens the plaintext.
-    const modelMeasurements = sealedModel
-      ? [
-          {
-            id: sealedModel.header.modelId,
-            digest: sealedModel.header.plaintextSha256,
-            size: sealedModel.header.plaintextLength,
-          },
-        ]
-      : await Promise.all(
-          models.map((m) =>
-            measureModel(
-              m,
-              options.onProgress ? (p) => options.onProgress?.(`measuring ${p.what}`)(p.done, p.total) : undefined,
+    const onnxOpened = "onnx" in opened ? opened.onnx : undefined;
+    const modelMeasurements = onnxOpened
+      ? onnxOpened.measured
+      : sealedModel
+        ? [
+            {
+              id: sealedModel.header.modelId,
+              digest: sealedModel.header.plaintextSha256,
+              size: sealedModel.header.plaintextLength,
+            },
+          ]
+        : await Promise.all(
+            models.map((m) =>
+              measureModel(
+                m,
+                options.onProgress ? (p) => options.onProgress?.(`measuring ${p.what}`)(p.done, p.total) : undefined,
+              ),
             ),
-          ),
-        );
+          );
     // Measured: the pinned descriptors have done their work.
     for (const m of models) await m.pinned.close();
     if (config.engine.kind === "embedded" && !sealedModel) {
@@ -396,7 +411,7 @@ export async function startVeriteeServer(options: ServeOptions): Promise<Running
     const http = createHttpHandler({
       engine,
       ...(custody ? { governance: custody.meter } : {}),
-      extraRoutes: attestationRoutes(attester),
+      extraRoutes: [...attestationRoutes(attester), ...(onnxOpened ? inferenceProtocolRoutes(onnxOpened.engine) : [])],
       access: { apiKeys: options.apiKeys ?? [], requireSealed: options.requireSealed ?? false, isSealed: wasSealed },
       ...(options.limits ? { limits: options.limits } : {}),
       ...(options.logger ? { logger: options.logger } : {}),
@@ -490,6 +505,7 @@ async function openEngine(options: ServeOptions, cleanups: (() => Promise<void>)
       "a sealed model's API keys are its consumers', issued by the custodian (veritee custodian consumer add): drop --api-key",
     );
   }
+  if (options.engine.kind === "onnx") return openOnnxEngine(options, options.engine, common, cleanups);
   if (options.engine.kind === "embedded" && options.engine.sealed) {
     const e = options.engine;
     const sealed = e.sealed!;
@@ -575,6 +591,60 @@ async function openEngine(options: ServeOptions, cleanups: (() => Promise<void>)
     },
   });
   return { engine: engine as Engine, config, models: [], engineFiles: [], sealedModel: undefined };
+}
+
+/** The largest ONNX model file served (protobuf's own limit is 2 GiB). */
+const MAX_ONNX_MODEL_BYTES = 2 ** 31 - 1;
+
+/**
+ * ONNX models: onnxruntime's native files pinned before it is imported, then
+ * each model file pinned, read whole from that descriptor, hashed and loaded
+ * from those very bytes — what runs is what the launch measures.
+ */
+async function openOnnxEngine(
+  options: ServeOptions,
+  e: { readonly models: readonly string[]; readonly executionProviders?: readonly string[] },
+  common: Omit<Parameters<typeof serverConfig>[0], "engine">,
+  cleanups: (() => Promise<void>)[],
+) {
+  if (e.models.length === 0) throw new LaunchError("bad-config", "the ONNX engine needs at least one model");
+  const engineFiles = await pinEngineFiles(path.join(options.codeRoot, "node_modules"), "onnx");
+  cleanups.push(() => closeEngineFiles(engineFiles));
+  const onnx = await OnnxEngine.create(e.executionProviders ? { executionProviders: e.executionProviders } : {});
+  cleanups.push(() => onnx.close());
+  const measured: { id: string; digest: string; size: number }[] = [];
+  for (const file of e.models) {
+    if (!file.endsWith(".onnx"))
+      throw new LaunchError("bad-config", `${path.basename(file)}: an ONNX model file ends in .onnx`);
+    const name = path.basename(file, ".onnx");
+    const pinned = await pinFile(file, `the model ${name}`);
+    let bytes: Buffer;
+    try {
+      const size = (await pinned.handle.stat()).size;
+      if (size > MAX_ONNX_MODEL_BYTES) throw new LaunchError("bad-config", `${name}: larger than 2 GiB`);
+      bytes = await pinned.handle.readFile();
+    } finally {
+      await pinned.close();
+    }
+    const info = await onnx.load(name, new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    measured.push({ id: info.name, digest: info.sha256, size: info.size });
+  }
+  const config = serverConfig({
+    ...common,
+    engine: {
+      kind: "onnx",
+      models: measured.map((m) => ({ name: m.id, sha256: m.digest })),
+      executionProviders: [...(e.executionProviders ?? ["cpu"])],
+    },
+  });
+  return {
+    engine: new NoOpenAiModels(() => onnx.close()) as Engine,
+    config,
+    models: [],
+    engineFiles,
+    sealedModel: undefined,
+    onnx: { engine: onnx, measured },
+  };
 }
 
 /** Simple token bucket: credential activation costs a TPM operation per call. */

@@ -31,7 +31,7 @@ interface Options extends AccessFlags, SealedFlags {
   host: string;
   port: number;
   engine: string;
-  model?: string;
+  model?: string[];
   modelSha256?: string;
   allowUnpinnedModel?: boolean;
   upstreamUrl?: string;
@@ -64,10 +64,15 @@ export function registerServe(program: Command): void {
     .option("--dev", "use a fresh development TPM (swtpm with a local CA) — INSECURE, for development")
     .option("--host <host>", "interface to bind (exposing beyond loopback is an explicit choice)", "127.0.0.1")
     .option("--port <n>", "port (0: any free port)", parsePort, 8080)
-    .option("--engine <kind>", "embedded (llama.cpp in process) or upstream (an OpenAI-compatible server)", "embedded")
+    .option(
+      "--engine <kind>",
+      "embedded (llama.cpp in process), upstream (an OpenAI-compatible server) or onnx (ONNX models over /v2)",
+      "embedded",
+    )
     .option(
       "--model <path|uri>",
-      "GGUF path, hf:OWNER/REPO/FILE.gguf or https URL (default: ../shared/models/stories260K.gguf when present)",
+      "GGUF path, hf:OWNER/REPO/FILE.gguf or https URL (default: ../shared/models/stories260K.gguf when present); with --engine onnx a FILE.onnx, repeatable (the model's name is the file's base name)",
+      (value: string, previous: string[] = []) => [...previous, value],
     )
     .option("--model-sha256 <hex>", "pin the model's SHA-256 (required for remote models)", sha256Option)
     .option("--allow-unpinned-model", "download a remote model without a pinned SHA-256 (prints the digest)")
@@ -159,12 +164,10 @@ export function registerServe(program: Command): void {
     out(`veritee server listening on ${server.url}`);
     if (server.tlsUrl) out(`attested TLS listening on ${server.tlsUrl} (clients pin the attested key)`);
     if (server.metricsUrl) out(`metrics listening on ${server.metricsUrl}/metrics (admin)`);
-    out(
-      `  engine          ${server.engine.kind}, models ${server.engine
-        .models()
-        .map((m) => m.id)
-        .join(", ")}`,
-    );
+    // The models measured: an ONNX server's are served over /v2, not listed by the OpenAI routes.
+    out(`  engine          ${server.engine.kind}, models ${server.measurements.models.map((m) => m.id).join(", ")}`);
+    if (server.engine.kind === "onnx")
+      out(`  inference       POST ${server.url}/v2/models/NAME/infer (Open Inference Protocol)`);
     out(`  attestation     GET ${server.url}/v1/attestation?nonce=HEX`);
     if (server.custody) {
       out(`  sealed model    released for deployment ${server.custody.deployment}; the plaintext lives in RAM only`);
@@ -257,9 +260,28 @@ async function buildServeOptions(opts: Options): Promise<ServeOptions> {
       ...(parallel ? { parallelSequences: parallel } : {}),
       ...(contextSize ? { contextSize } : {}),
     };
+  } else if (opts.engine === "onnx") {
+    if (!opts.model?.length) throw new CliError("bad-argument", "--engine onnx needs --model FILE.onnx (repeatable)");
+    for (const file of opts.model) {
+      if (!file.endsWith(".onnx"))
+        throw new CliError("bad-argument", `--model ${file}: an ONNX model file ends in .onnx`);
+      if (!statSync(file, { throwIfNoEntry: false })?.isFile()) {
+        throw new CliError("file-not-found", `--model: no such file: ${file}`);
+      }
+    }
+    const names = opts.model.map((f) => path.basename(f, ".onnx"));
+    if (new Set(names).size !== names.length) throw new CliError("bad-argument", "--model: two models with one name");
+    if (opts.modelSha256 || opts.upstreamUrl || opts.contextSize || opts.parallel) {
+      throw new CliError(
+        "bad-argument",
+        "--model-sha256, --upstream-url, --context-size and --parallel do not go with --engine onnx",
+      );
+    }
+    engine = { kind: "onnx", models: opts.model };
   } else if (opts.engine === "embedded") {
     if (opts.upstreamUrl) throw new CliError("bad-argument", "--upstream-url goes with --engine upstream");
-    const model = opts.model ?? (existsSync(DEFAULT_MODEL) ? DEFAULT_MODEL : undefined);
+    if ((opts.model?.length ?? 0) > 1) throw new CliError("bad-argument", "the embedded engine serves one --model");
+    const model = opts.model?.[0] ?? (existsSync(DEFAULT_MODEL) ? DEFAULT_MODEL : undefined);
     if (model === undefined)
       throw new CliError("bad-argument", "--model is required (no default model beside the repository)");
     if (!/^(hf:|https?:)/.test(model) && !statSync(model, { throwIfNoEntry: false })?.isFile()) {
@@ -286,7 +308,7 @@ async function buildServeOptions(opts: Options): Promise<ServeOptions> {
       ...(contextSize ? { contextSize } : {}),
     };
   } else {
-    throw new CliError("bad-argument", "--engine must be embedded or upstream");
+    throw new CliError("bad-argument", "--engine must be embedded, upstream or onnx");
   }
   const platformEvidence = opts.platformEvidence;
   if (platformEvidence !== "auto" && platformEvidence !== "none" && platformEvidence !== "azure-vtpm") {

@@ -87,7 +87,7 @@ export interface EmbeddingResult {
 
 /** An inference engine: embedded llama.cpp, or an upstream OpenAI-compatible server. */
 export interface Engine {
-  readonly kind: "embedded" | "upstream";
+  readonly kind: "embedded" | "upstream" | "onnx";
   /** The models served; the first is the default. */
   models(): readonly ModelInfo[];
   /**

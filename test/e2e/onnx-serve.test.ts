@@ -1,0 +1,83 @@
+/**
+ * `veritee serve --engine onnx` as a user runs it (issue 13): an MLP built
+ * in the test, served on the development TPM; the policy the server writes
+ * pins the model's SHA-256 and onnxruntime's native files; a client verifies
+ * the server and runs the model through the sealed channel, getting what
+ * the reference forward pass computes; the process maps onnxruntime's
+ * libraries (measured) and none of llama.cpp's.
+ */
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { after, before, test } from "node:test";
+import { connect } from "@veritee/client/node";
+import { mlp } from "@veritee/testkit/onnx";
+import { runVeritee, startVeritee, type VeriteeProcess } from "./support/process.js";
+
+const tmp = mkdtempSync(path.join(os.tmpdir(), "veritee-onnx-e2e-"));
+const model = mlp({ inputs: 4, hidden: 16, outputs: 2 }, 11);
+const file = path.join(tmp, "classifier.onnx");
+const policyFile = path.join(tmp, "policy.json");
+let server: VeriteeProcess;
+let url: string;
+
+before(async () => {
+  writeFileSync(file, model.bytes);
+  server = await startVeritee(
+    ["serve", "--dev", "--engine", "onnx", "--model", file, "--port", "0", "--write-policy", policyFile],
+    { ready: /listening on (http:\/\/\S+)[\s\S]*policy written/, timeoutMs: 120_000 },
+  );
+  url = server.ready[1]!;
+});
+
+after(async () => {
+  await server?.stop();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+test("the policy pins the model and onnxruntime; the client verifies, then infers through the sealed channel", async () => {
+  const policy = JSON.parse(readFileSync(policyFile, "utf8")) as {
+    launch: { models: Record<string, string>; engineBinaries: Record<string, string> };
+  };
+  assert.equal(policy.launch.models.classifier, createHash("sha256").update(model.bytes).digest("hex"));
+  assert.deepEqual(Object.keys(policy.launch.engineBinaries).sort(), [
+    "onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime.so.1",
+    "onnxruntime-node/bin/napi-v6/linux/x64/onnxruntime_binding.node",
+  ]);
+  const verify = await runVeritee(["verify", `${url}/v1`, "--policy", policyFile]);
+  assert.equal(verify.code, 0, verify.stderr);
+
+  const session = await connect({ baseURL: `${url}/v1`, policy: readFileSync(policyFile, "utf8") });
+  try {
+    const x = [[0.5, -0.25, 1, 2]];
+    const response = await session.fetch(`${url}/v2/models/classifier/infer`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ inputs: [{ name: "x", shape: [1, 4], datatype: "FP32", data: x }] }),
+    });
+    assert.equal(response.status, 200);
+    const body = (await response.json()) as { outputs: { name: string; data: number[] }[] };
+    const want = model.forward(x[0]!);
+    for (const [i, v] of body.outputs[0]!.data.entries()) assert.ok(Math.abs(v - want[i]!) < 1e-5);
+  } finally {
+    await session.close();
+  }
+  const maps = readFileSync(`/proc/${server.child.pid}/maps`, "utf8");
+  assert.match(maps, /onnxruntime-node\/bin\/napi-v6\/linux\/x64\/libonnxruntime\.so\.1/);
+  assert.doesNotMatch(maps, /node-llama-cpp/, "llama.cpp's libraries are loaded in an ONNX server");
+});
+
+test("wrong engine flags exit with usage errors", async () => {
+  for (const args of [
+    ["serve", "--dev", "--engine", "onnx"],
+    ["serve", "--dev", "--engine", "onnx", "--model", path.join(tmp, "absent.onnx")],
+    ["serve", "--dev", "--engine", "onnx", "--model", file, "--model", file],
+    ["serve", "--dev", "--engine", "onnx", "--model", policyFile],
+    ["serve", "--dev", "--engine", "tensorflow"],
+  ]) {
+    const r = await runVeritee(args);
+    assert.ok(r.code === 2 || r.code === 15, `${args.join(" ")}: exit ${r.code} ${r.stderr}`);
+  }
+});
