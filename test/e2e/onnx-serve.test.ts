@@ -4,7 +4,8 @@
  * pins the model's SHA-256 and onnxruntime's native files; a client verifies
  * the server and runs the model through the sealed channel, getting what
  * the reference forward pass computes; the process maps onnxruntime's
- * libraries (measured) and none of llama.cpp's.
+ * libraries (measured) and none of llama.cpp's; `veritee measure` computes
+ * the same policy from the files alone, and another model's policy fails.
  */
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
@@ -14,7 +15,7 @@ import path from "node:path";
 import { after, before, test } from "node:test";
 import { connect } from "@veritee/client/node";
 import { mlp } from "@veritee/testkit/onnx";
-import { runVeritee, startVeritee, type VeriteeProcess } from "./support/process.js";
+import { freePort, runVeritee, startVeritee, type VeriteeProcess } from "./support/process.js";
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), "veritee-onnx-e2e-"));
 const model = mlp({ inputs: 4, hidden: 16, outputs: 2 }, 11);
@@ -22,11 +23,17 @@ const file = path.join(tmp, "classifier.onnx");
 const policyFile = path.join(tmp, "policy.json");
 let server: VeriteeProcess;
 let url: string;
+let port: number;
+const devTpm = path.join(tmp, "dev-tpm");
 
 before(async () => {
   writeFileSync(file, model.bytes);
+  port = await freePort();
   server = await startVeritee(
-    ["serve", "--dev", "--engine", "onnx", "--model", file, "--port", "0", "--write-policy", policyFile],
+    [
+      ...["serve", "--dev", "--dev-state-dir", devTpm, "--engine", "onnx", "--model", file],
+      ...["--port", String(port), "--write-policy", policyFile],
+    ],
     { ready: /listening on (http:\/\/\S+)[\s\S]*policy written/, timeoutMs: 120_000 },
   );
   url = server.ready[1]!;
@@ -67,6 +74,28 @@ test("the policy pins the model and onnxruntime; the client verifies, then infer
   const maps = readFileSync(`/proc/${server.child.pid}/maps`, "utf8");
   assert.match(maps, /onnxruntime-node\/bin\/napi-v6\/linux\/x64\/libonnxruntime\.so\.1/);
   assert.doesNotMatch(maps, /node-llama-cpp/, "llama.cpp's libraries are loaded in an ONNX server");
+});
+
+test("veritee measure --engine onnx computes the same policy from the source and the model file alone", async () => {
+  const measured = path.join(tmp, "measured.json");
+  const r = await runVeritee([
+    ...["measure", "--dev", "--engine", "onnx", "--model", file, "--port", String(port), "--development"],
+    ...["--ek-root", path.join(devTpm, "ca", "swtpm-localca-rootca-cert.pem"), "--write-policy", measured],
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  const verify = await runVeritee(["verify", `${url}/v1`, "--policy", measured]);
+  assert.equal(verify.code, 0, verify.stderr);
+  // Another model file is another configuration: the server does not pass its policy.
+  const other = path.join(tmp, "other.onnx");
+  writeFileSync(other, mlp({ inputs: 4, hidden: 16, outputs: 2 }, 12).bytes);
+  const otherPolicy = path.join(tmp, "other.json");
+  const o = await runVeritee([
+    ...["measure", "--dev", "--engine", "onnx", "--model", other, "--port", String(port), "--development"],
+    ...["--ek-root", path.join(devTpm, "ca", "swtpm-localca-rootca-cert.pem"), "--write-policy", otherPolicy],
+  ]);
+  assert.equal(o.code, 0, o.stderr);
+  const refused = await runVeritee(["verify", `${url}/v1`, "--policy", otherPolicy]);
+  assert.notEqual(refused.code, 0);
 });
 
 test("wrong engine flags exit with usage errors", async () => {

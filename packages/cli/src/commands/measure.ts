@@ -48,7 +48,7 @@ interface Options extends SealedFlags {
   host?: string;
   port?: number;
   engine?: string;
-  model?: string;
+  model?: string[];
   modelSha256?: string;
   upstreamUrl?: string;
   upstreamModel?: string;
@@ -108,7 +108,11 @@ export function registerMeasure(program: Command): void {
     .option("--host <host>", "configuration flag as for veritee serve (default: 127.0.0.1)")
     .option("--port <n>", "configuration flag as for veritee serve (default: 8080)", parsePort)
     .option("--engine <kind>", "embedded or upstream (default: embedded)")
-    .option("--model <path>", "the model file, GGUF (default: ../shared/models/stories260K.gguf when present)")
+    .option(
+      "--model <path>",
+      "the model file, GGUF (default: ../shared/models/stories260K.gguf when present); with --engine onnx a FILE.onnx, repeatable",
+      (value: string, previous: string[] = []) => [...previous, value],
+    )
     .option(
       "--model-sha256 <hex>",
       "embedded: the model's expected SHA-256; upstream: the digest the server declares",
@@ -174,7 +178,9 @@ export function registerMeasure(program: Command): void {
 async function measure(opts: Options): Promise<void> {
   checkPolicyFlags(opts);
   const codeRoot = path.resolve(opts.codeRoot ?? CODE_ROOT);
-  const { config, modelPath, modelMeasured } = opts.config ? await configFromFile(opts) : await configFromFlags(opts);
+  const { config, modelPath, modelMeasured, onnxModels } = opts.config
+    ? await configFromFile(opts)
+    : await configFromFlags(opts);
 
   const configuration = measureConfiguration(config);
   const codeBundle = await measureCodeBundle(codeRoot);
@@ -199,6 +205,17 @@ async function measure(opts: Options): Promise<void> {
       );
     }
     models.push(model);
+  }
+  if (config.engine.kind === "onnx") {
+    if (!onnxModels)
+      throw new CliError(
+        "bad-argument",
+        "--config with an ONNX engine: pass the models with --engine onnx --model instead",
+      );
+    engineBinaries = await measureEngineBinaries(
+      await nativeEngineFiles(codeRoot, opts.anyEngineBinaries === true, "onnx"),
+    );
+    models.push(...onnxModels);
   }
 
   const development = config.tpm.kind === "swtpm-dev";
@@ -326,6 +343,8 @@ interface ConfigSource {
   readonly config: ServerConfig;
   readonly modelPath: string | undefined;
   readonly modelMeasured?: ModelMeasurement;
+  /** The ONNX engine's models, measured as the server measures them (name: the file's base name). */
+  readonly onnxModels?: readonly ModelMeasurement[];
 }
 
 /** The configuration from a JSON file: the ServerConfig as the launch log's configuration event publishes it. */
@@ -369,7 +388,8 @@ async function configFromFile(opts: Options): Promise<ConfigSource> {
   }
   let modelPath: string | undefined;
   if (engine.kind === "embedded") {
-    modelPath = opts.model ?? DEFAULT_MODEL;
+    if ((opts.model?.length ?? 0) > 1) throw new CliError("bad-argument", "the embedded engine takes one --model");
+    modelPath = opts.model?.[0] ?? DEFAULT_MODEL;
   } else if (opts.model !== undefined) {
     throw new CliError("bad-argument", "--model goes with an embedded engine (an upstream server loads its own model)");
   }
@@ -414,11 +434,33 @@ async function configFromFlags(opts: Options): Promise<ConfigSource> {
     return { config: serverConfig({ ...common, engine }), modelPath: undefined, modelMeasured };
   }
   const kind = opts.engine ?? "embedded";
+  if (kind === "onnx") {
+    if (!opts.model?.length) throw new CliError("bad-argument", "--engine onnx needs --model FILE.onnx (repeatable)");
+    if (opts.upstreamUrl || opts.upstreamModel || opts.modelSha256 || opts.contextSize || opts.threads) {
+      throw new CliError("bad-argument", "--engine onnx takes --model files only");
+    }
+    const onnxModels: ModelMeasurement[] = [];
+    for (const file of opts.model) {
+      if (!file.endsWith(".onnx"))
+        throw new CliError("bad-argument", `--model ${file}: an ONNX model file ends in .onnx`);
+      onnxModels.push(await measureModel({ id: path.basename(file, ".onnx"), path: file }));
+    }
+    const config = serverConfig({
+      ...common,
+      engine: {
+        kind: "onnx",
+        models: onnxModels.map((m) => ({ name: m.id, sha256: m.digest })),
+        executionProviders: ["cpu"],
+      },
+    });
+    return { config, modelPath: undefined, onnxModels };
+  }
   if (kind === "embedded") {
     if (opts.upstreamUrl || opts.upstreamModel) {
       throw new CliError("bad-argument", "--upstream-url and --upstream-model go with --engine upstream");
     }
-    const modelPath = opts.model ?? DEFAULT_MODEL;
+    if ((opts.model?.length ?? 0) > 1) throw new CliError("bad-argument", "the embedded engine takes one --model");
+    const modelPath = opts.model?.[0] ?? DEFAULT_MODEL;
     if (/^(hf:|https?:)/.test(modelPath)) {
       throw new CliError(
         "bad-argument",
@@ -447,7 +489,7 @@ async function configFromFlags(opts: Options): Promise<ConfigSource> {
     });
     return { config, modelPath, modelMeasured: model };
   }
-  if (kind !== "upstream") throw new CliError("bad-argument", "--engine must be embedded or upstream");
+  if (kind !== "upstream") throw new CliError("bad-argument", "--engine must be embedded, upstream or onnx");
   if (!opts.upstreamUrl || !opts.upstreamModel) {
     throw new CliError("bad-argument", "--engine upstream needs --upstream-url and --upstream-model");
   }
@@ -501,13 +543,17 @@ async function contextSizeOf(modelPath: string): Promise<number> {
  * pins and measures all of them before loading (ggml loads every CPU variant
  * to pick one), with the same list (`listEngineFiles`).
  */
-async function nativeEngineFiles(codeRoot: string, optional: boolean): Promise<{ name: string; path: string }[]> {
+async function nativeEngineFiles(
+  codeRoot: string,
+  optional: boolean,
+  family: "llama" | "onnx" = "llama",
+): Promise<{ name: string; path: string }[]> {
   const nodeModules = path.join(codeRoot, "node_modules");
-  const files = await listEngineFiles(nodeModules);
+  const files = await listEngineFiles(nodeModules, family);
   if (files.length === 0 && !optional) {
     throw new CliError(
       "file-not-found",
-      "no llama.cpp native files under the release's node_modules: install its dependencies (npm ci), or pass --any-engine-binaries",
+      `no ${family === "onnx" ? "onnxruntime" : "llama.cpp"} native files under the release's node_modules: install its dependencies (npm ci), or pass --any-engine-binaries`,
     );
   }
   return engineBinaryInputs(files, nodeModules);
