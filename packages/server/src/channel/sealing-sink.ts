@@ -45,6 +45,8 @@ export const SEALED_RESPONSE_FIELDS: readonly string[] = Object.freeze([
   "www-authenticate",
   // A custodial deployment's quota left is the consumer's business, not the relay's (docs/CUSTODY.md).
   "x-veritee-quota-remaining",
+  // Where a binary tensor response's JSON header ends (the Open Inference Protocol's binary extension).
+  "inference-header-content-length",
 ]);
 
 /** Outer fields dropped: the sealed body has another length. */

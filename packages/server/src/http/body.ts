@@ -43,13 +43,31 @@ export function readJsonBody(
   maxBytes: number,
   holder: BodyReadHolder,
 ): Promise<Record<string, unknown>> {
+  return collectBody(request, maxBytes, holder, parseJsonObject);
+}
+
+/**
+ * Buffer the request body as bytes, under `maxBytes` (as {@link readJsonBody}):
+ * for the Open Inference Protocol's binary tensors.
+ */
+export function readBodyBytes(request: HttpRequest, maxBytes: number, holder: BodyReadHolder): Promise<Buffer> {
+  return collectBody(request, maxBytes, holder, (body) => body);
+}
+
+/** Buffer the body under `maxBytes` and hand it to `finish` in the "end" callback itself. */
+function collectBody<T>(
+  request: HttpRequest,
+  maxBytes: number,
+  holder: BodyReadHolder,
+  finish: (body: Buffer) => T,
+): Promise<T> {
   const declared = request.headers["content-length"];
   if (declared !== undefined && Number(declared) > maxBytes) return Promise.reject(tooLarge());
   const bytes = request.bytes;
   if (bytes !== undefined) {
     if (bytes.length > maxBytes) return Promise.reject(tooLarge());
     try {
-      return Promise.resolve(parseJsonObject(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)));
+      return Promise.resolve(finish(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)));
     } catch (err) {
       return Promise.reject(err);
     }
@@ -87,7 +105,7 @@ export function readJsonBody(
       if (settled) return;
       settled = true;
       try {
-        resolve(parseJsonObject(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
+        resolve(finish(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
       } catch (err) {
         reject(err);
       }

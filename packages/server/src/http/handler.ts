@@ -15,7 +15,7 @@ import type { OutgoingHttpHeaders } from "node:http";
 import { VeriteeError } from "@veritee/core";
 import type { Engine } from "../engine/types.js";
 import { type AccessCheck, type AccessOptions, createAccessCheck } from "./access.js";
-import { type BodyReadHolder, DEFAULT_MAX_BODY_BYTES, isJsonContentType, readJsonBody } from "./body.js";
+import { type BodyReadHolder, DEFAULT_MAX_BODY_BYTES, isJsonContentType, readBodyBytes, readJsonBody } from "./body.js";
 import { HttpError, shuttingDown, toHttpError } from "./errors.js";
 import { EventStream } from "./event-stream.js";
 import {
@@ -408,6 +408,12 @@ class InFlight implements RouteContext, BodyReadHolder {
       );
     }
     return readJsonBody(this.#req, this.#state.limits.maxBodyBytes, this);
+  }
+
+  readBytes(): Promise<Buffer> {
+    if (this.#bodyRead) return Promise.reject(new Error("the request body was already read"));
+    this.#bodyRead = true;
+    return readBodyBytes(this.#req, this.#state.limits.maxBodyBytes, this);
   }
 
   sendJson(status: number, body: unknown, headers?: OutgoingHttpHeaders): void {

@@ -28,6 +28,8 @@ export interface RouteContext {
    * Throws `HttpError` (415 when not declared `application/json`, 413, 400).
    */
   readJson(): Promise<Record<string, unknown>>;
+  /** Read the body as bytes, whatever its type, under the same size limit (the route checks the type). */
+  readBytes(): Promise<Buffer>;
   /** Send a JSON response; ignored when the response has already been answered (e.g. timed out). */
   sendJson(status: number, body: unknown, headers?: OutgoingHttpHeaders): void;
   /**

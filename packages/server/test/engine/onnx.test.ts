@@ -32,12 +32,12 @@ test("an MLP loads with its metadata and runs as its reference forward pass, bat
     ];
     const one = await engine.infer("mlp", [{ name: "x", shape: [1, 4], datatype: "FP32", data: rows[0] }]);
     assert.deepEqual(one.outputs[0]!.shape, [1, 3]);
-    assert.ok(close(one.outputs[0]!.data as number[], model.forward(rows[0]!)));
+    assert.ok(close(Array.from(one.outputs[0]!.raw as Float32Array), model.forward(rows[0]!)));
     // Nested data as the shape, as the protocol allows.
     const three = await engine.infer("mlp", [{ name: "x", shape: [3, 4], datatype: "FP32", data: rows }]);
     assert.ok(
       close(
-        three.outputs[0]!.data as number[],
+        Array.from(three.outputs[0]!.raw as Float32Array),
         rows.flatMap((r) => model.forward(r)),
       ),
     );

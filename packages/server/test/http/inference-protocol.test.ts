@@ -96,3 +96,77 @@ test("malformed requests get 400 with the protocol's error, naming the input and
   assert.equal((await infer({ inputs: [x({})] }, "absent")).status, 404);
   assert.ok(!server.logger.text().includes(String(CANARY)), "a value reached the log");
 });
+
+/** A binary-extension request: the JSON header, then each tensor's little-endian bytes. */
+function binaryBody(header: object, ...tensors: Uint8Array[]): { body: Buffer; headerLength: number } {
+  const json = Buffer.from(JSON.stringify(header));
+  return { body: Buffer.concat([json, ...tensors]), headerLength: json.length };
+}
+
+const postBinary = (body: Buffer, headerLength: number | string) =>
+  fetch(`${server.url}/v2/models/mlp/infer`, {
+    method: "POST",
+    headers: { "content-type": "application/octet-stream", "inference-header-content-length": String(headerLength) },
+    body: new Uint8Array(body),
+  });
+
+test("binary tensors in and out give what JSON tensors give", async () => {
+  const rows = [
+    [0.25, -0.5, 1, 2],
+    [3, 0, -1, 0.5],
+  ];
+  const x = Float32Array.from(rows.flat());
+  const bytes = new Uint8Array(x.buffer);
+  const { body, headerLength } = binaryBody(
+    {
+      inputs: [{ name: "x", shape: [2, 4], datatype: "FP32", parameters: { binary_data_size: bytes.length } }],
+      outputs: [{ name: "y", parameters: { binary_data: true } }],
+    },
+    bytes,
+  );
+  const r = await postBinary(body, headerLength);
+  assert.equal(r.status, 200);
+  assert.equal(r.headers.get("content-type"), "application/octet-stream");
+  const all = Buffer.from(await r.arrayBuffer());
+  const split = Number(r.headers.get("inference-header-content-length"));
+  const header = JSON.parse(all.subarray(0, split).toString()) as {
+    outputs: { name: string; shape: number[]; parameters: { binary_data_size: number } }[];
+  };
+  assert.deepEqual(header.outputs[0]!.shape, [2, 3]);
+  assert.equal(header.outputs[0]!.parameters.binary_data_size, 24);
+  const tail = all.subarray(split);
+  const y = new Float32Array(tail.buffer.slice(tail.byteOffset, tail.byteOffset + tail.length));
+  const want = rows.flatMap((row) => model.forward(row));
+  for (const [i, v] of y.entries()) assert.ok(Math.abs(v - want[i]!) < 1e-5);
+
+  // Binary in, JSON out: the same numbers.
+  const jsonOut = binaryBody(
+    { inputs: [{ name: "x", shape: [2, 4], datatype: "FP32", parameters: { binary_data_size: bytes.length } }] },
+    bytes,
+  );
+  const j = (await (await postBinary(jsonOut.body, jsonOut.headerLength)).json()) as { outputs: { data: number[] }[] };
+  for (const [i, v] of j.outputs[0]!.data.entries()) assert.ok(Math.abs(v - want[i]!) < 1e-5);
+});
+
+test("malformed binary requests are refused with the protocol's error", async () => {
+  const bytes = new Uint8Array(new Float32Array([1, 2, 3, 4]).buffer);
+  const input = (size: number) => ({
+    inputs: [{ name: "x", shape: [1, 4], datatype: "FP32", parameters: { binary_data_size: size } }],
+  });
+  const cases: [Buffer, number | string, RegExp][] = [
+    [binaryBody(input(16), bytes).body, 100000, /length of the JSON header/],
+    [binaryBody(input(16), bytes).body, "-1", /length of the JSON header/],
+    [binaryBody(input(32), bytes).body, binaryBody(input(32), bytes).headerLength, /runs past the body/],
+    [binaryBody(input(8), bytes).body, binaryBody(input(8), bytes).headerLength, /follow the last binary tensor/],
+    [
+      binaryBody(input(12), bytes.subarray(0, 12)).body,
+      binaryBody(input(12), bytes.subarray(0, 12)).headerLength,
+      /12 bytes of binary data for 4 FP32 elements/,
+    ],
+  ];
+  for (const [body, length, message] of cases) {
+    const r = await postBinary(body, length);
+    assert.equal(r.status, 400);
+    assert.match(String(((await r.json()) as { error: string }).error), message);
+  }
+});

@@ -19,7 +19,6 @@ import {
   type Datatype,
   datatypeOf,
   ortTypeOf,
-  outputJson,
   type TensorLimits,
   type TensorSpec,
   type TypedData,
@@ -155,7 +154,14 @@ export class OnnxEngine {
    *
    * @throws OnnxEngineError `not-found`; TensorError for inputs that do not fit.
    */
-  async infer(name: string, inputs: unknown, limits?: TensorLimits) {
+  async infer(
+    name: string,
+    inputs: unknown,
+    limits?: TensorLimits,
+  ): Promise<{
+    model_name: string;
+    outputs: { name: string; datatype: Datatype; shape: number[]; raw: TypedData }[];
+  }> {
     const loaded = this.#models.get(name);
     if (!loaded) throw new OnnxEngineError("not-found", "no such model");
     const checked = checkInputs(inputs, loaded.info.inputs, limits);
@@ -168,7 +174,7 @@ export class OnnxEngine {
       model_name: name,
       outputs: loaded.info.outputs.map((spec) => {
         const tensor = results[spec.name] as Ort.Tensor;
-        return outputJson(spec.name, spec.datatype as Datatype, tensor.dims, tensor.data as TypedData);
+        return { name: spec.name, datatype: spec.datatype, shape: [...tensor.dims], raw: tensor.data as TypedData };
       }),
     };
   }

@@ -132,8 +132,46 @@ function allocate(datatype: Datatype, n: number): TypedData {
   }
 }
 
+/** Bytes per element of each datatype in the binary tensor extension (little-endian; BOOL one byte). */
+export const ELEMENT_BYTES: Readonly<Record<Datatype, number>> = Object.freeze({
+  BOOL: 1,
+  UINT8: 1,
+  INT8: 1,
+  UINT16: 2,
+  INT16: 2,
+  UINT32: 4,
+  INT32: 4,
+  FP32: 4,
+  UINT64: 8,
+  INT64: 8,
+  FP64: 8,
+});
+
+/** A tensor's data sent in the binary extension: its raw little-endian bytes. */
+export class BinaryData {
+  constructor(readonly bytes: Uint8Array) {}
+}
+
+/** Reinterpret raw little-endian bytes as `spec`'s typed array (copied: the body's bytes need not be aligned). */
+function fromBinary(spec: TensorSpec, binary: BinaryData, count: number): TypedData {
+  const size = ELEMENT_BYTES[spec.datatype];
+  if (binary.bytes.length !== count * size) {
+    throw new TensorError(
+      `input ${spec.name}: ${binary.bytes.length} bytes of binary data for ${count} ${spec.datatype} elements`,
+      spec.name,
+    );
+  }
+  const out = allocate(spec.datatype, count);
+  new Uint8Array(out.buffer, out.byteOffset, out.byteLength).set(binary.bytes);
+  if (spec.datatype === "BOOL" && (out as Uint8Array).some((b) => b > 1)) {
+    throw new TensorError(`input ${spec.name}: BOOL bytes must be 0 or 1`, spec.name);
+  }
+  return out;
+}
+
 /** Copy `data` (flat or nested as the shape, row-major) into a typed array, checking every element. */
 function fill(spec: TensorSpec, data: unknown, count: number): TypedData {
+  if (data instanceof BinaryData) return fromBinary(spec, data, count);
   const out = allocate(spec.datatype, count);
   let at = 0;
   const range = INTEGER_RANGE[spec.datatype];
@@ -232,6 +270,11 @@ export function checkInputs(inputs: unknown, specs: readonly TensorSpec[], limit
     if (!seen.has(spec.name)) throw new TensorError(`input ${spec.name} is missing`, spec.name);
   }
   return out;
+}
+
+/** An output tensor's raw little-endian bytes, for the binary extension. */
+export function outputBytes(data: TypedData): Uint8Array {
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
 
 /** An output tensor as the v2 JSON response carries it (64-bit integers as numbers when they are safe). */
