@@ -192,3 +192,116 @@ export function mlp(sizes: { inputs: number; hidden: number; outputs: number }, 
   };
   return { bytes, forward };
 }
+
+/** 2-D convolution, stride 1, zero padding `pad`, NCHW with N = 1: the reference for the classifier. */
+function conv2d(
+  x: Float64Array,
+  c: number,
+  h: number,
+  w: number,
+  weight: Float32Array,
+  bias: Float32Array,
+  out: number,
+  k: number,
+  pad: number,
+): Float64Array {
+  const y = new Float64Array(out * h * w);
+  for (let o = 0; o < out; o++) {
+    for (let i = 0; i < h; i++) {
+      for (let j = 0; j < w; j++) {
+        let sum = bias[o]!;
+        for (let ci = 0; ci < c; ci++) {
+          for (let di = 0; di < k; di++) {
+            for (let dj = 0; dj < k; dj++) {
+              const ii = i + di - pad;
+              const jj = j + dj - pad;
+              if (ii < 0 || jj < 0 || ii >= h || jj >= w) continue;
+              sum += x[ci * h * w + ii * w + jj]! * weight[((o * c + ci) * k + di) * k + dj]!;
+            }
+          }
+        }
+        y[o * h * w + i * w + j] = sum;
+      }
+    }
+  }
+  return y;
+}
+
+/**
+ * A small convolutional image classifier with a ResNet-style block: x
+ * [batch, 3, size, size] → Conv 3×3 → BatchNormalization → Relu → Conv 3×3 →
+ * Add (the residual) → Relu → GlobalAveragePool → Flatten → Gemm → y
+ * [batch, classes]; with its reference forward pass for one image.
+ */
+export function convClassifier(options: { size?: number; channels?: number; classes?: number; seed?: number } = {}) {
+  const size = options.size ?? 16;
+  const ch = options.channels ?? 8;
+  const classes = options.classes ?? 10;
+  const seed = options.seed ?? 5;
+  const w1 = weights(ch * 3 * 9, seed);
+  const b1 = weights(ch, seed + 1);
+  const scale = weights(ch, seed + 2).map((v) => 1 + v);
+  const shift = weights(ch, seed + 3);
+  const mean = weights(ch, seed + 4);
+  const variance = weights(ch, seed + 5).map((v) => 0.5 + Math.abs(v));
+  const w2 = weights(ch * ch * 9, seed + 6);
+  const b2 = weights(ch, seed + 7);
+  const wf = weights(ch * classes, seed + 8);
+  const bf = weights(classes, seed + 9);
+  const eps = 1e-5;
+  const bytes = onnxModel({
+    name: "conv-classifier",
+    inputs: [{ name: "x", elemType: ONNX_TYPE.FLOAT, shape: ["batch", 3, size, size] }],
+    outputs: [{ name: "y", elemType: ONNX_TYPE.FLOAT, shape: ["batch", classes] }],
+    initializers: [
+      { name: "w1", dims: [ch, 3, 3, 3], data: w1 },
+      { name: "b1", dims: [ch], data: b1 },
+      { name: "scale", dims: [ch], data: scale },
+      { name: "shift", dims: [ch], data: shift },
+      { name: "mean", dims: [ch], data: mean },
+      { name: "var", dims: [ch], data: variance },
+      { name: "w2", dims: [ch, ch, 3, 3], data: w2 },
+      { name: "b2", dims: [ch], data: b2 },
+      { name: "wf", dims: [ch, classes], data: wf },
+      { name: "bf", dims: [classes], data: bf },
+    ],
+    nodes: [
+      { op: "Conv", inputs: ["x", "w1", "b1"], outputs: ["c1"], attributes: [{ name: "pads", ints: [1, 1, 1, 1] }] },
+      {
+        op: "BatchNormalization",
+        inputs: ["c1", "scale", "shift", "mean", "var"],
+        outputs: ["n1"],
+        attributes: [{ name: "epsilon", float: eps }],
+      },
+      { op: "Relu", inputs: ["n1"], outputs: ["r1"] },
+      { op: "Conv", inputs: ["r1", "w2", "b2"], outputs: ["c2"], attributes: [{ name: "pads", ints: [1, 1, 1, 1] }] },
+      { op: "Add", inputs: ["c2", "r1"], outputs: ["s"] },
+      { op: "Relu", inputs: ["s"], outputs: ["r2"] },
+      { op: "GlobalAveragePool", inputs: ["r2"], outputs: ["g"] },
+      { op: "Flatten", inputs: ["g"], outputs: ["f"], attributes: [{ name: "axis", int: 1 }] },
+      { op: "Gemm", inputs: ["f", "wf", "bf"], outputs: ["y"] },
+    ],
+  });
+  /** The reference forward pass of one image (3 × size × size, row-major), in float64. */
+  const forward = (image: ArrayLike<number>): number[] => {
+    const area = size * size;
+    const c1 = conv2d(Float64Array.from(image), 3, size, size, w1, b1, ch, 3, 1);
+    const r1 = c1.map((v, i) => {
+      const o = Math.floor(i / area);
+      return Math.max(0, ((v - mean[o]!) / Math.sqrt(variance[o]! + eps)) * scale[o]! + shift[o]!);
+    });
+    const c2 = conv2d(r1, ch, size, size, w2, b2, ch, 3, 1);
+    const r2 = c2.map((v, i) => Math.max(0, v + r1[i]!));
+    const g = Array.from({ length: ch }, (_, o) => {
+      let sum = 0;
+      for (let i = 0; i < area; i++) sum += r2[o * area + i]!;
+      return sum / area;
+    });
+    return Array.from({ length: classes }, (_, k) => {
+      let sum = bf[k]!;
+      for (let o = 0; o < ch; o++) sum += g[o]! * wf[o * classes + k]!;
+      return sum;
+    });
+  };
+  return { bytes, forward, inputShape: [3, size, size] as const };
+}

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { test } from "node:test";
-import { mlp, ONNX_TYPE, onnxModel } from "@veritee/testkit/onnx";
+import { convClassifier, mlp, ONNX_TYPE, onnxModel, weights } from "@veritee/testkit/onnx";
 import fc from "fast-check";
 import { OnnxEngine, OnnxEngineError } from "../../src/engine/onnx/onnx-engine.js";
 import { checkInputs, TensorError, type TensorSpec } from "../../src/engine/onnx/tensors.js";
@@ -133,6 +133,27 @@ test("bytes that are not an ONNX model, and a model needing external data, are r
       (e: unknown) => e instanceof OnnxEngineError && e.code === "bad-name",
     );
     assert.deepEqual(engine.models(), []);
+  } finally {
+    await engine.close();
+  }
+});
+
+test("a convolutional classifier with a residual block runs as its reference forward pass", async () => {
+  const model = convClassifier({ size: 8 });
+  const engine = await OnnxEngine.create();
+  try {
+    const info = await engine.load("conv", model.bytes);
+    assert.deepEqual(info.inputs, [{ name: "x", datatype: "FP32", shape: [-1, 3, 8, 8] }]);
+    const images = [weights(3 * 64, 21), weights(3 * 64, 22)];
+    const result = await engine.infer("conv", [
+      { name: "x", shape: [2, 3, 8, 8], datatype: "FP32", data: images.flatMap((i) => Array.from(i)) },
+    ]);
+    const got = Array.from(result.outputs[0]!.raw as Float32Array);
+    const want = images.flatMap((i) => model.forward(i));
+    assert.ok(
+      got.every((v, i) => Math.abs(v - want[i]!) < 1e-4),
+      `${got.slice(0, 3)} vs ${want.slice(0, 3)}`,
+    );
   } finally {
     await engine.close();
   }
