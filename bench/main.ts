@@ -12,6 +12,7 @@ import { benchEventlogReplay } from "./eventlog-replay.js";
 import { benchGovernance } from "./governance.js";
 import { benchHttpOverhead } from "./http-overhead.js";
 import { benchNvidia } from "./nvidia.js";
+import { benchOnnx } from "./onnx.js";
 import { benchQuote } from "./quote.js";
 import { benchServer } from "./server.js";
 import { benchSnp } from "./snp.js";
@@ -32,6 +33,7 @@ const suites: Record<string, () => Promise<void>> = {
     await benchCustodyStartup();
   },
   governance: benchGovernance,
+  onnx: benchOnnx,
 };
 
 const wanted = process.argv.slice(2);

@@ -56,7 +56,7 @@ import {
 } from "./launch/launch-environment.js";
 import { type LaunchMeasurements, measureLaunch, measureModel } from "./launch/measure.js";
 import { pinFile } from "./launch/pinned-file.js";
-import { APPLICATION_PCR, serverConfig, type TpmChoice } from "./launch/server-config.js";
+import { APPLICATION_PCR, engineLimits, serverConfig, type TpmChoice } from "./launch/server-config.js";
 import { ModelError, type ProgressCallback, resolveModel } from "./model/resolve.js";
 import { AZURE_AK_PERSISTENT_HANDLE, type AzureCertificateSource } from "./tee/azure-vtpm.js";
 import {
@@ -408,12 +408,14 @@ export async function startVeriteeServer(options: ServeOptions): Promise<Running
     }
     if (!engine) throw new LaunchError("bad-config", "no engine was started");
 
+    // The limits measured are the limits served (an ONNX server's body default is larger: server-config.ts).
+    const limits = engineLimits(options.limits, config.engine.kind);
     const http = createHttpHandler({
       engine,
       ...(custody ? { governance: custody.meter } : {}),
       extraRoutes: [...attestationRoutes(attester), ...(onnxOpened ? inferenceProtocolRoutes(onnxOpened.engine) : [])],
       access: { apiKeys: options.apiKeys ?? [], requireSealed: options.requireSealed ?? false, isSealed: wasSealed },
-      ...(options.limits ? { limits: options.limits } : {}),
+      ...(limits ? { limits } : {}),
       ...(options.logger ? { logger: options.logger } : {}),
       metricsRoute: false,
     });
@@ -422,7 +424,7 @@ export async function startVeriteeServer(options: ServeOptions): Promise<Running
       ...http,
       handler: withSealedChannel(http.handler, {
         recipient: serverRecipientKey(launch.keys),
-        ...(options.limits?.maxBodyBytes !== undefined ? { maxBodyBytes: options.limits.maxBodyBytes } : {}),
+        ...(limits?.maxBodyBytes !== undefined ? { maxBodyBytes: limits.maxBodyBytes } : {}),
         ...(options.logger ? { logger: options.logger } : {}),
       }),
     };

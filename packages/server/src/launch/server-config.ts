@@ -30,6 +30,18 @@ export function tpmConfigFor(choice: TpmChoice): TpmConfig {
   return { kind: "device", path: spec.path ?? "/dev/tpmrm0" };
 }
 
+/** An ONNX server's request body limit when none is given: tensors are larger than chat requests. */
+export const ONNX_MAX_BODY_BYTES = 64 * 1024 * 1024;
+
+/** The HTTP limits a server of `engine` runs with: the ONNX engine takes 64 MiB bodies unless told otherwise. */
+export function engineLimits(
+  limits: HttpLimits | undefined,
+  engine: ServerConfig["engine"]["kind"],
+): HttpLimits | undefined {
+  if (engine !== "onnx" || limits?.maxBodyBytes !== undefined) return limits;
+  return { ...limits, maxBodyBytes: ONNX_MAX_BODY_BYTES };
+}
+
 /** The measured limits for the HTTP limits the server runs with (the HTTP layer's defaults where unset). */
 export function measuredLimits(limits: HttpLimits | undefined): ServerLimits {
   return {
@@ -65,7 +77,7 @@ export function serverConfig(input: ServerConfigInput): ServerConfig {
   return {
     host: input.host ?? DEFAULT_HOST,
     port: input.port ?? DEFAULT_PORT,
-    limits: measuredLimits(input.limits),
+    limits: measuredLimits(engineLimits(input.limits, input.engine.kind)),
     tpm: tpmConfigFor(input.tpm),
     appPcr: APPLICATION_PCR,
     engine: input.engine,
