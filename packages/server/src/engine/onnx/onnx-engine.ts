@@ -110,6 +110,9 @@ export class OnnxEngine {
           ...(this.#options.executionProviders ?? ["cpu"]),
         ] as Ort.InferenceSession.ExecutionProviderConfig[],
         graphOptimizationLevel: "all",
+        // Worker threads that spin after each run would take the cores the HTTP side (and, on a small machine,
+        // the client) needs between runs.
+        extra: { session: { intra_op: { allow_spinning: "0" }, inter_op: { allow_spinning: "0" } } },
         ...(this.#options.intraOpThreads ? { intraOpNumThreads: this.#options.intraOpThreads } : {}),
       });
     } catch (cause) {
