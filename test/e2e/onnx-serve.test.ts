@@ -98,6 +98,58 @@ test("veritee measure --engine onnx computes the same policy from the source and
   assert.notEqual(refused.code, 0);
 });
 
+test("session.infer sends typed arrays as binary tensors and plain arrays as JSON; veritee infer takes JSON and .npy", async () => {
+  const x = [0.5, -0.25, 1, 2];
+  const want = model.forward(x);
+  const near = (got: ArrayLike<number>) => Array.from(got).every((v, i) => Math.abs(v - want[i]!) < 1e-5);
+  const session = await connect({ baseURL: `${url}/v1`, policy: readFileSync(policyFile, "utf8") });
+  try {
+    const [binary] = await session.infer("classifier", [
+      { name: "x", datatype: "FP32", shape: [1, 4], data: Float32Array.from(x) },
+    ]);
+    assert.ok(binary!.data instanceof Float32Array && near(binary!.data), String(binary!.data));
+    const [json] = await session.infer("classifier", [{ name: "x", datatype: "FP32", shape: [1, 4], data: [x] }]);
+    assert.ok(near(json!.data as Float32Array));
+    await assert.rejects(
+      session.infer("classifier", [{ name: "x", datatype: "FP32", shape: [1, 5], data: [[1, 2, 3, 4, 5]] }]),
+      /input x: dimension 1 is 5, the model takes 4/,
+    );
+  } finally {
+    await session.close();
+  }
+  const cli = await runVeritee([
+    ...["infer", `${url}/v1`, "--policy", policyFile, "--model", "classifier"],
+    ...["--input", `x=${JSON.stringify([x])}`, "--json"],
+  ]);
+  assert.equal(cli.code, 0, cli.stderr);
+  const printed = JSON.parse(cli.stdout) as { outputs: { name: string; shape: number[]; data: number[] }[] };
+  assert.deepEqual(printed.outputs[0]!.shape, [1, 2]);
+  assert.ok(near(printed.outputs[0]!.data));
+  // A .npy file (version 1.0, as numpy.save writes it): its own dtype and shape, sent binary.
+  const data = new Uint8Array(Float32Array.from(x).buffer);
+  let header = "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 4), }";
+  header += `${" ".repeat(63 - ((10 + header.length) % 64))}\n`;
+  const npyFile = path.join(tmp, "x.npy");
+  const head = Buffer.alloc(10);
+  Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0]).copy(head);
+  head.writeUInt16LE(header.length, 8);
+  writeFileSync(npyFile, Buffer.concat([head, Buffer.from(header), Buffer.from(data)]));
+  const fromNpy = await runVeritee([
+    ...["infer", `${url}/v1`, "--policy", policyFile, "--model", "classifier", "--input", `x=@${npyFile}`],
+  ]);
+  assert.equal(fromNpy.code, 0, fromNpy.stderr);
+  assert.match(fromNpy.stdout, /^y {2}FP32 {2}\[1,2\] {2}-?\d/);
+  const wrong = await runVeritee([
+    ...["infer", `${url}/v1`, "--policy", policyFile, "--model", "classifier", "--input", "x=[[1,2]]"],
+  ]);
+  assert.notEqual(wrong.code, 0);
+  assert.match(wrong.stderr, /input x: dimension 1 is 2, the model takes 4/);
+  const absent = await runVeritee([
+    ...["infer", `${url}/v1`, "--policy", policyFile, "--model", "nope", "--input", "x=[[1]]"],
+  ]);
+  assert.equal(absent.code, 2, absent.stderr);
+});
+
 test("wrong engine flags exit with usage errors", async () => {
   for (const args of [
     ["serve", "--dev", "--engine", "onnx"],

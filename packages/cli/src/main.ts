@@ -4,6 +4,7 @@ import { registerComplete } from "./commands/complete.js";
 import { registerCustodian } from "./commands/custodian.js";
 import { registerEventlog } from "./commands/eventlog.js";
 import { registerEvidence } from "./commands/evidence.js";
+import { registerInfer } from "./commands/infer.js";
 import { registerMeasure } from "./commands/measure.js";
 import { registerModel } from "./commands/model.js";
 import { registerServe } from "./commands/serve.js";
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerCustodian(program);
   registerChat(program);
   registerComplete(program);
+  registerInfer(program);
 
   // Every subcommand inherits exitOverride so that errors come back to main().
   const inherit = (cmd: Command): void => {

@@ -8,6 +8,7 @@ export { type AttestationTrust, type AttestServerOptions, attestServer, CLIENT_N
 export type { ChannelPlan, PinnedFetch, PinnedTransport } from "./channel.js";
 export { type ConnectOptions, type ConnectStep, connect } from "./connect.js";
 export { ClientError, type ClientErrorCode, type TimeoutPhase } from "./errors.js";
+export type { InferInput, InferOutput, TensorDatatype, TypedTensorData } from "./infer.js";
 export type { OutgoingRequest } from "./request.js";
 export {
   type AcceptedAttestation,

@@ -7,9 +7,11 @@
  * before reuses its channel (pinned connections, HPKE key import) while the
  * attestation itself is always redone with a fresh nonce.
  */
+
 import type { VerifiedAttestation } from "@veritee/evidence";
 import type { Appraisal } from "@veritee/policy";
 import { ClientError } from "./errors.js";
+import { type InferInput, type InferOutput, inferWith } from "./infer.js";
 import { type OutgoingRequest, readOutgoingRequest } from "./request.js";
 import { DEFAULT_TIMEOUTS, Deadline, untilAborted, withIdleTimeout } from "./timeouts.js";
 import type { ServerAddress } from "./url.js";
@@ -73,6 +75,15 @@ export interface Session {
    * Streaming responses come back as a `Response` whose body is the opened plaintext stream.
    */
   readonly fetch: (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
+  /**
+   * One inference on an ONNX model of the server (the Open Inference Protocol, through the sealed channel):
+   * typed arrays are sent as binary tensors, plain arrays as JSON; outputs come back as typed arrays.
+   */
+  infer(
+    model: string,
+    inputs: readonly InferInput[],
+    options?: { readonly signal?: AbortSignal },
+  ): Promise<InferOutput[]>;
   /** Release connections; later `fetch` calls reject with `ClientError("session-closed")`. Idempotent. */
   close(): Promise<void>;
 }
@@ -125,6 +136,14 @@ export class ClientSession implements Session {
 
   get channel(): ChannelInfo {
     return this.#current.channel.info;
+  }
+
+  infer(
+    model: string,
+    inputs: readonly InferInput[],
+    options?: { readonly signal?: AbortSignal },
+  ): Promise<InferOutput[]> {
+    return inferWith(this.fetch, this.baseURL, model, inputs, options);
   }
 
   readonly fetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
