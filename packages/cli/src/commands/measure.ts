@@ -406,6 +406,8 @@ async function configFromFlags(opts: Options): Promise<ConfigSource> {
     "--model": opts.model,
     "--model-sha256": opts.modelSha256,
     "--engine upstream": opts.engine === "upstream" ? true : undefined,
+    // Custodial ONNX models are not served yet (issue 13): a sealed model is a GGUF for the embedded engine.
+    "--engine onnx": opts.engine === "onnx" ? true : undefined,
   });
   // A custodial deployment always takes its consumers' keys (docs/CUSTODY.md "Governance").
   const common = {

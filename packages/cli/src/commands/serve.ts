@@ -246,6 +246,8 @@ async function buildServeOptions(opts: Options): Promise<ServeOptions> {
     "--model-sha256": opts.modelSha256,
     "--allow-unpinned-model": opts.allowUnpinnedModel,
     "--engine upstream": opts.engine === "upstream" ? true : undefined,
+    // Custodial ONNX models are not served yet (issue 13): a sealed model is a GGUF for the embedded engine.
+    "--engine onnx": opts.engine === "onnx" ? true : undefined,
   });
   if (sealed) {
     const parallel = positive(opts.parallel, "--parallel");
