@@ -95,14 +95,22 @@ export function runVeritee(
   });
 }
 
-/** A TCP port free now on 127.0.0.1 (and, with `pair`, the next one too: swtpm's control port). */
+/**
+ * A TCP port free now on 127.0.0.1 (and, with `pair`, the next one too:
+ * swtpm's control port), chosen below Linux's ephemeral range (32768 and
+ * up, ip_local_port_range): a test often measures a policy for the port and
+ * binds it seconds later, and in that window the kernel hands ephemeral
+ * ports to the outgoing connections of every test running beside it — one
+ * of which could take ours. Ports below the range are given out only on
+ * request.
+ */
 export async function freePort(pair = false): Promise<number> {
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const port = await listenOnce(0);
-    if (!pair) return port;
-    if ((await listenOnce(port + 1).catch(() => 0)) !== 0) return port;
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if ((await listenOnce(port).catch(() => 0)) === 0) continue;
+    if (!pair || (await listenOnce(port + 1).catch(() => 0)) !== 0) return port;
   }
-  throw new Error("no free port pair");
+  throw new Error("no free port (pair) below the ephemeral range");
 }
 
 function listenOnce(port: number): Promise<number> {
