@@ -27,6 +27,25 @@ export async function serveGeneration(
   start: (params: GenerationParams) => Promise<Generation>,
   admission?: Admission,
 ): Promise<void> {
+  if (!admission) return generate(ctx, metrics, kind, model, input, start, undefined);
+  try {
+    await generate(ctx, metrics, kind, model, input, start, admission);
+  } finally {
+    // However it ended — refused before the engine started included — the reservation goes back unless the
+    // request settled to what it used (settling is once: the first call counts).
+    admission.settle(undefined);
+  }
+}
+
+async function generate(
+  ctx: RouteContext,
+  metrics: Metrics,
+  kind: "chat" | "text",
+  model: ModelInfo,
+  input: GenerationInput,
+  start: (params: GenerationParams) => Promise<Generation>,
+  admission: Admission | undefined,
+): Promise<void> {
   const began = performance.now();
   const promptParam = kind === "chat" ? "messages" : "prompt";
   const maxTokens = input.params.maxTokens;

@@ -143,19 +143,15 @@ export function builtinRoutes(engine: Engine, metrics: Metrics, withMetrics = tr
         const input = parseChatCompletion(await ctx.readJson());
         const model = findModel(engine, input.model);
         const admission = await admit(governance, req, ctx, model, input.params.maxTokens);
-        try {
-          await serveGeneration(
-            ctx,
-            metrics,
-            "chat",
-            model,
-            input,
-            (params) => engine.chat(new LazyChatRequest(ctx, model.id, input.messages, params)),
-            admission,
-          );
-        } finally {
-          admission?.settle(undefined);
-        }
+        await serveGeneration(
+          ctx,
+          metrics,
+          "chat",
+          model,
+          input,
+          (params) => engine.chat(new LazyChatRequest(ctx, model.id, input.messages, params)),
+          admission,
+        );
       },
     },
     {
@@ -166,19 +162,15 @@ export function builtinRoutes(engine: Engine, metrics: Metrics, withMetrics = tr
         const input = parseCompletion(await ctx.readJson());
         const model = findModel(engine, input.model);
         const admission = await admit(governance, req, ctx, model, input.params.maxTokens);
-        try {
-          await serveGeneration(
-            ctx,
-            metrics,
-            "text",
-            model,
-            input,
-            (params) => engine.complete(new LazyCompletionRequest(ctx, model.id, input.prompt, params)),
-            admission,
-          );
-        } finally {
-          admission?.settle(undefined);
-        }
+        await serveGeneration(
+          ctx,
+          metrics,
+          "text",
+          model,
+          input,
+          (params) => engine.complete(new LazyCompletionRequest(ctx, model.id, input.prompt, params)),
+          admission,
+        );
       },
     },
     {
